@@ -1,0 +1,36 @@
+"""The ``rationalizer`` command line: one sub-package per subcommand."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from rationalizer.cli._common import console_err
+from rationalizer.cli.data import app as data_app
+from rationalizer.cli.evaluate import evaluate_command
+from rationalizer.errors import RationalizerError
+
+app = typer.Typer(
+    name="rationalizer",
+    help=(
+        "Make text classifiers explain themselves faithfully.\n\n"
+        "Load datasets with human rationales (data), and score any model's rationales with "
+        "ERASER-compatible plausibility and faithfulness metrics (evaluate)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_app, name="data")
+app.command("evaluate")(evaluate_command)
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one red line and exit status 2."""
+    try:
+        app()
+    except RationalizerError as exc:
+        console_err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)

@@ -1,0 +1,150 @@
+"""``rationalizer data``: list the datasets and describe a split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rationalizer.cli._common import DataDirOption, console
+from rationalizer.data import available_datasets, load, resolve_data_dir
+from rationalizer.data.registry import SPLITS, loader_class
+from rationalizer.data.stats import SplitStats, split_stats
+from rationalizer.errors import RationalizerError
+
+app = typer.Typer(
+    help="Datasets with human rationales: what is available and what a split looks like.",
+    no_args_is_help=True,
+)
+
+
+@app.command("list")
+def list_command(data_dir: DataDirOption = None) -> None:
+    """List the registered datasets, whether their files are present, and where to get them.
+
+    Example: [bold]rationalizer data list[/]
+    """
+    root = resolve_data_dir(data_dir)
+    table = Table(title=f"Datasets (data directory: {root})")
+    for column in ("name", "description", "files", "source"):
+        table.add_column(column, overflow="fold")
+    for name, info in available_datasets().items():
+        loader_cls = loader_class(name)
+        if loader_cls.parametrised:
+            status = "your path"
+        elif loader_cls.folder is None:
+            status = "[green]built in[/]"
+        else:
+            status = (
+                "[green]present[/]" if (root / loader_cls.folder).is_dir() else "[yellow]missing[/]"
+            )
+        shown = f"{name}:PATH" if loader_cls.parametrised else name
+        table.add_row(shown, info.description, status, info.url)
+    console.print(table)
+
+
+@app.command("stats")
+def stats_command(
+    name: Annotated[
+        str,
+        typer.Argument(help="Dataset name, e.g. movies, hatexplain, fever, synthetic, eraser:DIR."),
+    ],
+    split: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--split", "-s", help="Split(s) to describe; repeat the option. Default: all three."
+        ),
+    ] = None,
+    max_length: Annotated[
+        int | None,
+        typer.Option(help="Also report what truncating to this many positions would drop."),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            help="Count --max-length in this tokenizer's positions: 'minilm' or a local HF "
+            "tokenizer directory (default: count document words).",
+        ),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the statistics as JSON here.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Counts, label balance, lengths, rationale density and truncation loss of a dataset.
+
+    Example: [bold]rationalizer data stats movies --split test --max-length 512[/]
+    """
+    if tokenizer is not None and max_length is None:
+        raise RationalizerError("--tokenizer only matters together with --max-length")
+    encoder = _load_encoder(tokenizer) if tokenizer else None
+    splits = split or list(SPLITS)
+    results: list[SplitStats] = []
+    for one in splits:
+        dataset = load(name, one, data_dir)
+        results.append(split_stats(dataset, max_length=max_length, encoder=encoder))
+    console.print(_stats_table(name, results))
+    if json_out is not None:
+        json_out.write_text(
+            json.dumps([r.to_dict() for r in results], indent=2) + "\n", encoding="utf-8"
+        )
+        console.print(f"wrote {json_out}")
+
+
+def _load_encoder(spec: str):
+    from rationalizer.data.pretrained import resolve_model_path
+    from rationalizer.data.tokenization import SubwordTokenizer
+
+    return SubwordTokenizer.from_pretrained(resolve_model_path(spec))
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _stats_table(name: str, results: list[SplitStats]) -> Table:
+    table = Table(title=f"{name}: split statistics (lengths in document words; query not counted)")
+    table.add_column("statistic")
+    for r in results:
+        table.add_column(r.split, justify="right")
+    rows: list[tuple[str, list[str]]] = [
+        ("examples", [f"{r.examples:,}" for r in results]),
+        *(
+            (f"label {label}", [f"{r.label_counts.get(label, 0):,}" for r in results])
+            for label in results[0].label_counts
+        ),
+        ("mean tokens", [_fmt(r.mean_tokens, 1) for r in results]),
+        (
+            "median / min / max tokens",
+            [f"{r.median_tokens:g} / {r.min_tokens} / {r.max_tokens}" for r in results],
+        ),
+        ("mean query tokens", [_fmt(r.mean_query_tokens, 1) for r in results]),
+        ("with gold rationale", [f"{r.with_rationale:,}" for r in results]),
+        ("spans per rationale example", [_fmt(r.spans_per_rationale_example, 2) for r in results]),
+        (
+            "rationale tokens per rationale example",
+            [_fmt(r.rationale_tokens_per_rationale_example, 1) for r in results],
+        ),
+        ("density micro (rationale examples)", [_fmt(r.density_micro) for r in results]),
+        ("density macro (rationale examples)", [_fmt(r.density_macro) for r in results]),
+        ("density over all examples", [_fmt(r.density_all_examples) for r in results]),
+    ]
+    if results[0].truncation is not None:
+        unit = results[0].truncation.unit
+        rows += [
+            (
+                f"truncated at {results[0].truncation.max_length} {unit}",
+                [f"{r.truncation.truncated_examples:,}" for r in results],
+            ),  # type: ignore[union-attr]
+            ("  tokens dropped", [f"{r.truncation.dropped_token_fraction:.1%}" for r in results]),  # type: ignore[union-attr]
+            (
+                "  rationale tokens dropped",
+                [f"{r.truncation.dropped_rationale_fraction:.1%}" for r in results],
+            ),  # type: ignore[union-attr]
+        ]
+    for label, values in rows:
+        table.add_row(label, *values)
+    return table

@@ -1,0 +1,24 @@
+"""Shared test setup: real data from the shared folder, no model hub, deterministic seeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
+
+os.environ.setdefault("RATIONALIZER_DATA", str(SHARED_DATA))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real annotated datasets; every loader test runs on these files."""
+    path = Path(os.environ["RATIONALIZER_DATA"])
+    if not path.is_dir():
+        pytest.fail(f"shared data folder missing: {path} (set RATIONALIZER_DATA)")
+    return path

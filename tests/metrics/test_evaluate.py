@@ -396,7 +396,9 @@ def test_soft_scores_for_some_listed_documents_only_are_rejected():
         ("a",),
     )
     bad = ResultRecord("p", (rationale("p1", soft=[0.1, 0.2]), rationale("p2", [(0, 1)])))
-    with pytest.raises(DataFormatError, match="soft scores given for some documents but not for 'p2'"):
+    with pytest.raises(
+        DataFormatError, match="soft scores given for some documents but not for 'p2'"
+    ):
         evaluate(two_docs, [bad])
     # A document that is not listed at all is simply not scored (ERASER pairs listed ones).
     fine = ResultRecord("p", (rationale("p1", soft=[0.9, 0.2]),))
@@ -406,7 +408,9 @@ def test_soft_scores_for_some_listed_documents_only_are_rejected():
 def test_perturbed_scores_must_name_the_same_labels():
     records = fever_records()
     records[1] = replace(records[1], comprehensiveness_classification_scores={"SUPPORTS": 0.5})
-    with pytest.raises(DataFormatError, match="gives scores for \\['SUPPORTS'\\] but classification_scores"):
+    with pytest.raises(
+        DataFormatError, match="gives scores for \\['SUPPORTS'\\] but classification_scores"
+    ):
         evaluate(FEVER, records, aopc_thresholds=(0.1, 0.5))
 
 

@@ -32,5 +32,5 @@ def main() -> None:
     try:
         app()
     except RationalizerError as exc:
-        console_err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console_err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

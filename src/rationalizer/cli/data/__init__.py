@@ -91,7 +91,7 @@ def stats_command(
         json_out.write_text(
             json.dumps([r.to_dict() for r in results], indent=2) + "\n", encoding="utf-8"
         )
-        console.print(f"wrote {json_out}")
+        console.print(f"wrote {json_out}", soft_wrap=True)
 
 
 def _load_encoder(spec: str):

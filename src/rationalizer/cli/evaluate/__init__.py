@@ -80,7 +80,7 @@ def evaluate_command(
     )
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        console.print(f"wrote {json_out}")
+        console.print(f"wrote {json_out}", soft_wrap=True)
 
 
 def _report_table(title: str, report: dict) -> Table:

@@ -9,14 +9,19 @@ import typer
 from rationalizer.cli._common import console_err
 from rationalizer.cli.data import app as data_app
 from rationalizer.cli.evaluate import evaluate_command
+from rationalizer.cli.predict import predict_command
+from rationalizer.cli.shortcuts import shortcuts_command
+from rationalizer.cli.train import train_command
 from rationalizer.errors import RationalizerError
 
 app = typer.Typer(
     name="rationalizer",
     help=(
         "Make text classifiers explain themselves faithfully.\n\n"
-        "Load datasets with human rationales (data), and score any model's rationales with "
-        "ERASER-compatible plausibility and faithfulness metrics (evaluate)."
+        "Train self-explaining classifiers whose predictor reads only the rationale (train, "
+        "predict), find the shortcuts a model leans on (shortcuts), load datasets with human "
+        "rationales (data), and score any model's rationales with ERASER-compatible "
+        "plausibility and faithfulness metrics (evaluate)."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -24,6 +29,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
+app.command("train")(train_command)
+app.command("predict")(predict_command)
+app.command("shortcuts")(shortcuts_command)
 app.command("evaluate")(evaluate_command)
 
 

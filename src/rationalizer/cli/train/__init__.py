@@ -1,0 +1,99 @@
+"""``rationalizer train``: train a self-explaining classifier into a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rationalizer.cli._common import DataDirOption, console, console_err
+from rationalizer.training.config import TrainConfig
+from rationalizer.training.discovery import train_run
+from rationalizer.training.methods import available_methods
+
+
+def train_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create (or resume).")],
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", "-d", help="Dataset name (see `rationalizer data list`)."),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method",
+            "-m",
+            help="rnp | fr | semi | supervised | ssr-unif | ssr-virt (see --list-methods).",
+        ),
+    ] = None,
+    augment: Annotated[
+        str | None, typer.Option(help="SSR data augmentation: none | random | semantic | mixed.")
+    ] = None,
+    labeled_fraction: Annotated[
+        float | None,
+        typer.Option(help="Fraction of training examples whose human rationale is used (0–1)."),
+    ] = None,
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="gru (BiGRU over GloVe 50d), minilm, or a local Hugging Face model folder."
+        ),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for data choice, initialisation and sampling.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="JSON or TOML file of settings; command-line options override it."),
+    ] = None,
+    data_dir: DataDirOption = None,
+    list_methods: Annotated[
+        bool, typer.Option("--list-methods", help="List the training methods and exit.")
+    ] = False,
+) -> None:
+    """Train a rationalizer: a selector picks a short rationale, a predictor sees only that.
+
+    SSR methods first train an unsupervised rationalizer to discover shortcuts (kept in
+    RUN_DIR/shortcut-discovery). Metrics of every epoch go to RUN_DIR/metrics.jsonl; the
+    model selected on the validation split is saved as safetensors + JSON. Re-running the
+    same command on an interrupted run resumes after its last completed epoch.
+
+    Example: [bold]rationalizer train -d movies -m ssr-unif --augment semantic -o runs/ssr[/]
+    """
+    if list_methods:
+        table = Table("method", "what it trains")
+        for name, description in available_methods().items():
+            table.add_row(name, description)
+        console.print(table)
+        raise typer.Exit()
+    settings = TrainConfig.from_file(config) if config else TrainConfig()
+    settings = settings.with_overrides(
+        dataset=dataset,
+        method=method,
+        augment=augment,
+        labeled_fraction=labeled_fraction,
+        encoder=encoder,
+        epochs=epochs,
+        seed=seed,
+        data_dir=str(data_dir) if data_dir else None,
+    )
+    summary = train_run(settings, out, console=console_err)
+    best = summary["validation"]
+    shown = ", ".join(
+        f"{name} {best[key]:.3f}"
+        for key, name in [
+            ("accuracy", "accuracy"),
+            ("token_f1", "token F1"),
+            ("selection_rate", "selection rate"),
+        ]
+        if key in best
+    )
+    console.print(
+        f"best epoch {summary['best_epoch']} on validation: {shown}; "
+        f"{summary['examples_per_second']:.1f} training examples/s",
+        soft_wrap=True,
+    )
+    console.print(f"run saved in {out}", soft_wrap=True)

@@ -1,0 +1,153 @@
+"""Text encoders that can hide input positions: a BiGRU over word vectors and any HF transformer.
+
+A rationalizer's predictor must see *only* the selected positions, and during training the
+selection is a soft weight in [0, 1] so that gradients reach the selector. Both encoders therefore
+take a ``keep`` weight per position and blend each input embedding with a "nothing here"
+embedding: the zero vector for the GRU (the RNP convention) and the ``[MASK]`` embedding for a
+transformer (what it saw during pretraining for a hidden word). ``keep = 1`` is the input as is.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rationalizer.data.pretrained import resolve_model_path
+from rationalizer.errors import RationalizerError
+
+
+class TextEncoder(nn.Module, ABC):
+    """One hidden state per input position, with each position's input weighted by ``keep``."""
+
+    #: size of the last dimension of :meth:`forward`'s output
+    output_size: int
+
+    @abstractmethod
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor, keep: Tensor
+    ) -> Tensor:
+        """Hidden states (B, L, output_size) of right-padded inputs (B, L).
+
+        ``keep`` (B, L) float: 1 = the position's token as is, 0 = the token removed, values in
+        between mix the two linearly.
+        """
+
+
+class GRUEncoder(TextEncoder):
+    """A one-layer bidirectional GRU over (usually frozen GloVe) word embeddings.
+
+    Sequences are packed, so padding never leaks into the backward direction and a sequence's
+    states do not depend on how much padding its batch needed. Padding positions output zeros.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        hidden_size: int,
+        embedding_matrix: np.ndarray | None = None,
+        freeze_embeddings: bool = True,
+    ) -> None:
+        super().__init__()
+        if embedding_matrix is None:
+            # Random rows: the caller loads trained weights (a checkpoint) or trains from scratch.
+            weights = torch.randn(vocab_size, embedding_dim)
+        else:
+            if embedding_matrix.shape != (vocab_size, embedding_dim):
+                raise RationalizerError(
+                    f"embedding matrix has shape {embedding_matrix.shape}, but the model config "
+                    f"expects ({vocab_size}, {embedding_dim}) (vocab_size, embedding_dim)"
+                )
+            # A copy: encoders built from one matrix must not share (trainable) storage.
+            weights = torch.tensor(np.asarray(embedding_matrix, dtype=np.float32))
+        self.embedding = nn.Embedding.from_pretrained(weights, freeze=freeze_embeddings)
+        self.gru = nn.GRU(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
+        self.output_size = 2 * hidden_size
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor, keep: Tensor
+    ) -> Tensor:
+        embedded = self.embedding(input_ids) * keep.unsqueeze(-1).to(self.embedding.weight.dtype)
+        # pack_padded_sequence rejects empty sequences: an all-padding row runs one step, whose
+        # output is zeroed below with the rest of the padding.
+        lengths = attention_mask.sum(-1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+        outputs, _ = self.gru(packed)
+        hidden, _ = pad_packed_sequence(outputs, batch_first=True, total_length=input_ids.shape[1])
+        return hidden * attention_mask.unsqueeze(-1).to(hidden.dtype)
+
+
+class TransformerEncoder(TextEncoder):
+    """Any Hugging Face encoder (``AutoModel``) loaded from a local folder, never from a hub.
+
+    ``spec`` is ``"minilm"`` (the bundled all-MiniLM-L6-v2) or a folder with the model's config
+    and weights; the ``[MASK]`` id comes from the tokenizer files in the same folder, or else from
+    the model config.
+    """
+
+    def __init__(self, spec: str | Path) -> None:
+        super().__init__()
+        from transformers import AutoModel  # imported here: transformers is slow to import
+
+        path = resolve_model_path(spec)
+        try:
+            self.model = AutoModel.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError) as err:
+            raise RationalizerError(
+                f"cannot load a transformer encoder from {path}: {err}"
+            ) from err
+        self.mask_token_id = _mask_token_id(path, self.model.config)
+        vocab_size = self.model.get_input_embeddings().num_embeddings
+        if not 0 <= self.mask_token_id < vocab_size:
+            raise RationalizerError(
+                f"mask token id {self.mask_token_id} of {path} is outside the model's "
+                f"vocabulary of {vocab_size} tokens"
+            )
+        self.output_size = int(self.model.config.hidden_size)
+        # Some encoders (DistilBERT) have no segment embeddings and reject token_type_ids.
+        self._takes_token_types = (
+            "token_type_ids" in inspect.signature(self.model.forward).parameters
+        )
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor, keep: Tensor
+    ) -> Tensor:
+        embeddings = self.model.get_input_embeddings()
+        words = embeddings(input_ids)
+        weight = keep.unsqueeze(-1).to(words.dtype)
+        inputs = weight * words + (1 - weight) * embeddings.weight[self.mask_token_id]
+        extra = {"token_type_ids": token_type_ids} if self._takes_token_types else {}
+        out = self.model(inputs_embeds=inputs, attention_mask=attention_mask, **extra)
+        return out.last_hidden_state
+
+
+def _mask_token_id(path: Path, model_config: object) -> int:
+    """The ``[MASK]`` token id from the folder's tokenizer, else the model config."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError):
+        tokenizer = None
+    # Recent transformers build a tokenizer with a made-up vocabulary when the folder has no
+    # tokenizer files; its mask id would be meaningless, so only trust one read from files.
+    mask_id = None
+    if tokenizer is not None and any(
+        (path / name).is_file() for name in tokenizer.vocab_files_names.values()
+    ):
+        mask_id = tokenizer.mask_token_id
+    if mask_id is None:
+        mask_id = getattr(model_config, "mask_token_id", None)
+    if mask_id is None:
+        raise RationalizerError(
+            f"the model in {path} has no mask token (neither its tokenizer nor its config names "
+            "one); the transformer encoder hides unselected tokens behind it, so use a masked "
+            "language model encoder such as BERT or MiniLM"
+        )
+    return int(mask_id)

@@ -1,0 +1,207 @@
+"""The Python API that mirrors the CLI: ``train``, ``discover`` and a loaded ``Rationalizer``.
+
+import rationalizer
+result = rationalizer.train(dataset="movies", method="ssr-unif", out="runs/movies-ssr")
+model = rationalizer.Rationalizer.load("runs/movies-ssr")
+model.predict(["a gripping , beautifully acted film ."])[0].rationale
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from rationalizer.data import Dataset, Document, Example, Span, mask_to_spans
+from rationalizer.data.results import DocumentRationale, ResultRecord, ThresholdedScores, TokenSpan
+from rationalizer.data.tokenization import SubwordTokenizer, WordTokenizer
+from rationalizer.errors import RationalizerError
+from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
+from rationalizer.models import ModelConfig, RationalizerModel
+from rationalizer.training.batching import TrainingExample, encode_examples
+from rationalizer.training.checkpoint import load_checkpoint
+from rationalizer.training.config import TrainConfig
+from rationalizer.training.methods import keep_mask
+from rationalizer.training.trainer import run_model
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A prediction with the rationale the predictor read: words, label, spans, scores."""
+
+    words: tuple[str, ...]
+    label: str
+    probabilities: dict[str, float]
+    rationale: tuple[Span, ...]
+    scores: tuple[float, ...]
+
+    @property
+    def rationale_words(self) -> list[str]:
+        return [self.words[i] for span in self.rationale for i in span.positions()]
+
+
+class Rationalizer:
+    """A trained self-explaining classifier loaded from a run directory."""
+
+    def __init__(
+        self, model: RationalizerModel, encoder, labels: Sequence[str], config: TrainConfig
+    ):
+        self.model = model.eval()
+        self.encoder = encoder
+        self.labels = tuple(labels)
+        self.config = config
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Rationalizer:
+        checkpoint = load_checkpoint(run_dir, with_resume=False)
+        model_config = ModelConfig(**checkpoint.model_config)
+        model = RationalizerModel.build(model_config)
+        model.load_state_dict(checkpoint.state_dict)
+        if checkpoint.vocabulary is not None:
+            encoder = WordTokenizer(checkpoint.vocabulary)
+        else:
+            from rationalizer.data.pretrained import resolve_model_path
+
+            encoder = SubwordTokenizer.from_pretrained(
+                resolve_model_path(model_config.transformer_path)
+            )
+        return cls(model, encoder, checkpoint.labels, checkpoint.train_config)
+
+    # ------------------------------------------------------------------ plain texts
+    def predict(
+        self,
+        texts: Sequence[str] | Sequence[Sequence[str]],
+        queries: Sequence[str | None] | None = None,
+        batch_size: int = 32,
+    ) -> list[Prediction]:
+        """Label, probabilities and word-level rationale for each text.
+
+        A text is a string (split on whitespace) or a list of words; ``queries`` gives the
+        claim or question of pair tasks.
+        """
+        examples = []
+        for i, text in enumerate(texts):
+            words = tuple(text.split()) if isinstance(text, str) else tuple(text)
+            if not words:
+                raise RationalizerError(f"text {i} is empty")
+            query = queries[i] if queries is not None else None
+            examples.append(
+                Example(str(i), (Document(str(i), words),), self.labels[0], query=query)
+            )
+        encoded, _ = encode_examples(
+            self.encoder,
+            [TrainingExample(ex, annotated=False, shortcut_words=None) for ex in examples],
+            self.labels,
+            self.config.max_length,
+        )
+        rows = run_model(self.model, encoded, batch_size)
+        out = []
+        for ex, enc, row in zip(examples, encoded, rows, strict=True):
+            word_mask = enc.encoding.position_mask_to_words(row["mask"])
+            scores = enc.encoding.positions_to_words(
+                row["select_probability"], aggregate="mean", fill=0.0
+            )
+            out.append(
+                Prediction(
+                    words=ex.document.tokens,
+                    label=self.labels[int(row["probabilities"].argmax())],
+                    probabilities=dict(
+                        zip(self.labels, map(float, row["probabilities"]), strict=True)
+                    ),
+                    rationale=mask_to_spans(word_mask),
+                    scores=tuple(float(s) for s in scores),
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------ datasets
+    def predict_dataset(
+        self,
+        dataset: Dataset,
+        batch_size: int = 32,
+        aopc_thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
+    ) -> list[ResultRecord]:
+        """ERASER results records with faithfulness scores computed on token ids.
+
+        Comprehensiveness reruns the predictor with the rationale's positions masked out,
+        sufficiency with only them kept; the thresholded scores do the same for the top
+        fraction of words by selector probability (for AOPC). Masking reuses the model's own
+        mechanism, so no text is decoded and re-tokenised.
+        """
+        encoded, _ = encode_examples(
+            self.encoder,
+            [TrainingExample(ex, annotated=False, shortcut_words=None) for ex in dataset],
+            self.labels,
+            self.config.max_length,
+        )
+
+        def faithfulness(model, batch, out):
+            selectable = batch["selectable"].float()
+            chosen = out.mask * selectable
+            extra = {
+                "comprehensiveness": torch.softmax(
+                    model.classify(batch, keep_mask(batch, selectable - chosen)), -1
+                ),
+                "sufficiency": torch.softmax(model.classify(batch, keep_mask(batch, chosen)), -1),
+            }
+            select_prob = torch.softmax(out.selector_logits, -1)[..., 1]
+            for t in aopc_thresholds:
+                top = _top_fraction(select_prob, batch["selectable"], t)
+                extra[f"comp@{t}"] = torch.softmax(
+                    model.classify(batch, keep_mask(batch, selectable - top)), -1
+                )
+                extra[f"suff@{t}"] = torch.softmax(model.classify(batch, keep_mask(batch, top)), -1)
+            return {k: v.numpy() for k, v in extra.items()}
+
+        rows = run_model(self.model, encoded, batch_size, extra=faithfulness)
+        records = []
+        for ex, enc, row in zip(dataset, encoded, rows, strict=True):
+            word_mask = enc.encoding.position_mask_to_words(row["mask"])
+            scores = enc.encoding.positions_to_words(
+                row["select_probability"], aggregate="mean", fill=0.0
+            )
+            dist = lambda p: dict(zip(self.labels, map(float, p), strict=True))  # noqa: E731
+            records.append(
+                ResultRecord(
+                    annotation_id=ex.id,
+                    rationales=(
+                        DocumentRationale(
+                            docid=ex.document.docid,
+                            hard_rationale_predictions=tuple(
+                                TokenSpan(s.start, s.end) for s in mask_to_spans(word_mask)
+                            ),
+                            soft_rationale_predictions=tuple(
+                                float(s) for s in np.nan_to_num(scores)
+                            ),
+                        ),
+                    ),
+                    classification=self.labels[int(row["probabilities"].argmax())],
+                    classification_scores=dist(row["probabilities"]),
+                    comprehensiveness_classification_scores=dist(row["comprehensiveness"]),
+                    sufficiency_classification_scores=dist(row["sufficiency"]),
+                    thresholded_scores=tuple(
+                        ThresholdedScores(t, dist(row[f"comp@{t}"]), dist(row[f"suff@{t}"]))
+                        for t in aopc_thresholds
+                    ),
+                )
+            )
+        return records
+
+
+def _top_fraction(scores: torch.Tensor, selectable: torch.Tensor, fraction: float) -> torch.Tensor:
+    """0/1 mask of the top ``ceil(fraction × selectable)`` positions of each row by score."""
+    masked = scores.masked_fill(~selectable, float("-inf"))
+    counts = (selectable.sum(-1).float() * fraction).ceil().long().clamp(min=1)
+    ranks = masked.argsort(-1, descending=True).argsort(-1)
+    return ((ranks < counts[:, None]) & selectable).float()
+
+
+def train(out: str | Path, console: Console | None = None, **settings) -> dict:
+    """Train a rationalizer (``settings`` are :class:`TrainConfig` fields) into ``out``."""
+    from rationalizer.training.discovery import train_run
+
+    return train_run(TrainConfig(**settings), Path(out), console=console)

@@ -1,0 +1,254 @@
+"""Every setting of a training run in one validated, immutable object.
+
+A run is described by a :class:`TrainConfig`: read from a JSON or TOML file
+(:meth:`TrainConfig.from_file`), overridden by command-line flags
+(:meth:`TrainConfig.with_overrides`) and stored in the run directory (:meth:`TrainConfig.to_json`)
+so that a run can be reproduced and its checkpoint reloaded. The field descriptions are the
+documentation users see in ``--help``.
+
+Relative paths (``data_dir``, ``shortcut_run``, a model folder given as ``encoder``) are taken
+relative to the working directory, not to the configuration file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rationalizer.errors import DataFormatError, RationalizerError
+
+Method = Literal["rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt"]
+Augmentation = Literal["none", "random", "semantic", "mixed"]
+AnnotatedTaskInput = Literal["full", "selected", "gold"]
+SelectionMetric = Literal["accuracy", "weighted_f1", "token_f1", "loss"]
+
+GRU = "gru"
+#: Learning rates that work for each encoder kind (AdamW): a small BiGRU over frozen GloVe vectors
+#: learns fast; fine-tuning a pretrained transformer needs a rate about a hundred times smaller.
+GRU_LEARNING_RATE = 2e-3
+TRANSFORMER_LEARNING_RATE = 3e-5
+#: Target selection rate when it is neither given nor estimable (no annotated example): the
+#: authors' value for Movies and Evidence Inference.
+DEFAULT_SELECTION_RATE = 0.1
+#: Methods whose training uses discovered shortcuts (and may therefore augment them).
+SHORTCUT_METHODS = ("ssr-unif", "ssr-virt")
+
+
+def learning_rate_for(encoder: str) -> float:
+    """Default AdamW learning rate for an encoder: ``gru`` or a transformer (anything else)."""
+    return GRU_LEARNING_RATE if encoder == GRU else TRANSFORMER_LEARNING_RATE
+
+
+class TrainConfig(BaseModel):
+    """Settings of one training run; defaults train SSR_unif on the synthetic data on a CPU."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Data
+    dataset: str = Field(
+        "synthetic",
+        min_length=1,
+        description="dataset name: movies, hatexplain, fever, synthetic, eraser:PATH or jsonl:PATH",
+    )
+    data_dir: Path | None = Field(
+        None, description="folder holding the datasets (default: $RATIONALIZER_DATA)"
+    )
+    max_train_examples: int | None = Field(
+        None,
+        ge=1,
+        description="train on a seeded random subset of at most this many examples (quick runs)",
+    )
+
+    # Method
+    method: Method = Field(
+        "ssr-unif", description="training method: rnp, fr, semi, supervised, ssr-unif, ssr-virt"
+    )
+    labeled_fraction: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="fraction of the training examples whose human rationale is used (seeded, "
+        "stratified by label)",
+    )
+    augment: Augmentation = Field(
+        "none",
+        description="augment annotated examples at their shortcut positions: none, random, "
+        "semantic or mixed (ssr-unif and ssr-virt only)",
+    )
+    augment_copies: int = Field(1, ge=1, description="augmented copies per annotated example")
+    shortcut_run: Path | None = Field(
+        None,
+        description="reuse the unsupervised rationalizer of this earlier run directory for "
+        "shortcut discovery instead of training one (ssr-unif and ssr-virt only)",
+    )
+
+    # Model
+    encoder: str = Field(
+        GRU,
+        min_length=1,
+        description="'gru' (BiGRU over GloVe), 'minilm' (bundled all-MiniLM-L6-v2) or a local "
+        "Hugging Face model folder",
+    )
+    max_length: int = Field(
+        512,
+        ge=8,
+        description="model positions per example, special and query tokens included; longer "
+        "documents are truncated at the end (and the truncation reported). 512 is the limit of "
+        "BERT-style transformers; a movie review averages 744 words",
+    )
+    hidden_size: int = Field(100, ge=1, description="BiGRU hidden units per direction")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout probability")
+
+    # Optimisation
+    epochs: int = Field(10, ge=1, description="maximum number of training epochs")
+    batch_size: int = Field(32, ge=1, description="examples per batch")
+    lr: float | None = Field(
+        None,
+        gt=0.0,
+        description=f"AdamW learning rate (default {GRU_LEARNING_RATE:g} for gru, "
+        f"{TRANSFORMER_LEARNING_RATE:g} for transformers)",
+    )
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay")
+    warmup_ratio: float = Field(
+        0.1, ge=0.0, lt=1.0, description="share of the training steps with linear warm-up"
+    )
+    grad_clip: float = Field(1.0, gt=0.0, description="clip the gradient norm to this value")
+    patience: int = Field(
+        3, ge=1, description="stop after this many epochs without validation improvement"
+    )
+    select_by: SelectionMetric = Field(
+        "accuracy",
+        description="validation metric for model selection and early stopping: accuracy, "
+        "weighted_f1, token_f1 (rationale F1) or loss",
+    )
+    seed: int = Field(0, ge=0, description="seed of every random choice of the run")
+    device: str = Field("cpu", description="torch device, e.g. cpu, cuda, cuda:1")
+
+    # Loss terms (the authors' values, see docs/ssr.md)
+    sparsity_weight: float = Field(
+        0.01, ge=0.0, description="α: weight of |selection rate − k| on unannotated examples"
+    )
+    continuity_weight: float = Field(
+        0.01, ge=0.0, description="β: weight of the mean mask change between neighbours"
+    )
+    selection_rate: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="k: target share of selected words (default: the gold rationale density of "
+        f"the annotated training examples, or {DEFAULT_SELECTION_RATE:g} without any)",
+    )
+    supervision_weight: float = Field(
+        1.0, ge=0.0, description="weight of the selector's cross-entropy against gold rationales"
+    )
+    shortcut_weight: float = Field(
+        0.1, ge=0.0, description="λ: weight of the SSR shortcut terms (KL to uniform)"
+    )
+    annotated_task_input: AnnotatedTaskInput = Field(
+        "full",
+        description="what the predictor reads on annotated examples: the full input (as the "
+        "authors), the selected rationale, or the gold rationale",
+    )
+    gumbel_tau: float = Field(1.0, gt=0.0, description="Gumbel-softmax temperature")
+    straight_through: bool = Field(
+        False, description="sample hard 0/1 masks with straight-through gradients"
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        try:
+            torch.device(value)
+        except RuntimeError:
+            raise ValueError(f"{value!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        uses_shortcuts = self.method in SHORTCUT_METHODS
+        if self.augment != "none" and not uses_shortcuts:
+            raise ValueError(
+                f"augment={self.augment!r} changes shortcut positions, which only the "
+                f"{' and '.join(SHORTCUT_METHODS)} methods discover (method is {self.method!r})"
+            )
+        if self.shortcut_run is not None and not uses_shortcuts:
+            raise ValueError(
+                f"shortcut_run is only used by {' and '.join(SHORTCUT_METHODS)} "
+                f"(method is {self.method!r})"
+            )
+        if uses_shortcuts and self.labeled_fraction == 0:
+            raise ValueError(
+                f"{self.method} discovers shortcuts on annotated examples: labeled_fraction "
+                "must be above 0"
+            )
+        return self
+
+    @property
+    def encoder_kind(self) -> Literal["gru", "transformer"]:
+        return "gru" if self.encoder == GRU else "transformer"
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate to use: ``lr`` if given, else the encoder's default."""
+        return self.lr if self.lr is not None else learning_rate_for(self.encoder)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a ``.json`` or ``.toml`` file of settings; unknown or invalid settings raise
+        DataFormatError naming the file and the setting."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise DataFormatError(path, f"cannot read the configuration: {err.strerror}") from None
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise DataFormatError(path, f"invalid JSON: {err.msg}", line=err.lineno) from None
+        elif suffix == ".toml":
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as err:
+                raise DataFormatError(path, f"invalid TOML: {err}") from None
+        else:
+            raise DataFormatError(path, "a configuration file must end in .json or .toml")
+        if not isinstance(data, dict):
+            raise DataFormatError(path, "expected a table of settings")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            field, message = _first_error(err)
+            raise DataFormatError(path, message, field=field) from None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    def with_overrides(self, **settings: Any) -> TrainConfig:
+        """A copy with the given settings replaced; None values are ignored, so unset
+        command-line flags keep the file's values."""
+        given = {name: value for name, value in settings.items() if value is not None}
+        try:
+            return type(self).model_validate({**self.model_dump(), **given})
+        except ValidationError as err:
+            field, message = _first_error(err)
+            where = f"setting {field!r}: " if field else ""
+            raise RationalizerError(f"invalid {where}{message}") from None
+
+
+def _first_error(err: ValidationError) -> tuple[str | None, str]:
+    """The field path and message of the first validation error (others are counted)."""
+    first = err.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting"
+    if err.error_count() > 1:
+        message += f" (and {err.error_count() - 1} more errors)"
+    return field, message

@@ -1,0 +1,120 @@
+"""Runs that need other runs: shortcut discovery, and the training entry point built on it.
+
+SSR needs shortcut masks before it can train: an unsupervised rationalizer (RNP objective) is
+trained on the training split, run on the annotated examples, and every word it selects outside
+the human rationale is a potential shortcut. That run is kept (``<out>/shortcut-discovery`` or
+a run given by ``shortcut_run``) so several SSR runs of one dataset and seed can reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from rationalizer.data import Dataset, load, spans_to_mask
+from rationalizer.errors import RationalizerError
+from rationalizer.training.batching import choose_annotated
+from rationalizer.training.checkpoint import load_checkpoint
+from rationalizer.training.config import TrainConfig
+from rationalizer.training.shortcuts import (
+    ShortcutReport,
+    build_report,
+    discovery_scores,
+    shortcut_masks,
+)
+from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
+
+DISCOVERY_DIR = "shortcut-discovery"
+REPORT_JSON = "shortcuts.json"
+REPORT_MD = "shortcuts.md"
+SCORES_JSON = "shortcut-discovery-scores.json"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    masks: dict[str, np.ndarray]
+    report: ShortcutReport
+    scores: dict | None  # precision/recall against planted shortcuts, where they are known
+
+
+def unsupervised_config(config: TrainConfig) -> TrainConfig:
+    """The RNP run that discovers shortcuts for ``config`` (same data, encoder and seed)."""
+    return TrainConfig.model_validate(
+        config.model_dump() | {"method": "rnp", "augment": "none", "shortcut_run": None}
+    )
+
+
+def ensure_unsupervised_run(config: TrainConfig, run_dir: Path, console: Console) -> Path:
+    """Train the unsupervised rationalizer into ``run_dir`` unless a finished one is there."""
+    rnp = unsupervised_config(config)
+    if (run_dir / SUMMARY_FILE).is_file():
+        if load_checkpoint(run_dir, with_resume=False).train_config != rnp:
+            raise RationalizerError(
+                f"{run_dir} holds an unsupervised run with other settings than this run needs"
+            )
+        console.print(f"reusing the unsupervised run in {run_dir}")
+        return run_dir
+    console.print(f"training the unsupervised rationalizer for shortcut discovery in {run_dir}")
+    Trainer(rnp, run_dir, console=console).fit()
+    return run_dir
+
+
+def discover_shortcuts(
+    config: TrainConfig, out: Path, console: Console, train: Dataset | None = None
+) -> Discovery:
+    """Shortcut masks of the annotated training examples, with the report written to ``out``."""
+    from rationalizer.training.api import Rationalizer
+
+    train = train or limit_examples(load(config.dataset, "train", config.data_dir), config)
+    rnp_dir = Path(config.shortcut_run) if config.shortcut_run else out / DISCOVERY_DIR
+    ensure_unsupervised_run(config, rnp_dir, console)
+    annotated_ids = choose_annotated(train, config.labeled_fraction, config.seed)
+    annotated = [ex for ex in train if ex.id in annotated_ids]
+    if not annotated:
+        raise RationalizerError(
+            "shortcut discovery needs annotated training examples: raise --labeled-fraction"
+        )
+    model = Rationalizer.load(rnp_dir)
+    predictions = model.predict(
+        [ex.document.tokens for ex in annotated], queries=[ex.query for ex in annotated]
+    )
+    predicted = {
+        ex.id: spans_to_mask(p.rationale, len(ex.document))
+        for ex, p in zip(annotated, predictions, strict=True)
+    }
+    masks = shortcut_masks(annotated, predicted)
+    report = build_report(annotated, masks, train.labels, predicted=predicted)
+    out.mkdir(parents=True, exist_ok=True)
+    report.save_json(out / REPORT_JSON)
+    (out / REPORT_MD).write_text(report.to_markdown(), encoding="utf-8")
+    scores = None
+    planted = _planted_shortcuts(config.dataset)
+    if planted is not None:
+        scores = discovery_scores(annotated, masks, planted)
+        (out / SCORES_JSON).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    return Discovery(masks, report, scores)
+
+
+def _planted_shortcuts(dataset: str) -> dict[str, str] | None:
+    if dataset != "synthetic":
+        return None
+    from rationalizer.data.synthetic import PLANTED_SHORTCUTS
+
+    return dict(PLANTED_SHORTCUTS)
+
+
+def train_run(config: TrainConfig, out: Path, console: Console | None = None) -> dict:
+    """Train ``config`` into ``out`` (discovering shortcuts first for SSR); returns the summary."""
+    from rationalizer.training.methods import get_method_class
+
+    console = console or Console(stderr=True)
+    train = limit_examples(load(config.dataset, "train", config.data_dir), config)
+    masks = None
+    if get_method_class(config.method).needs_shortcuts:
+        masks = discover_shortcuts(config, out, console, train).masks
+    Trainer(config, out, shortcut_masks=masks, console=console, train=train).fit()
+    return json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8"))

@@ -1,0 +1,437 @@
+"""The one training loop every method shares.
+
+A run directory holds everything about a run: ``config.json`` and ``model.safetensors`` (the
+selected model), ``vocab.json`` for word-level models, ``metrics.jsonl`` (one line per epoch),
+``summary.json``, and while training ``resume.*`` (the last completed epoch, so an interrupted
+run continues where it stopped). SSR runs also keep ``shortcuts.json``/``shortcuts.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from transformers import get_linear_schedule_with_warmup
+
+from rationalizer.data import Dataset, Example, load
+from rationalizer.errors import RationalizerError
+from rationalizer.metrics import classification_metrics, token_prf
+from rationalizer.models import ModelConfig, RationalizerModel
+from rationalizer.training.augment import augment
+from rationalizer.training.batching import (
+    BucketBatchSampler,
+    EncodedExample,
+    TrainingExample,
+    build_encoder,
+    choose_annotated,
+    collate_batch,
+    encode_examples,
+)
+from rationalizer.training.checkpoint import (
+    ResumeState,
+    load_checkpoint,
+    save_checkpoint,
+)
+from rationalizer.training.config import DEFAULT_SELECTION_RATE, TrainConfig
+from rationalizer.training.methods import LossWeights, Method, get_method
+
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+#: validation metrics where lower is better (everything else: higher)
+_LOWER_IS_BETTER = {"loss"}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    best_epoch: int
+    best_metric: float
+    validation: dict[str, float]
+    epochs_run: int
+    seconds: float
+    examples_per_second: float
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for Python, numpy and torch, so a run is reproducible."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def selection_rate_target(examples: Sequence[Example], annotated: frozenset[str]) -> float:
+    """Gold rationale density (micro) of the annotated examples: the default sparsity target k."""
+    chosen = [ex for ex in examples if ex.id in annotated]
+    words = sum(len(ex.document) for ex in chosen)
+    if not words:
+        return DEFAULT_SELECTION_RATE
+    return sum(int(ex.rationale_mask().sum()) for ex in chosen) / words
+
+
+class Trainer:
+    """Trains one run from a :class:`TrainConfig` into ``run_dir``.
+
+    ``shortcut_masks`` (word-level, by example id) must be given for SSR methods; the API
+    and CLI compute them with :func:`rationalizer.training.discovery.discover_shortcuts`.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | Path,
+        *,
+        shortcut_masks: dict[str, np.ndarray] | None = None,
+        console: Console | None = None,
+        train: Dataset | None = None,
+        validation: Dataset | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.console = console or Console(stderr=True)
+        self.train_data = train or limit_examples(
+            load(config.dataset, "train", config.data_dir), config
+        )
+        self.validation_data = validation or load(config.dataset, "validation", config.data_dir)
+        self.labels = self.train_data.labels
+        self.method: Method = get_method(config.method, LossWeights())  # weights set in fit()
+        if self.method.needs_shortcuts and shortcut_masks is None:
+            raise RationalizerError(f"method {config.method!r} needs discovered shortcut masks")
+        self.shortcut_masks = shortcut_masks or {}
+
+    # ----------------------------------------------------------------------------- data
+    def _training_examples(self, annotated: frozenset[str]) -> list[TrainingExample]:
+        base = [
+            TrainingExample(
+                example=ex,
+                annotated=ex.id in annotated,
+                shortcut_words=self.shortcut_masks.get(ex.id),
+            )
+            for ex in self.train_data
+        ]
+        if self.config.augment == "none":
+            return base
+        copies = augment(
+            base,
+            self.config.augment,
+            copies=self.config.augment_copies,
+            seed=self.config.seed,
+            embeddings=_glove_if_needed(self.config.augment),
+        )
+        # Random replacements destroy the shortcut, so those copies get no shortcut loss.
+        copies = [
+            replace(c, shortcut_words=None)
+            if c.example.metadata.get("augmentation") == "random"
+            else c
+            for c in copies
+        ]
+        return base + copies
+
+    # ----------------------------------------------------------------------------- loop
+    def fit(self) -> TrainResult:
+        cfg = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        seed_everything(cfg.seed)
+        fraction = 1.0 if self.method.annotates_everything else cfg.labeled_fraction
+        annotated = choose_annotated(self.train_data, fraction, cfg.seed)
+        rate = cfg.selection_rate or selection_rate_target(self.train_data.examples, annotated)
+        self.method = get_method(
+            cfg.method,
+            LossWeights(
+                sparsity=cfg.sparsity_weight,
+                continuity=cfg.continuity_weight,
+                selection_rate=rate,
+                supervision=cfg.supervision_weight,
+                shortcut=cfg.shortcut_weight,
+                annotated_task_input=cfg.annotated_task_input,
+            ),
+        )
+        examples = self._training_examples(annotated)
+        encoder, embedding_matrix, vocabulary = build_encoder(cfg, [t.example for t in examples])
+        train_encoded, truncation = encode_examples(encoder, examples, self.labels, cfg.max_length)
+        val_encoded, _ = encode_examples(
+            encoder,
+            [
+                TrainingExample(ex, annotated=False, shortcut_words=None)
+                for ex in self.validation_data
+            ],
+            self.labels,
+            cfg.max_length,
+        )
+        if truncation.truncated_examples:
+            self.console.print(f"[yellow]truncation:[/] {truncation}")
+        model_config = ModelConfig(
+            encoder="gru" if cfg.encoder == "gru" else "transformer",
+            num_labels=len(self.labels),
+            vocab_size=len(vocabulary.words) if vocabulary is not None else 0,
+            embedding_dim=embedding_matrix.shape[1] if embedding_matrix is not None else 50,
+            hidden_size=cfg.hidden_size,
+            transformer_path=None if cfg.encoder == "gru" else cfg.encoder,
+            shared_encoder=self.method.shared_encoder,
+            virtual_encoder=self.method.virtual_encoder,
+            dropout=cfg.dropout,
+        )
+        model = RationalizerModel.build(model_config, embedding_matrix)
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=cfg.learning_rate,
+            weight_decay=cfg.weight_decay,
+        )
+        sampler = BucketBatchSampler(
+            [e.length for e in train_encoded], cfg.batch_size, seed=cfg.seed
+        )
+        total_steps = cfg.epochs * len(sampler)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, int(cfg.warmup_ratio * total_steps), total_steps
+        )
+
+        state = self._resume(model, optimizer, scheduler)
+        start_epoch = state.epoch + 1 if state else 1
+        best_metric = state.best_metric if state else None
+        best_epoch = state.best_epoch if state else 0
+        stale = state.stale_epochs if state else 0
+        started = time.perf_counter()
+        seen_examples = 0
+        epoch = start_epoch - 1
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            sampler.set_epoch(epoch)
+            train_stats, n = self._train_epoch(
+                model, optimizer, scheduler, sampler, train_encoded, epoch
+            )
+            seen_examples += n
+            validation = evaluate_encoded(
+                model, val_encoded, self.validation_data, self.labels, cfg.batch_size
+            )
+            score = validation[cfg.select_by]
+            improved = best_metric is None or (
+                score < best_metric if cfg.select_by in _LOWER_IS_BETTER else score > best_metric
+            )
+            if improved:
+                best_metric, best_epoch, stale = score, epoch, 0
+            else:
+                stale += 1
+            self._log_epoch(epoch, train_stats, validation, improved)
+            save_checkpoint(
+                self.run_dir,
+                model=model,
+                model_config=asdict(model_config),
+                train_config=cfg,
+                labels=self.labels,
+                vocabulary=vocabulary,
+                save_weights=improved,
+                resume=ResumeState.capture(
+                    epoch=epoch,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    best_metric=best_metric,
+                    best_epoch=best_epoch,
+                    stale_epochs=stale,
+                ),
+            )
+            if stale >= cfg.patience:
+                self.console.print(
+                    f"early stop: validation {cfg.select_by} did not improve for {stale} epochs"
+                )
+                break
+        seconds = time.perf_counter() - started
+        best = self._read_metrics()[best_epoch - 1]["validation"] if best_epoch else {}
+        result = TrainResult(
+            run_dir=self.run_dir,
+            best_epoch=best_epoch,
+            best_metric=float(best_metric) if best_metric is not None else float("nan"),
+            validation=best,
+            epochs_run=epoch - start_epoch + 1,
+            seconds=seconds,
+            examples_per_second=seen_examples / seconds if seconds > 0 else 0.0,
+        )
+        summary = asdict(result) | {
+            "run_dir": str(self.run_dir.name),
+            "annotated_examples": len(annotated),
+            "training_examples": len(examples),
+            "selection_rate_target": rate,
+            "truncation": str(truncation),
+            "parameters": model.num_parameters(),
+            "seed": cfg.seed,
+        }
+        (self.run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        return result
+
+    def _resume(self, model, optimizer, scheduler) -> ResumeState | None:
+        """Continue an interrupted run from its last completed epoch, if one is there."""
+        if not (self.run_dir / "config.json").is_file():
+            return None
+        checkpoint = load_checkpoint(self.run_dir)
+        if checkpoint.resume is None:
+            return None
+        if checkpoint.train_config != self.config:
+            raise RationalizerError(
+                f"{self.run_dir} holds a run with a different configuration; "
+                "use another --out directory or the same settings to resume"
+            )
+        model.load_state_dict(checkpoint.resume_model_state)
+        checkpoint.resume.restore(optimizer=optimizer, scheduler=scheduler)
+        self.console.print(f"resuming {self.run_dir} after epoch {checkpoint.resume.epoch}")
+        return checkpoint.resume
+
+    def _train_epoch(
+        self, model, optimizer, scheduler, sampler, encoded, epoch
+    ) -> tuple[dict, int]:
+        cfg = self.config
+        model.train()
+        totals: dict[str, float] = {}
+        correct = selected = selectable = count = 0
+        columns = (
+            TextColumn(f"epoch {epoch}/{cfg.epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[stats]}"),
+        )
+        with Progress(*columns, console=self.console, transient=True) as progress:
+            task = progress.add_task("train", total=len(sampler), stats="")
+            for indices in sampler:
+                batch = collate_batch([encoded[i] for i in indices])
+                out = model(
+                    batch, sample=True, tau=cfg.gumbel_tau, straight_through=cfg.straight_through
+                )
+                terms = self.method.losses(model, batch, out)
+                loss = sum(terms.values())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                n = len(indices)
+                count += n
+                for name, value in terms.items():
+                    totals[name] = totals.get(name, 0.0) + float(value.detach()) * n
+                totals["loss"] = totals.get("loss", 0.0) + float(loss.detach()) * n
+                correct += int((out.logits.argmax(-1) == batch["labels"]).sum())
+                hard = (out.mask > 0.5) & batch["selectable"]
+                selected += int(hard.sum())
+                selectable += int(batch["selectable"].sum())
+                progress.update(
+                    task,
+                    advance=1,
+                    stats=f"loss {totals['loss'] / count:.3f}  acc {correct / count:.3f}  "
+                    f"selected {selected / max(selectable, 1):.3f}",
+                )
+        stats = {name: value / count for name, value in totals.items()}
+        stats["accuracy"] = correct / count
+        stats["selection_rate"] = selected / max(selectable, 1)
+        stats["learning_rate"] = scheduler.get_last_lr()[0]
+        return stats, count
+
+    def _log_epoch(self, epoch: int, train: dict, validation: dict, improved: bool) -> None:
+        line = {"epoch": epoch, "train": train, "validation": validation, "best": improved}
+        with (self.run_dir / METRICS_FILE).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+        mark = " [green]★ best[/]" if improved else ""
+        self.console.print(
+            f"epoch {epoch}: train loss {train['loss']:.4f} acc {train['accuracy']:.3f} | "
+            f"validation acc {validation['accuracy']:.3f} F1w {validation['weighted_f1']:.3f} "
+            f"token F1 {validation['token_f1']:.3f} selected {validation['selection_rate']:.3f}"
+            f"{mark}"
+        )
+
+    def _read_metrics(self) -> list[dict]:
+        lines = (self.run_dir / METRICS_FILE).read_text(encoding="utf-8").splitlines()
+        by_epoch = {}
+        for line in lines:
+            record = json.loads(line)
+            by_epoch[record["epoch"]] = record  # a resumed run may have re-logged an epoch
+        return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def limit_examples(dataset: Dataset, config: TrainConfig) -> Dataset:
+    """The training split, subsampled (seeded) when ``max_train_examples`` asks for it."""
+    cap = config.max_train_examples
+    if cap is None or cap >= len(dataset):
+        return dataset
+    rng = np.random.default_rng(config.seed)
+    keep = np.sort(rng.choice(len(dataset), size=cap, replace=False))
+    return replace(dataset, examples=tuple(dataset.examples[i] for i in keep))
+
+
+def _glove_if_needed(strategy: str):
+    if strategy in ("semantic", "mixed"):
+        from rationalizer.data.embeddings import load_glove
+
+        return load_glove()
+    return None
+
+
+@torch.no_grad()
+def run_model(
+    model: RationalizerModel,
+    encoded: Sequence[EncodedExample],
+    batch_size: int,
+    extra: Callable[[RationalizerModel, dict, object], dict] | None = None,
+) -> list[dict]:
+    """Evaluation-mode outputs per example: probabilities, position mask, selector scores.
+
+    ``extra`` may add more per-batch outputs (e.g. faithfulness scores); it gets the model,
+    the batch and the model's output and returns arrays with the batch as first dimension.
+    """
+    model.eval()
+    order = sorted(range(len(encoded)), key=lambda i: encoded[i].length)
+    rows: list[dict | None] = [None] * len(encoded)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = collate_batch([encoded[i] for i in chunk])
+        out = model(batch, sample=False)
+        probs = torch.softmax(out.logits, -1)
+        select_prob = torch.softmax(out.selector_logits, -1)[..., 1]
+        added = extra(model, batch, out) if extra else {}
+        for j, i in enumerate(chunk):
+            length = encoded[i].length
+            rows[i] = {
+                "probabilities": probs[j].numpy(),
+                "mask": out.mask[j, :length].numpy(),
+                "select_probability": select_prob[j, :length].numpy(),
+                **{k: v[j] for k, v in added.items()},
+            }
+    return rows  # type: ignore[return-value]
+
+
+def evaluate_encoded(
+    model: RationalizerModel,
+    encoded: Sequence[EncodedExample],
+    dataset: Dataset,
+    labels: Sequence[str],
+    batch_size: int,
+) -> dict[str, float]:
+    """Validation metrics of the faithful path (predictor reads only the selected rationale)."""
+    rows = run_model(model, encoded, batch_size)
+    predicted = [labels[int(r["probabilities"].argmax())] for r in rows]
+    scores = classification_metrics([ex.label for ex in dataset], predicted, labels)
+    word_masks = [
+        e.encoding.position_mask_to_words(r["mask"]) for e, r in zip(encoded, rows, strict=True)
+    ]
+    with_gold = [i for i, ex in enumerate(dataset) if ex.has_rationale]
+    prf = token_prf(
+        [dataset[i].rationale_mask() for i in with_gold], [word_masks[i] for i in with_gold]
+    )
+    chosen = sum(int(m.sum()) for m in word_masks)
+    total = sum(len(m) for m in word_masks)
+    losses = [
+        -float(np.log(max(r["probabilities"][labels.index(ex.label)], 1e-12)))
+        for r, ex in zip(rows, dataset, strict=True)
+    ]
+    return {
+        "accuracy": float(scores["accuracy"]),
+        "weighted_f1": float(scores["prf"]["weighted avg"]["f1-score"]),
+        "macro_f1": float(scores["prf"]["macro avg"]["f1-score"]),
+        "token_f1": float(prf["instance_micro"]["f1"]) if with_gold else float("nan"),
+        "token_precision": float(prf["instance_micro"]["p"]) if with_gold else float("nan"),
+        "token_recall": float(prf["instance_micro"]["r"]) if with_gold else float("nan"),
+        "selection_rate": chosen / max(total, 1),
+        "loss": float(np.mean(losses)),
+    }

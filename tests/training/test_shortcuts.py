@@ -1,0 +1,424 @@
+"""Shortcut discovery: masks, the aggregated report and scores against planted shortcuts."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from rationalizer.data import Document, Evidence, Example, Span, load, spans_to_mask
+from rationalizer.data.synthetic import PLANTED_SHORTCUTS
+from rationalizer.errors import DataFormatError, RationalizerError
+from rationalizer.training.shortcuts import (
+    ShortcutReport,
+    build_report,
+    discovery_scores,
+    label_log_odds,
+    shortcut_masks,
+)
+
+LABELS = ("neg", "pos")
+
+
+def make_example(
+    example_id: str,
+    text: str,
+    label: str,
+    gold: tuple[tuple[int, int], ...] | None = (),
+    planted: tuple[tuple[int, int], ...] | None = None,
+) -> Example:
+    """A one-document example; ``gold=None`` means not annotated, ``()`` annotated but empty."""
+    evidence = None if gold is None else (tuple(Evidence(example_id, Span(*s)) for s in gold),)
+    metadata = {} if planted is None else {"shortcut_spans": planted}
+    return Example(
+        example_id,
+        (Document(example_id, tuple(text.split())),),
+        label,
+        evidence=evidence,
+        metadata=metadata,
+    )
+
+
+# ----------------------------------------------------------------------------- shortcut_masks
+
+
+def test_shortcut_masks_are_selected_words_outside_the_gold_rationale():
+    review = make_example("a", "a b c d e f", "pos", gold=((1, 3),))
+    non_toxic = make_example("b", "x y z", "neg", gold=())  # annotated, nothing marked
+    unannotated = make_example("c", "u v", "neg", gold=None)
+    predicted = {
+        "a": np.array([1, 1, 0, 0, 1, 1]),
+        "b": np.array([0, 1, 1], dtype=bool),
+        "c": np.array([1, 1]),
+    }
+    masks = shortcut_masks([review, non_toxic, unannotated], predicted)
+    assert set(masks) == {"a", "b"}  # no gold, no shortcut mask
+    assert masks["a"].tolist() == [1, 0, 0, 0, 1, 1]
+    assert masks["b"].tolist() == [0, 1, 1]  # empty gold: every selected word is a shortcut
+
+
+@pytest.mark.parametrize(
+    ("predicted", "message"),
+    [
+        ({"a": np.array([1, 0])}, "expected (3,)"),
+        ({"a": np.array([[1, 0, 1]])}, "expected (3,)"),
+        ({"a": np.array([0.5, 0, 1])}, "only 0 and 1"),
+        ({}, "have no predicted mask, e.g. 'a'"),
+    ],
+)
+def test_shortcut_masks_reject_bad_predictions(predicted, message):
+    with pytest.raises(RationalizerError, match=re.escape(message)):
+        shortcut_masks([make_example("a", "p q r", "pos", gold=((0, 1),))], predicted)
+
+
+def test_shortcut_masks_reject_multi_document_examples():
+    example = Example(
+        "m",
+        (Document("d1", ("a",)), Document("d2", ("b",))),
+        "pos",
+        evidence=((Evidence("d1", Span(0, 1)),),),
+    )
+    with pytest.raises(RationalizerError, match="single-document"):
+        shortcut_masks([example], {"m": np.array([1])})
+
+
+# ----------------------------------------------------------------------------- the report
+
+# (id, label, text, shortcut runs); the last word of each text is its gold rationale.
+HAND_MADE = [
+    ("e1", "pos", "i watched it At The Odeon today", [(3, 6)]),
+    ("e2", "pos", "we saw it at the odeon at the odeon !", [(3, 9)]),
+    ("e3", "neg", "at the odeon again with my cousin !", [(0, 3), (4, 7)]),
+    ("e4", "neg", "with my cousin .", [(0, 3)]),
+    ("e5", "neg", "a boring film", []),
+    ("e6", "neg", "the odeon was cold", [(0, 2)]),
+]
+
+
+@pytest.fixture(scope="module")
+def hand_made():
+    """Examples whose only gold word is the last one; predicted = shortcut runs + that word."""
+    examples, masks, predicted = [], {}, {}
+    for example_id, label, text, runs in HAND_MADE:
+        length = len(text.split())
+        example = make_example(example_id, text, label, gold=((length - 1, length),))
+        examples.append(example)
+        masks[example_id] = spans_to_mask([Span(*r) for r in runs], length)
+        predicted[example_id] = masks[example_id] | example.rationale_mask()
+    return examples, masks, predicted
+
+
+def test_report_counts_phrases_as_maximal_runs(hand_made):
+    examples, masks, _ = hand_made
+    report = build_report(examples, masks, LABELS, min_count=1)
+    by_phrase = {stats.phrase: stats for stats in report.phrases}
+    # e2's run "at the odeon at the odeon" is ONE maximal run of six words
+    assert set(by_phrase) == {
+        "at the odeon",
+        "at the odeon at the odeon",
+        "with my cousin",
+        "the odeon",
+    }
+    odeon = by_phrase["at the odeon"]  # e1 (lower-cased "At The Odeon") and e3
+    assert (odeon.count, odeon.occurrences) == (2, 2)
+    assert odeon.label_counts == {"neg": 1, "pos": 1}
+    cousin = by_phrase["with my cousin"]  # e3 and e4
+    assert (cousin.count, cousin.label_counts) == (2, {"neg": 2, "pos": 0})
+    assert [s.phrase for s in report.phrases][:2] == ["at the odeon", "with my cousin"]
+
+
+def test_report_ranks_by_examples_then_occurrences_then_alphabet():
+    # "x y" in three examples; "b" and "a" in two examples each, "b" twice in one of them
+    rows = [
+        ("r1", "x y . b . b", [(0, 2), (3, 4), (5, 6)]),
+        ("r2", "x y . b . a", [(0, 2), (3, 4), (5, 6)]),
+        ("r3", "x y . a", [(0, 2), (3, 4)]),
+    ]
+    examples = [make_example(i, t, "pos") for i, t, _ in rows]
+    masks = {i: spans_to_mask([Span(*r) for r in runs], len(t.split())) for i, t, runs in rows}
+    report = build_report(examples, masks, LABELS)
+    assert [(s.phrase, s.count, s.occurrences) for s in report.phrases] == [
+        ("x y", 3, 3),
+        ("b", 2, 3),
+        ("a", 2, 2),
+    ]
+    assert [s.phrase for s in build_report(examples, masks, LABELS, top=2).phrases] == [
+        "x y",
+        "b",
+    ]
+
+
+def test_report_min_count_and_unigrams(hand_made):
+    examples, masks, _ = hand_made
+    report = build_report(examples, masks, LABELS)  # min_count=2
+    assert [s.phrase for s in report.phrases] == ["at the odeon", "with my cousin"]
+    assert report.distinct_phrases == 4
+    # "the"/"odeon": e1, e2 (twice), e3, e6 → 4 examples, 5 times; tie broken alphabetically
+    assert [(s.phrase, s.count, s.occurrences) for s in report.unigrams] == [
+        ("odeon", 4, 5),
+        ("the", 4, 5),
+        ("at", 3, 4),
+        ("cousin", 2, 2),
+        ("my", 2, 2),
+        ("with", 2, 2),
+    ]
+
+
+def test_label_skew_is_smoothed_log_odds_against_the_prior(hand_made):
+    examples, masks, _ = hand_made
+    report = build_report(examples, masks, LABELS)
+    assert report.label_counts == {"neg": 4, "pos": 2}
+    # "with my cousin": 2 neg of 2. p̂ = (2+1)/(2+2) = 3/4, prior q = (4+1)/(6+2) = 5/8:
+    # logit(3/4) − logit(5/8) = ln 3 − ln(5/3) = ln 1.8
+    cousin = report.phrases[1]
+    assert (cousin.skew_label, cousin.skew_share) == ("neg", 1.0)
+    assert cousin.log_odds == pytest.approx(math.log(1.8))
+    # "odeon": e1 pos, e2 pos, e3 neg, e6 neg of prior neg 4 / pos 2 → pos is over-represented
+    # although it is not the majority: p̂_pos = 3/6, q_pos = 3/8 → ln 1 − ln(3/5) = ln(5/3)
+    odeon = report.unigrams[0]
+    assert odeon.label_counts == {"neg": 2, "pos": 2}
+    assert (odeon.skew_label, odeon.skew_share) == ("pos", 0.5)
+    assert odeon.log_odds == pytest.approx(math.log(5 / 3))
+
+
+def test_label_log_odds_is_zero_without_skew_and_antisymmetric_for_two_labels():
+    assert label_log_odds({"neg": 5, "pos": 5}, {"neg": 50, "pos": 50}, LABELS) == {
+        "neg": pytest.approx(0.0),
+        "pos": pytest.approx(0.0),
+    }
+    skew = label_log_odds({"pos": 3}, {"neg": 10, "pos": 10}, LABELS)
+    assert skew["pos"] == pytest.approx(math.log(4)) == pytest.approx(-skew["neg"])
+    assert label_log_odds({"pos": 3}, {"pos": 5}, ("pos",)) == {"pos": 0.0}  # nothing to skew to
+
+
+def test_report_dataset_numbers(hand_made):
+    examples, masks, predicted = hand_made
+    unannotated = make_example("u", "no gold here", "pos", gold=None)
+    report = build_report([*examples, unannotated], masks, LABELS, predicted=predicted)
+    assert report.annotated_examples == 6
+    assert report.examples_with_shortcuts == 5  # e5 has none
+    assert report.shortcut_words == 3 + 6 + 6 + 3 + 0 + 2
+    assert report.mean_shortcut_words == pytest.approx(20 / 6)
+    assert report.selected_words == 20 + 6  # plus each example's one gold word
+    assert report.shortcut_rate == pytest.approx(20 / 26)
+    assert build_report(examples, masks, LABELS).shortcut_rate is None
+
+
+def test_report_contexts_show_the_phrase_in_its_window(hand_made):
+    examples, masks, _ = hand_made
+    report = build_report(examples, masks, LABELS, window=2, contexts=3, min_count=1)
+    odeon = next(s for s in report.phrases if s.phrase == "at the odeon")
+    first, second = odeon.contexts
+    assert (first.example_id, first.label, first.start) == ("e1", "pos", 3)
+    assert (first.left, first.phrase, first.right) == ("watched it", "At The Odeon", "today")
+    assert first.text() == "watched it [At The Odeon] today"
+    assert (second.example_id, second.left, second.right) == ("e3", "", "again with")
+    fewer = build_report(examples, masks, LABELS, contexts=1, min_count=1)
+    assert all(len(s.contexts) <= 1 for s in fewer.phrases)
+
+
+def test_report_rejects_masks_that_do_not_fit(hand_made):
+    examples, masks, _ = hand_made
+    with pytest.raises(RationalizerError, match=re.escape("no shortcut mask, e.g. 'e1'")):
+        build_report(examples, {k: v for k, v in masks.items() if k != "e1"}, LABELS)
+    with pytest.raises(RationalizerError, match="label 'pos' outside"):
+        build_report(examples, masks, ("neg",))
+    with pytest.raises(RationalizerError, match="top must be at least 1"):
+        build_report(examples, masks, LABELS, top=0)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def test_json_round_trip(hand_made, tmp_path):
+    examples, masks, predicted = hand_made
+    report = build_report(examples, masks, LABELS, min_count=1, predicted=predicted)
+    path = report.save_json(tmp_path / "shortcuts.json")
+    assert ShortcutReport.load(path) == report
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    assert payload["format"] == "rationalizer-shortcut-report"
+    assert payload["report"]["phrases"][0]["phrase"] == "at the odeon"
+
+
+def test_empty_report_round_trips_and_renders(tmp_path):
+    unannotated = make_example("u", "nothing marked", "pos", gold=None)
+    report = build_report([unannotated], {}, LABELS)
+    assert (report.annotated_examples, report.phrases, report.mean_shortcut_words) == (0, (), 0.0)
+    assert ShortcutReport.load(report.save_json(tmp_path / "empty.json")) == report
+    assert "| annotated examples | 0 |" in report.to_markdown()
+    assert report.rich_table().row_count == 0
+
+
+def _edited(report: ShortcutReport, tmp_path, edit) -> str:
+    payload = json.loads(report.to_json())
+    edit(payload)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "message"),
+    [
+        (lambda p: p.update(format="other"), "format", "not a shortcut report"),
+        (lambda p: p.update(version=99), "version", "version 99 is not supported"),
+        (lambda p: p["report"].pop("labels"), "report.labels", "required field is missing"),
+        (
+            lambda p: p["report"]["phrases"][0].update(count="3"),
+            "report.phrases[0].count",
+            "valid integer",
+        ),
+        (
+            lambda p: p["report"]["phrases"][0]["label_counts"].update(pos=9),
+            "report.phrases[0].label_counts",
+            "must add up to count",
+        ),
+        (
+            lambda p: p["report"]["unigrams"][1].update(skew_label="maybe"),
+            "report.unigrams[1].skew_label",
+            "must be one of",
+        ),
+        (
+            lambda p: p["report"].update(annotated_examples=7),
+            "report.label_counts",
+            "add up to annotated_examples",
+        ),
+    ],
+)
+def test_load_names_file_and_field(hand_made, tmp_path, edit, field, message):
+    examples, masks, _ = hand_made
+    report = build_report(examples, masks, LABELS)
+    path = _edited(report, tmp_path, edit)
+    with pytest.raises(DataFormatError, match=message) as caught:
+        ShortcutReport.load(path)
+    assert caught.value.path == path
+    assert caught.value.field == field
+
+
+def test_load_reports_unreadable_files(tmp_path):
+    with pytest.raises(DataFormatError, match="cannot read"):
+        ShortcutReport.load(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="not valid JSON"):
+        ShortcutReport.load(broken)
+
+
+def test_markdown_shows_numbers_table_and_contexts(hand_made):
+    examples, masks, predicted = hand_made
+    markdown = build_report(examples, masks, LABELS, predicted=predicted).to_markdown()
+    assert "| annotated examples | 6 |" in markdown
+    assert "| examples with ≥1 shortcut word | 5 (83.3%) |" in markdown
+    assert "| shortcut rate (shortcut words / selected words) | 0.769 |" in markdown
+    # rank 1: 2 examples, 2 occurrences, neg 1 / pos 1 → pos over-represented (prior 4:2)
+    assert "| 1 | at the odeon | 2 | 2 | pos | 50% |" in markdown
+    assert "### 1. at the odeon" in markdown
+    assert "- `e1` (pos): i watched it **At The Odeon** today" in markdown
+    assert "- `e3` (neg): at the odeon again **with my cousin** !" in markdown
+    assert "- `e4` (neg): **with my cousin** ." in markdown  # nothing on the left
+
+
+def test_markdown_escapes_table_characters():
+    examples = [make_example(i, "a | b", "pos") for i in ("x", "y")]
+    masks = {"x": np.array([1, 1, 1]), "y": np.array([1, 1, 1])}
+    markdown = build_report(examples, masks, LABELS).to_markdown()
+    assert "| 1 | a \\| b | 2 | 2 |" in markdown
+
+
+def test_rich_table_lists_phrase_count_skew_and_example(hand_made):
+    examples, masks, _ = hand_made
+    table = build_report(examples, masks, LABELS).rich_table()
+    console = Console(record=True, width=200)
+    console.print(table)
+    lines = console.export_text().splitlines()
+    assert [column.header for column in table.columns] == [
+        "#",
+        "phrase",
+        "count",
+        "skew label",
+        "share",
+        "example",
+    ]
+    cousin = next(line for line in lines if "with my cousin" in line and "neg" in line)
+    assert "100%" in cousin
+    assert "at the odeon again with my cousin !" in cousin  # the first context, from e3
+    assert table.row_count == 2
+
+
+# ----------------------------------------------------------------------------- discovery scores
+
+
+def test_discovery_scores_by_hand():
+    # planted "on a tuesday" in both; the masks find 2 of its 3 words in e1 and all in e2,
+    # plus one wrong word in e2
+    e1 = make_example("e1", "i went on a tuesday .", "pos", gold=((5, 6),), planted=((2, 5),))
+    e2 = make_example("e2", "on a tuesday it rained", "pos", gold=((4, 5),), planted=((0, 3),))
+    masks = {"e1": np.array([0, 0, 0, 1, 1, 0]), "e2": np.array([1, 1, 1, 1, 0])}
+    scores = discovery_scores([e1, e2], masks, {"on a tuesday": "pos", "at the odeon": "pos"})
+    assert (scores["discovered_words"], scores["planted_words"]) == (6, 6)
+    assert scores["correct_words"] == 5
+    assert scores["token_precision"] == pytest.approx(5 / 6)
+    assert scores["token_recall"] == pytest.approx(5 / 6)
+    # phrases: "a tuesday" (e1) and "on a tuesday it" (e2); k = 2 planted phrases → none found
+    assert scores["k"] == 2
+    assert scores["phrase_precision"] == scores["phrase_recall"] == 0.0
+    assert scores["planted"]["on a tuesday"] == {"label": "pos", "rank": None, "skew_label": None}
+
+
+def test_discovery_scores_need_planted_spans():
+    example = make_example("e", "a b", "pos", gold=((0, 1),))
+    with pytest.raises(RationalizerError, match="shortcut_spans"):
+        discovery_scores([example], {"e": np.array([0, 1])}, {"x": "pos"})
+
+
+@pytest.fixture(scope="module")
+def synthetic_train():
+    return load("synthetic", "train")
+
+
+def _planted(example: Example) -> np.ndarray:
+    spans = [Span(*s) for s in example.metadata["shortcut_spans"]]
+    return spans_to_mask(spans, len(example.document))
+
+
+def test_discovery_of_an_oracle_with_extra_gold_words(synthetic_train):
+    # Oracle: every planted word, plus the first word of each example's first evidence span.
+    masks = {}
+    for example in synthetic_train:
+        mask = _planted(example)
+        first = example.rationale_spans()[0].start
+        assert mask[first] == 0  # planted shortcuts never overlap evidence
+        mask[first] = 1
+        masks[example.id] = mask
+    planted_words = sum(
+        end - start for ex in synthetic_train for start, end in ex.metadata["shortcut_spans"]
+    )
+    scores = discovery_scores(synthetic_train, masks, PLANTED_SHORTCUTS)
+    n = len(synthetic_train)
+    assert scores["examples"] == n == 2000
+    assert scores["planted_words"] == planted_words
+    assert scores["token_recall"] == 1.0
+    assert scores["token_precision"] == pytest.approx(planted_words / (planted_words + n))
+    # each planted phrase occurs in ~400 reviews; a single evidence word in far fewer
+    assert sorted(scores["top_phrases"]) == sorted(PLANTED_SHORTCUTS)
+    assert scores["phrase_precision"] == scores["phrase_recall"] == 1.0
+    for phrase, label in PLANTED_SHORTCUTS.items():
+        assert scores["planted"][phrase]["rank"] in {1, 2, 3, 4}
+        assert scores["planted"][phrase]["skew_label"] == label  # 90% of its reviews
+
+
+def test_discovery_of_a_random_mask_is_poor(synthetic_train):
+    rng = np.random.default_rng(0)
+    masks = {ex.id: (rng.random(len(ex.document)) < 0.1).astype(np.int8) for ex in synthetic_train}
+    scores = discovery_scores(synthetic_train, masks, PLANTED_SHORTCUTS)
+    total_words = sum(len(ex.document) for ex in synthetic_train)
+    density = scores["planted_words"] / total_words
+    # a mask that ignores content hits planted words at their density (~2%)
+    assert scores["token_precision"] == pytest.approx(density, abs=0.01)
+    assert scores["token_precision"] < 0.05
+    assert scores["token_recall"] == pytest.approx(0.1, abs=0.02)
+    assert scores["phrase_recall"] == 0.0

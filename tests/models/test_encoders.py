@@ -55,12 +55,14 @@ def test_gru_keep_zero_equals_a_zero_embedding(gru_encoder, gru_batch, embedding
 
 
 def test_gru_real_positions_ignore_padding(gru_encoder, gru_batch):
-    """Each row's states equal a plain BiGRU run on that row alone, without any padding."""
+    """Each row's states equal a bidirectional run on that row alone, without any padding."""
     ids, attention, types = _inputs(gru_batch)
     hidden = gru_encoder(ids, attention, types, attention.float())
     for row, length in enumerate(attention.sum(-1).tolist()):
         alone = gru_encoder.embedding(ids[row : row + 1, :length])
-        expected, _ = gru_encoder.gru(alone)
+        ahead, _ = gru_encoder.forward_gru(alone)
+        behind, _ = gru_encoder.backward_gru(alone.flip(1))
+        expected = torch.cat([ahead, behind.flip(1)], dim=-1)
         assert torch.allclose(hidden[row, :length], expected[0], atol=1e-6)
         assert torch.all(hidden[row, length:] == 0)
     assert hidden.shape == (3, 7, gru_encoder.output_size)

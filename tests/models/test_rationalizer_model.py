@@ -91,15 +91,15 @@ def test_selector_gradients_reach_the_right_encoder(gru_config, gru_batch, share
     model = RationalizerModel(dataclasses.replace(gru_config, shared_encoder=shared))
     logits, _ = model.select(gru_batch, sample=False)
     logits.sum().backward()
-    reached_main = model.encoder.gru.weight_ih_l0.grad is not None
+    reached_main = model.encoder.forward_gru.weight_ih_l0.grad is not None
     assert reached_main == shared
     if not shared:
-        assert model.selector_encoder.gru.weight_ih_l0.grad.abs().sum() > 0
+        assert model.selector_encoder.forward_gru.weight_ih_l0.grad.abs().sum() > 0
         # The predictor on a given mask never touches the selector's encoder.
         model.zero_grad(set_to_none=True)
         model.classify(gru_batch, gru_batch["attention_mask"].float()).sum().backward()
-        assert model.selector_encoder.gru.weight_ih_l0.grad is None
-        assert model.encoder.gru.weight_ih_l0.grad.abs().sum() > 0
+        assert model.selector_encoder.forward_gru.weight_ih_l0.grad is None
+        assert model.encoder.forward_gru.weight_ih_l0.grad.abs().sum() > 0
 
 
 def test_virtual_encoder_only_when_configured(gru_config, gru_batch):
@@ -115,8 +115,8 @@ def test_virtual_encoder_only_when_configured(gru_config, gru_batch):
     assert model.head(virtual).shape == (3, 2)
     # V's training signal stays in V (and the head reading it).
     F.mse_loss(virtual, torch.zeros_like(virtual)).backward()
-    assert model.virtual_encoder.gru.weight_ih_l0.grad.abs().sum() > 0
-    assert model.encoder.gru.weight_ih_l0.grad is None
+    assert model.virtual_encoder.forward_gru.weight_ih_l0.grad.abs().sum() > 0
+    assert model.encoder.forward_gru.weight_ih_l0.grad is None
 
 
 def test_transformer_encoders_start_from_the_same_pretrained_weights(hatexplain_batch):
@@ -267,7 +267,7 @@ def test_same_seed_same_model_and_samples(gru_config, gru_batch):
         assert torch.equal(getattr(out_a, field), getattr(out_b, field))
     weights_c, _ = run(1)
     assert not torch.equal(
-        weights_a["encoder.gru.weight_ih_l0"], weights_c["encoder.gru.weight_ih_l0"]
+        weights_a["encoder.forward_gru.weight_ih_l0"], weights_c["encoder.forward_gru.weight_ih_l0"]
     )
 
 

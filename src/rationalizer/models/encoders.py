@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rationalizer.data.pretrained import resolve_model_path
 from rationalizer.errors import RationalizerError
@@ -42,8 +41,11 @@ class TextEncoder(nn.Module, ABC):
 class GRUEncoder(TextEncoder):
     """A one-layer bidirectional GRU over (usually frozen GloVe) word embeddings.
 
-    Sequences are packed, so padding never leaks into the backward direction and a sequence's
-    states do not depend on how much padding its batch needed. Padding positions output zeros.
+    The backward direction reads each sequence reversed *within its own length*, so padding
+    never leaks into it and a sequence's states do not depend on how much padding its batch
+    needed; padding positions output zeros. Two unidirectional GRUs over padded tensors are used
+    instead of packed sequences because packed GRU backward passes are an order of magnitude
+    slower on CPU.
     """
 
     def __init__(
@@ -67,20 +69,34 @@ class GRUEncoder(TextEncoder):
             # A copy: encoders built from one matrix must not share (trainable) storage.
             weights = torch.tensor(np.asarray(embedding_matrix, dtype=np.float32))
         self.embedding = nn.Embedding.from_pretrained(weights, freeze=freeze_embeddings)
-        self.gru = nn.GRU(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
+        self.forward_gru = nn.GRU(embedding_dim, hidden_size, batch_first=True)
+        self.backward_gru = nn.GRU(embedding_dim, hidden_size, batch_first=True)
         self.output_size = 2 * hidden_size
 
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor, keep: Tensor
     ) -> Tensor:
-        embedded = self.embedding(input_ids) * keep.unsqueeze(-1).to(self.embedding.weight.dtype)
-        # pack_padded_sequence rejects empty sequences: an all-padding row runs one step, whose
-        # output is zeroed below with the rest of the padding.
-        lengths = attention_mask.sum(-1).clamp(min=1).cpu()
-        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
-        outputs, _ = self.gru(packed)
-        hidden, _ = pad_packed_sequence(outputs, batch_first=True, total_length=input_ids.shape[1])
-        return hidden * attention_mask.unsqueeze(-1).to(hidden.dtype)
+        real = attention_mask.unsqueeze(-1).to(self.embedding.weight.dtype)
+        embedded = self.embedding(input_ids) * keep.unsqueeze(-1).to(real.dtype) * real
+        reverse = _reverse_within_length(attention_mask)
+        ahead, _ = self.forward_gru(embedded)
+        behind, _ = self.backward_gru(_gather_positions(embedded, reverse))
+        behind = _gather_positions(behind, reverse)
+        # Right padding: the forward states of real positions never saw padding.
+        return torch.cat([ahead, behind], dim=-1) * real
+
+
+def _reverse_within_length(attention_mask: Tensor) -> Tensor:
+    """Per row, the index that reverses positions ``0..n-1`` (n = row length) and fixes padding."""
+    length = attention_mask.sum(-1, keepdim=True)
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device).expand_as(
+        attention_mask
+    )
+    return torch.where(positions < length, length - 1 - positions, positions)
+
+
+def _gather_positions(values: Tensor, index: Tensor) -> Tensor:
+    return values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
 
 
 class TransformerEncoder(TextEncoder):

@@ -30,15 +30,18 @@ install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 demo: install
-	@mkdir -p $(DEMO_OUT)
-	$(VENV)/bin/rationalizer data list
-	$(VENV)/bin/rationalizer data stats synthetic --json $(DEMO_OUT)/synthetic-stats.json
-	@if [ -d "$(RATIONALIZER_DATA)/movies-zaidan" ]; then \
-		$(VENV)/bin/rationalizer data stats movies --max-length 512 --json $(DEMO_OUT)/movies-stats.json; \
-	else \
-		echo "movies data not found under $(RATIONALIZER_DATA); skipped (see README: Data)"; \
-	fi
-	@echo "demo output written to $(DEMO_OUT)/"
+	@rm -rf $(DEMO_OUT)/run && mkdir -p $(DEMO_OUT)
+	@if [ -d "$(RATIONALIZER_DATA)/movies-zaidan" ]; then dataset=movies; else \
+		dataset=synthetic; \
+		echo "movies data not found under $(RATIONALIZER_DATA): the demo uses the synthetic dataset"; \
+	fi; \
+	set -e; \
+	$(VENV)/bin/rationalizer data stats $$dataset --max-length 400 --json $(DEMO_OUT)/data-stats.json; \
+	$(VENV)/bin/rationalizer train --config configs/demo.toml --dataset $$dataset --out $(DEMO_OUT)/run; \
+	$(VENV)/bin/rationalizer predict --run $(DEMO_OUT)/run --split test --out $(DEMO_OUT)/predictions.jsonl; \
+	$(VENV)/bin/rationalizer evaluate --dataset $$dataset --split test \
+		--predictions $(DEMO_OUT)/predictions.jsonl --json $(DEMO_OUT)/scores.json; \
+	echo "demo results: run in $(DEMO_OUT)/run (shortcuts.md: discovered shortcuts), predictions in $(DEMO_OUT)/predictions.jsonl, scores in $(DEMO_OUT)/scores.json"
 
 lint: dev
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 console = Console()
-console_err = Console(stderr=True)
+console_err = Console(stderr=True, soft_wrap=True)
 
 DataDirOption = Annotated[
     Path | None,

@@ -155,7 +155,7 @@ class Rationalizer:
                     model.classify(batch, keep_mask(batch, selectable - top)), -1
                 )
                 extra[f"suff@{t}"] = torch.softmax(model.classify(batch, keep_mask(batch, top)), -1)
-            return {k: v.numpy() for k, v in extra.items()}
+            return {k: v.cpu().numpy() for k, v in extra.items()}
 
         rows = run_model(self.model, encoded, batch_size, extra=faithfulness)
         records = []

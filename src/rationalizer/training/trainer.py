@@ -34,6 +34,7 @@ from rationalizer.training.batching import (
     choose_annotated,
     collate_batch,
     encode_examples,
+    to_device,
 )
 from rationalizer.training.checkpoint import (
     ResumeState,
@@ -166,7 +167,7 @@ class Trainer:
             cfg.max_length,
         )
         if truncation.truncated_examples:
-            self.console.print(f"[yellow]truncation:[/] {truncation}")
+            self.console.print(f"[yellow]{truncation}[/]")
         model_config = ModelConfig(
             encoder="gru" if cfg.encoder == "gru" else "transformer",
             num_labels=len(self.labels),
@@ -178,7 +179,7 @@ class Trainer:
             virtual_encoder=self.method.virtual_encoder,
             dropout=cfg.dropout,
         )
-        model = RationalizerModel.build(model_config, embedding_matrix)
+        model = RationalizerModel.build(model_config, embedding_matrix).to(cfg.device)
         optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad],
             lr=cfg.learning_rate,
@@ -297,7 +298,7 @@ class Trainer:
         with Progress(*columns, console=self.console, transient=True) as progress:
             task = progress.add_task("train", total=len(sampler), stats="")
             for indices in sampler:
-                batch = collate_batch([encoded[i] for i in indices])
+                batch = to_device(collate_batch([encoded[i] for i in indices]), cfg.device)
                 out = model(
                     batch, sample=True, tau=cfg.gumbel_tau, straight_through=cfg.straight_through
                 )
@@ -381,20 +382,23 @@ def run_model(
     the batch and the model's output and returns arrays with the batch as first dimension.
     """
     model.eval()
+    device = next(model.parameters()).device
     order = sorted(range(len(encoded)), key=lambda i: encoded[i].length)
     rows: list[dict | None] = [None] * len(encoded)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        batch = collate_batch([encoded[i] for i in chunk])
+        batch = to_device(collate_batch([encoded[i] for i in chunk]), device)
         out = model(batch, sample=False)
         probs = torch.softmax(out.logits, -1)
         select_prob = torch.softmax(out.selector_logits, -1)[..., 1]
+        probs, select_prob = probs.cpu(), select_prob.cpu()
+        mask = out.mask.cpu()
         added = extra(model, batch, out) if extra else {}
         for j, i in enumerate(chunk):
             length = encoded[i].length
             rows[i] = {
                 "probabilities": probs[j].numpy(),
-                "mask": out.mask[j, :length].numpy(),
+                "mask": mask[j, :length].numpy(),
                 "select_probability": select_prob[j, :length].numpy(),
                 **{k: v[j] for k, v in added.items()},
             }

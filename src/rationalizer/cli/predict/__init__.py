@@ -9,7 +9,6 @@ import typer
 
 from rationalizer.cli._common import DataDirOption, console
 from rationalizer.data import load, write_results
-from rationalizer.training.api import Rationalizer
 
 
 def predict_command(
@@ -36,6 +35,8 @@ def predict_command(
 
     Example: [bold]rationalizer predict -r runs/ssr -s test -o preds.jsonl[/]
     """
+    from rationalizer.training.api import Rationalizer  # here: `--help` need not load torch
+
     model = Rationalizer.load(run)
     name = dataset or model.config.dataset
     data = load(name, split, data_dir or model.config.data_dir)

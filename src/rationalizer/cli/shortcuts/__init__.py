@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from rationalizer.cli._common import DataDirOption, console, console_err
-from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import REPORT_JSON, REPORT_MD, discover_shortcuts
 
 
 def shortcuts_command(
@@ -41,6 +39,10 @@ def shortcuts_command(
 
     Example: [bold]rationalizer shortcuts -d movies --labeled-fraction 0.25 -o runs/shortcuts[/]
     """
+    # Imported here so that `--help` does not pay for torch.
+    from rationalizer.training.config import TrainConfig
+    from rationalizer.training.discovery import REPORT_JSON, REPORT_MD, discover_shortcuts
+
     config = TrainConfig().with_overrides(
         dataset=dataset,
         method="rnp",

@@ -9,9 +9,6 @@ import typer
 from rich.table import Table
 
 from rationalizer.cli._common import DataDirOption, console, console_err
-from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import train_run
-from rationalizer.training.methods import available_methods
 
 
 def train_command(
@@ -63,6 +60,11 @@ def train_command(
 
     Example: [bold]rationalizer train -d movies -m ssr-unif --augment semantic -o runs/ssr[/]
     """
+    # Imported here so that `--help` does not pay for torch.
+    from rationalizer.training.config import TrainConfig
+    from rationalizer.training.discovery import train_run
+    from rationalizer.training.methods import available_methods
+
     if list_methods:
         table = Table("method", "what it trains")
         for name, description in available_methods().items():

@@ -2,9 +2,9 @@
 
 Every method trains through the same :class:`~rationalizer.training.trainer.Trainer`; a method
 only says which architecture it needs and which loss terms apply to which examples. The terms
-follow ``docs/methods.md`` (the SSR method page), with the fixes noted there: selector
-supervision ignores padding and forced positions, SSR_unif skips examples whose shortcut mask is
-empty, and SSR_virt's distance loss is defined (mean squared error).
+follow ``docs/training.md`` (our summary of the SSR paper's method), with the fixes noted there:
+selector supervision ignores padding and forced positions, SSR_unif skips examples whose
+shortcut mask is empty, and SSR_virt's distance loss is defined (mean squared error).
 
 Examples split into the annotated set D_s (``batch["has_gold"]``: a human rationale may
 supervise the selector) and the rest D_u. Methods that use no supervision treat every example

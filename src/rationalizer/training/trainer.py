@@ -138,6 +138,9 @@ class Trainer:
     # ----------------------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
         cfg = self.config
+        finished = self._finished_result()
+        if finished is not None:
+            return finished
         self.run_dir.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
         fraction = 1.0 if self.method.annotates_everything else cfg.labeled_fraction
@@ -263,6 +266,21 @@ class Trainer:
         }
         (self.run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
         return result
+
+    def _finished_result(self) -> TrainResult | None:
+        """A run that already finished with these settings is not trained again."""
+        summary_path = self.run_dir / SUMMARY_FILE
+        if not summary_path.is_file():
+            return None
+        if load_checkpoint(self.run_dir, with_resume=False).train_config != self.config:
+            raise RationalizerError(
+                f"{self.run_dir} holds a finished run with a different configuration; "
+                "use another --out directory"
+            )
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        self.console.print(f"{self.run_dir} is already trained with these settings")
+        fields = {name: summary[name] for name in TrainResult.__dataclass_fields__}
+        return TrainResult(**fields | {"run_dir": self.run_dir})
 
     def _resume(self, model, optimizer, scheduler) -> ResumeState | None:
         """Continue an interrupted run from its last completed epoch, if one is there."""

@@ -1,0 +1,395 @@
+"""The pure logic of benchmarks/ssr_table.py: cells, caching, planning, aggregation, rendering.
+
+Nothing here trains a model: runs are replaced by functions that write cell records.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+from sklearn.linear_model import LogisticRegression
+
+from rationalizer.data import Dataset, Document, Example
+from rationalizer.training.discovery import unsupervised_config
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ssr_table.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("ssr_table_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+@pytest.fixture()
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    return tmp_path / "cache", tmp_path / "cells"
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO())
+
+
+MACHINE = {
+    "platform": "Linux-test",
+    "cpu_count": 2,
+    "usable_cpus": 2,
+    "python": "3.11",
+    "torch": "2.x",
+    "torch_threads": 1,
+}
+
+
+def write_record(bench, cell, cache: Path, cells: Path, accuracy: float, token_f1: float):
+    """A cell record as run_cell stores it, with hand-chosen numbers."""
+    record = {
+        "config": bench.config_json(bench.cell_config(cell, cache)),
+        "report": {
+            "classification_scores.accuracy": accuracy,
+            "token_prf.instance_micro.f1": token_f1,
+        },
+        "validation": {"token_f1": token_f1},
+        "training": {"examples_per_second": 30.0},
+        "wall_seconds": {"total": 120.0, "resumed": False},
+        "machine": MACHINE,
+        "command": "python benchmarks/ssr_table.py --seeds 0",
+    }
+    bench.write_json(cell.record_path(cells), record)
+
+
+# ---------------------------------------------------------------------------------- cells
+def test_cell_names_and_paths(bench):
+    cell = bench.Cell("movies", "ssr-unif", 2, "semantic")
+    assert cell.name == "ssr-unif+semantic"
+    assert cell.run_dir(Path("cache")) == Path("cache/movies/ssr-unif+semantic/seed2")
+    assert cell.record_path(Path("cells")) == Path("cells/movies/ssr-unif+semantic/seed2.json")
+    assert str(cell) == "movies/ssr-unif+semantic/seed2"
+    assert bench.Cell("fever", "rnp", 0).name == "rnp"
+
+
+def test_ssr_cells_reuse_the_rnp_cell_of_their_seed(bench, dirs):
+    cache, _ = dirs
+    ssr = bench.cell_config(bench.Cell("movies", "ssr-virt", 1, "mixed"), cache)
+    rnp = bench.cell_config(bench.Cell("movies", "rnp", 1), cache)
+    assert ssr.shortcut_run == cache / "movies" / "rnp" / "seed1"
+    # Discovery reuses a run only if it is exactly the unsupervised run SSR would train.
+    assert unsupervised_config(ssr) == rnp
+    assert (ssr.augment, ssr.seed, ssr.labeled_fraction) == ("mixed", 1, 0.25)
+
+
+def test_supervised_cells_use_every_rationale(bench, dirs):
+    cache, _ = dirs
+    config = bench.cell_config(bench.Cell("hatexplain", "supervised", 0), cache)
+    assert config.labeled_fraction == 1.0
+    assert config.shortcut_run is None
+
+
+def test_fever_cells_cap_length_and_training_examples(bench, dirs):
+    config = bench.cell_config(bench.Cell("fever", "semi", 0), dirs[0])
+    assert config.max_length == 256
+    assert config.max_train_examples == 2500
+
+
+# ------------------------------------------------------------------------------- planning
+def test_plan_brings_rnp_and_the_augmentation_search_with_ssr(bench):
+    C = bench.Cell
+    plan = list(bench.planned_cells("movies", [0, 1], ["ssr-unif"], lambda d, m: None))
+    assert plan == [
+        C("movies", "rnp", 0),
+        C("movies", "ssr-unif", 0),
+        C("movies", "ssr-unif", 0, "random"),
+        C("movies", "ssr-unif", 0, "semantic"),
+        C("movies", "ssr-unif", 0, "mixed"),
+        C("movies", "rnp", 1),
+        C("movies", "ssr-unif", 1),
+    ]
+
+
+def test_plan_runs_the_chosen_augmentation_for_the_other_seeds(bench):
+    C = bench.Cell
+    plan = list(bench.planned_cells("fever", [1, 2], ["ssr-virt"], lambda d, m: "semantic"))
+    # The search seed 0 is not requested: only its RNP and search cells run.
+    assert plan == [
+        C("fever", "rnp", 0),
+        C("fever", "ssr-virt", 0, "random"),
+        C("fever", "ssr-virt", 0, "semantic"),
+        C("fever", "ssr-virt", 0, "mixed"),
+        C("fever", "rnp", 1),
+        C("fever", "ssr-virt", 1),
+        C("fever", "ssr-virt", 1, "semantic"),
+        C("fever", "rnp", 2),
+        C("fever", "ssr-virt", 2),
+        C("fever", "ssr-virt", 2, "semantic"),
+    ]
+
+
+def test_plan_of_baselines_only(bench):
+    C = bench.Cell
+    plan = list(bench.planned_cells("movies", [0, 1], ["fr", "supervised"], lambda d, m: None))
+    assert plan == [
+        C("movies", "fr", 0),
+        C("movies", "supervised", 0),
+        C("movies", "fr", 1),
+        C("movies", "supervised", 1),
+    ]
+
+
+def test_choose_augmentation_by_validation_score(bench):
+    assert bench.choose_augmentation({"random": 0.2, "semantic": 0.3, "mixed": 0.1}) == "semantic"
+    assert bench.choose_augmentation({"random": 0.3, "semantic": 0.3, "mixed": 0.1}) == "random"
+    assert bench.choose_augmentation({"random": 0.3, "semantic": 0.4, "mixed": None}) is None
+
+
+def test_search_scores_read_the_seed0_search_cells(bench, dirs):
+    cache, cells = dirs
+    write_record(bench, bench.Cell("movies", "ssr-unif", 0, "random"), cache, cells, 0.8, 0.21)
+    write_record(bench, bench.Cell("movies", "ssr-unif", 0, "mixed"), cache, cells, 0.8, 0.25)
+    scores = bench.search_scores("movies", "ssr-unif", cells, cache)
+    assert scores == {"random": 0.21, "semantic": None, "mixed": 0.25}
+    write_record(bench, bench.Cell("movies", "ssr-unif", 0, "semantic"), cache, cells, 0.8, 0.23)
+    scores = bench.search_scores("movies", "ssr-unif", cells, cache)
+    assert bench.choose_augmentation(scores) == "mixed"
+
+
+# -------------------------------------------------------------------------------- caching
+class FakeClock:
+    def __init__(self, times: list[float]):
+        self.times = iter(times)
+
+    def __call__(self) -> float:
+        return next(self.times)
+
+
+def test_run_cells_skips_finished_cells_and_starts_none_after_the_deadline(bench, dirs):
+    cache, cells = dirs
+    done, stale, late = (bench.Cell("movies", m, 0) for m in ("rnp", "fr", "semi"))
+    write_record(bench, done, cache, cells, 0.8, 0.1)
+    other_settings = bench.cell_config(bench.Cell("movies", "fr", 5), cache)
+    bench.write_json(stale.record_path(cells), {"config": bench.config_json(other_settings)})
+    ran = []
+
+    def run(cell, config):
+        ran.append(cell)
+        write_record(bench, cell, cache, cells, 0.7, 0.1)
+
+    # constructed at 0 s with a one-minute budget; checked at 30 s (stale) and 61 s (late)
+    deadline = bench.Deadline(1.0, clock=FakeClock([0.0, 30.0, 61.0]))
+    outcome = bench.run_cells(
+        [done, stale, late],
+        configure=lambda cell: bench.cell_config(cell, cache),
+        run=run,
+        cells_dir=cells,
+        deadline=deadline,
+        console=quiet(),
+    )
+    assert ran == [stale]
+    assert (outcome.skipped, outcome.ran, outcome.not_started) == (
+        [str(done)],
+        [str(stale)],
+        [str(late)],
+    )
+    assert bench.cell_state(stale, bench.cell_config(stale, cache), cells) == "done"
+    assert bench.cell_state(late, bench.cell_config(late, cache), cells) == "missing"
+
+
+def test_a_setting_added_later_at_its_default_keeps_a_cell_finished(bench, dirs):
+    config = bench.cell_config(bench.Cell("movies", "semi", 0), dirs[0])
+    older = bench.config_json(config)
+    del older["gumbel_tau"]  # a record written before this setting existed
+    assert bench.same_settings(older, config)
+    assert not bench.same_settings(older | {"epochs": 3}, config)
+    assert not bench.same_settings(older | {"no_such_setting": 1}, config)
+
+
+def test_a_failing_cell_does_not_stop_the_others(bench, dirs):
+    cache, cells = dirs
+    first, second = bench.Cell("hatexplain", "rnp", 0), bench.Cell("hatexplain", "fr", 0)
+    ran = []
+
+    def run(cell, config):
+        if cell == first:
+            raise RuntimeError("boom")
+        ran.append(cell)
+
+    outcome = bench.run_cells(
+        [first, second],
+        configure=lambda cell: bench.cell_config(cell, cache),
+        run=run,
+        cells_dir=cells,
+        deadline=bench.Deadline(None),
+        console=quiet(),
+    )
+    assert outcome.failed == [str(first)]
+    assert ran == [second]
+
+
+# ---------------------------------------------------------------------------- aggregation
+def test_summarize_uses_the_sample_standard_deviation(bench):
+    # mean 0.7; squared deviations 0.04, 0, 0.04 → variance 0.08 / (3 − 1) = 0.04 → std 0.2
+    summary = bench.summarize([0.5, 0.7, 0.9])
+    assert summary.mean == pytest.approx(0.7)
+    assert summary.std == pytest.approx(0.2)
+    assert summary.n == 3
+    assert bench.summarize([0.4]).std is None
+    assert bench.summarize([]) is None
+
+
+def test_test_metrics_prefer_the_annotated_only_rationale_section(bench):
+    flat = {
+        "classification_scores.accuracy": 0.9,
+        "token_prf.instance_micro.f1": 0.2,
+        "annotated_only.token_prf.instance_micro.f1": 0.4,
+        "selection_rate.micro": 0.1,
+        "annotated_only.selection_rate.micro": 0.3,
+    }
+    assert bench.test_metrics(flat) == {
+        "accuracy": 0.9,
+        "token_f1": 0.4,
+        "selection_rate": 0.3,
+    }
+    without = {k: v for k, v in flat.items() if not k.startswith("annotated_only.")}
+    assert bench.test_metrics(without)["token_f1"] == 0.2
+
+
+def test_format_summary(bench):
+    fraction, minutes = bench.TEST_METRICS["accuracy"], bench.COST_METRICS["wall_minutes"]
+    assert bench.format_summary({"mean": 0.7, "std": 0.2, "n": 3}, fraction, 3) == "0.700 ± 0.200"
+    assert bench.format_summary({"mean": 0.7, "std": None, "n": 1}, fraction, 1) == "0.700"
+    # a seed without this number (wall time of a reused run) is shown as a smaller n
+    assert bench.format_summary({"mean": 7.25, "std": 0.5, "n": 2}, minutes, 3) == (
+        "7.2 ± 0.5 (n=2)"
+    )
+    assert bench.format_summary(None, fraction, 3) == "missing"
+
+
+def test_group_missing_merges_the_seeds_of_a_cell(bench):
+    missing = [
+        "movies/rnp/seed1",
+        "movies/rnp/seed2",
+        "movies/ssr-unif+best: augmentation not chosen yet (search cells missing: x)",
+        "fever/fr/seed0",
+        "throughput/gru",
+    ]
+    assert bench.group_missing(missing) == [
+        "movies/rnp: seeds 1, 2",
+        "movies/ssr-unif+best: augmentation not chosen yet (search cells missing: x)",
+        "fever/fr: seeds 0",
+        "throughput/gru",
+    ]
+
+
+def test_dataset_report_aggregates_finished_seeds_and_lists_the_missing(bench, dirs):
+    cache, cells = dirs
+    write_record(bench, bench.Cell("movies", "rnp", 0), cache, cells, 0.7, 0.10)
+    write_record(bench, bench.Cell("movies", "rnp", 1), cache, cells, 0.9, 0.20)
+    report = bench.dataset_report("movies", (0, 1, 2), cells, cache)
+    accuracy = report["rows"]["rnp"]["metrics"]["accuracy"]
+    # mean of 0.7 and 0.9; std sqrt((0.1² + 0.1²) / 1) = 0.1414
+    assert accuracy["mean"] == pytest.approx(0.8)
+    assert accuracy["std"] == pytest.approx(math.sqrt(0.02))
+    assert accuracy["n"] == 2
+    assert report["rows"]["rnp"]["metrics"]["wall_minutes"]["mean"] == pytest.approx(2.0)
+    assert report["rows"]["rnp"]["seeds"] == [0, 1]
+    assert report["rows"]["fr"]["metrics"] == {}
+    assert "movies/rnp/seed2" in report["missing"]
+    assert "movies/fr/seed0" in report["missing"]
+    assert any(
+        m.startswith("movies/ssr-unif+best: augmentation not chosen") for m in report["missing"]
+    )
+    assert all(t["status"] == "pending" for t in report["targets"])
+
+
+def test_markdown_shows_means_and_never_fills_missing_cells(bench, dirs):
+    cache, cells = dirs
+    write_record(bench, bench.Cell("movies", "rnp", 0), cache, cells, 0.7, 0.10)
+    write_record(bench, bench.Cell("movies", "rnp", 1), cache, cells, 0.9, 0.20)
+    report = bench.build_report(cells, cache, "python benchmarks/ssr_table.py --report-only")
+    json.dumps(report)  # the report is stored as JSON
+    markdown = bench.render_markdown(report)
+    assert "| RNP (unsupervised) | 2/3 | 0.800 ± 0.141 |" in markdown
+    fr_row = next(line for line in markdown.splitlines() if line.startswith("| FR "))
+    assert fr_row.count("missing") == len(bench.TEST_METRICS) + len(bench.COST_METRICS)
+    assert "- movies/rnp: seeds 2" in markdown
+    assert "- throughput/minilm" in markdown
+    assert "`python benchmarks/ssr_table.py --seeds 0`" in markdown  # the cells' command
+    assert "torch 2.x with 1 thread(s)" in markdown
+
+
+# -------------------------------------------------------------------------------- targets
+def rows_with(token_f1: dict[str, tuple[float, int]], accuracy: float = 0.83) -> dict:
+    rows = {}
+    for key in ("semi", "ssr-unif", "ssr-unif+best", "ssr-virt", "ssr-virt+best"):
+        mean, n = token_f1.get(key, (0.0, 0))
+        metrics = {}
+        if n:
+            metrics = {
+                "token_f1": {"mean": mean, "std": 0.0, "n": n},
+                "accuracy": {"mean": accuracy, "std": 0.0, "n": n},
+            }
+        rows[key] = {"label": key, "metrics": metrics}
+    return rows
+
+
+def test_targets_compare_ssr_with_semi_and_the_full_text_classifier(bench):
+    rows = rows_with({"semi": (0.20, 3), "ssr-unif": (0.24, 3), "ssr-virt": (0.22, 3)})
+    references = {"bag_of_words": {"test": {"accuracy": 0.84}}}
+    movies = bench.evaluate_targets("movies", rows, references, 3)
+    by_row = {}
+    for target in movies:
+        by_row.setdefault(target["row"], []).append(target)
+    token, accuracy = by_row["ssr-unif"]
+    assert token["status"] == "met"  # +0.04 ≥ +0.03
+    assert token["difference"] == pytest.approx(0.04)
+    assert accuracy["status"] == "met"  # 0.83 ≥ 0.84 − 0.02
+    assert by_row["ssr-virt"][0]["status"] == "not met"  # +0.02 < +0.03 on movies
+    assert by_row["ssr-unif+best"][0]["status"] == "pending"
+    fever = bench.evaluate_targets("fever", rows, references, 3)
+    assert next(t["status"] for t in fever if t["row"] == "ssr-virt") == "met"  # no worse
+    low = bench.evaluate_targets("movies", rows_with({"ssr-unif": (0.3, 3)}, 0.81), references, 3)
+    assert [t["status"] for t in low if t["row"] == "ssr-unif"] == ["pending", "not met"]
+
+
+# ----------------------------------------------------------------------------- references
+def test_top_fraction_mask(bench):
+    scores = np.array([0.1, 0.5, 0.5, -1.0, 0.3])
+    assert bench.top_fraction_mask(scores, 0.4).tolist() == [False, True, True, False, False]
+    # ceil(0.5 × 5) = 3 words
+    assert bench.top_fraction_mask(scores, 0.5).tolist() == [False, True, True, False, True]
+    # ties: earlier positions first; ceil(0.34 × 3) = 2
+    assert bench.top_fraction_mask(np.ones(3), 0.34).tolist() == [True, True, False]
+
+
+def test_word_scores_point_towards_the_asked_label(bench):
+    def example(i: int, words: str, label: str) -> Example:
+        return Example(f"e{i}", (Document(f"d{i}", tuple(words.split())),), label)
+
+    train = Dataset(
+        "toy",
+        "train",
+        (
+            example(0, "good fun", "pos"),
+            example(1, "good film", "pos"),
+            example(2, "bad dull", "neg"),
+            example(3, "bad film", "neg"),
+        ),
+        ("neg", "pos"),
+    )
+    features = bench.BagOfWords(train)
+    model = LogisticRegression(C=10.0).fit(features.features(train), [ex.label for ex in train])
+    towards_pos = features.word_scores(model, ["good", "bad", "unseen"], "pos")
+    towards_neg = features.word_scores(model, ["good", "bad", "unseen"], "neg")
+    assert towards_pos[0] > 0 > towards_pos[1]
+    assert towards_pos[2] == 0.0
+    assert towards_neg.tolist() == pytest.approx((-towards_pos).tolist())

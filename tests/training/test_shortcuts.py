@@ -363,10 +363,94 @@ def test_discovery_scores_by_hand():
     assert scores["correct_words"] == 5
     assert scores["token_precision"] == pytest.approx(5 / 6)
     assert scores["token_recall"] == pytest.approx(5 / 6)
-    # phrases: "a tuesday" (e1) and "on a tuesday it" (e2); k = 2 planted phrases → none found
+    # phrases: "a tuesday" (e1) and "on a tuesday it" (e2), one example each, so alphabetical.
+    # "a tuesday" is a part of "on a tuesday" with a content word: a match; "on a tuesday it"
+    # runs past the planted phrase: no match. k = 2 planted phrases.
     assert scores["k"] == 2
-    assert scores["phrase_precision"] == scores["phrase_recall"] == 0.0
-    assert scores["planted"]["on a tuesday"] == {"label": "pos", "rank": None, "skew_label": None}
+    assert scores["top_phrases"] == ["a tuesday", "on a tuesday it"]
+    assert scores["planted_found"] == ["on a tuesday"]
+    assert scores["phrase_precision"] == pytest.approx(1 / 2)  # 1 of the 2 top phrases matches
+    assert scores["phrase_recall"] == pytest.approx(1 / 2)  # 1 of the 2 planted phrases found
+    assert scores["planted"]["on a tuesday"] == {
+        "label": "pos",
+        "found": True,
+        "matched": "a tuesday",
+        "rank": 1,
+        "skew_label": "pos",
+    }
+    assert scores["planted"]["at the odeon"] == {
+        "label": "pos",
+        "found": False,
+        "matched": None,
+        "rank": None,
+        "skew_label": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("discovered", "matches"),
+    [
+        ("at the odeon", True),  # the planted phrase itself
+        ("At The Odeon", True),  # case does not matter
+        ("odeon", True),  # the content word alone
+        ("the odeon", True),
+        ("at the", False),  # only stopwords: no evidence of this phrase
+        ("the", False),
+        ("at odeon", False),  # not contiguous in the planted phrase
+        ("odeon at", False),
+        ("the odeon today", False),  # runs past the phrase
+    ],
+)
+def test_discovered_phrase_matches_a_planted_one_by_its_telling_parts(discovered, matches):
+    words = discovered.split()
+    text = " ".join([*words, "fine"])  # the gold word "fine" ends every example
+    examples = [
+        make_example(f"e{i}", text, "pos", gold=((len(words), len(words) + 1),), planted=())
+        for i in range(2)
+    ]
+    masks = {ex.id: np.array([1] * len(words) + [0]) for ex in examples}
+    scores = discovery_scores(examples, masks, {"at the odeon": "pos"})
+    assert scores["top_phrases"] == [discovered.lower()]
+    assert scores["planted"]["at the odeon"]["found"] is matches
+    assert scores["phrase_recall"] == scores["phrase_precision"] == float(matches)
+
+
+def test_phrase_precision_counts_top_phrases_and_recall_planted_ones():
+    # three examples with "odeon" (rank 1), two with "the odeon" and two with "with my cousin"
+    # (ranks 2 and 3, alphabetical: k = 3 planted phrases), one "on a tuesday" (rank 4, outside
+    # the top k)
+    rows = [
+        ("a1", "odeon x"),
+        ("a2", "odeon x"),
+        ("a3", "odeon x"),
+        ("b1", "the odeon x"),
+        ("b2", "the odeon x"),
+        ("c1", "with my cousin x"),
+        ("c2", "with my cousin x"),
+        ("d1", "on a tuesday x"),
+    ]
+    examples, masks = [], {}
+    for example_id, text in rows:
+        n = len(text.split())
+        examples.append(make_example(example_id, text, "neg", gold=((n - 1, n),), planted=()))
+        masks[example_id] = np.array([1] * (n - 1) + [0])
+    planted = {"at the odeon": "pos", "with my cousin": "neg", "on a tuesday": "pos"}
+    scores = discovery_scores(examples, masks, planted)
+    assert scores["top_phrases"] == ["odeon", "the odeon", "with my cousin"]
+    assert scores["phrase_precision"] == 1.0  # every top phrase is (part of) a planted one
+    assert scores["phrase_recall"] == pytest.approx(2 / 3)  # "on a tuesday" ranks 4th
+    assert [p for p in planted if scores["planted"][p]["found"]] == [
+        "at the odeon",
+        "with my cousin",
+    ]
+    assert scores["planted"]["at the odeon"]["matched"] == "odeon"  # the best-ranked match
+    assert scores["planted"]["on a tuesday"] == {
+        "label": "pos",
+        "found": False,
+        "matched": "on a tuesday",
+        "rank": 4,
+        "skew_label": "neg",
+    }
 
 
 def test_discovery_scores_need_planted_spans():

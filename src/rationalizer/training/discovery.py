@@ -43,12 +43,23 @@ class Discovery:
 
 def unsupervised_config(config: TrainConfig) -> TrainConfig:
     """The RNP run that discovers shortcuts for ``config`` (same data, encoder and seed)."""
-    return TrainConfig.model_validate(
-        config.model_dump() | {"method": "rnp", "augment": "none", "shortcut_run": None}
+    # Settings the unsupervised run never reads are reset, so SSR runs that differ only in
+    # them (λ, supervision, augmentation) share one discovery run.
+    unused = (
+        "augment",
+        "augment_copies",
+        "shortcut_weight",
+        "supervision_weight",
+        "annotated_task_input",
+        "shortcut_run",
     )
+    defaults = {name: TrainConfig.model_fields[name].default for name in unused}
+    return TrainConfig.model_validate(config.model_dump() | defaults | {"method": "rnp"})
 
 
-def ensure_unsupervised_run(config: TrainConfig, run_dir: Path, console: Console) -> Path:
+def ensure_unsupervised_run(
+    config: TrainConfig, run_dir: Path, console: Console, train: Dataset | None = None
+) -> Path:
     """Train the unsupervised rationalizer into ``run_dir`` unless a finished one is there."""
     rnp = unsupervised_config(config)
     if (run_dir / SUMMARY_FILE).is_file():
@@ -59,7 +70,7 @@ def ensure_unsupervised_run(config: TrainConfig, run_dir: Path, console: Console
         console.print(f"reusing the unsupervised run in {run_dir}")
         return run_dir
     console.print(f"training the unsupervised rationalizer for shortcut discovery in {run_dir}")
-    Trainer(rnp, run_dir, console=console).fit()
+    Trainer(rnp, run_dir, console=console, train=train).fit()
     return run_dir
 
 
@@ -71,7 +82,7 @@ def discover_shortcuts(
 
     train = train or limit_examples(load(config.dataset, "train", config.data_dir), config)
     rnp_dir = Path(config.shortcut_run) if config.shortcut_run else out / DISCOVERY_DIR
-    ensure_unsupervised_run(config, rnp_dir, console)
+    ensure_unsupervised_run(config, rnp_dir, console, train)
     annotated_ids = choose_annotated(train, config.labeled_fraction, config.seed)
     annotated = [ex for ex in train if ex.id in annotated_ids]
     if not annotated:

@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import ConfigDict, TypeAdapter
 from rich.table import Table
 from rich.text import Text
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from rationalizer.data._json import parse_json
 from rationalizer.data.example import Example, Span, mask_to_spans, spans_to_mask
@@ -517,6 +518,21 @@ def _planted_mask(example: Example) -> np.ndarray:
         ) from None
 
 
+def _is_telling_part(discovered: tuple[str, ...], planted: tuple[str, ...]) -> bool:
+    """Whether ``discovered`` is ``planted`` or a contiguous part of it with a content word.
+
+    A selector often keeps only the informative core of a phrase ("odeon" of "at the odeon");
+    that still recovers the shortcut. A part made only of stopwords ("at the") does not: those
+    words occur everywhere and say nothing about the planted phrase.
+    """
+    if not any(word not in ENGLISH_STOP_WORDS for word in discovered):
+        return discovered == planted
+    width = len(discovered)
+    return any(
+        planted[start : start + width] == discovered for start in range(len(planted) - width + 1)
+    )
+
+
 def discovery_scores(
     examples: Sequence[Example], masks: Mapping[str, np.ndarray], planted: Mapping[str, str]
 ) -> dict:
@@ -529,14 +545,18 @@ def discovery_scores(
     * ``token_recall`` = planted words that were discovered / planted words
     * ``token_f1`` their harmonic mean; every ratio is 0 when its denominator is 0.
 
-    Phrase level, with ``k`` = the number of planted phrases and the ranking of
-    :func:`build_report` (every phrase, however rare): ``phrase_precision`` = planted phrases
-    among the top-k discovered phrases / k, ``phrase_recall`` = the same count / planted phrases
-    (equal unless fewer than k phrases were discovered). A planted phrase matches only a
-    discovered phrase of exactly its words (case-insensitive): a run that also covers neighbour
-    words is a different phrase. ``planted`` maps phrase → the label it is skewed towards; per
-    planted phrase the result gives its rank (None if never discovered) and the discovered skew
-    label next to the planted one.
+    Phrase level, on the ``k`` most frequent discovered phrases (``top_phrases``, ranked as by
+    :func:`build_report` over every phrase, however rare), with ``k`` = the number of planted
+    phrases. A discovered phrase *matches* a planted one when it equals it or is a contiguous
+    part of it holding at least one non-stopword (case-insensitive): "odeon" and "the odeon"
+    match "at the odeon", "at the" and "odeon again" do not. ``phrase_precision`` = top-k
+    phrases that match some planted phrase / top-k phrases, ``phrase_recall`` = planted
+    phrases matched by some top-k phrase / planted phrases (both 0 when nothing was found).
+
+    ``planted`` maps phrase → the label it is skewed towards. Per planted phrase, ``planted``
+    in the result gives ``found`` (matched within the top k), the best-ranked matching
+    discovered phrase over the whole ranking (``matched``, its ``rank`` and ``skew_label``;
+    None when no discovered phrase matches) next to the planted ``label``.
     """
     pairs = _annotated_with_masks(examples, masks, "shortcut mask")
     planted_masks = [_planted_mask(example) for example, _ in pairs]
@@ -551,14 +571,31 @@ def discovery_scores(
         contexts=0,
         min_count=1,
     ).phrases
-    ranked = {stats.phrase: (rank, stats) for rank, stats in enumerate(ranking, start=1)}
     k = len(planted)
-    found = [phrase for phrase in planted if ranked.get(phrase.lower(), (k + 1,))[0] <= k]
+    planted_words = {phrase: tuple(phrase.lower().split()) for phrase in planted}
+    matches = {
+        phrase: [
+            (rank, stats)
+            for rank, stats in enumerate(ranking, start=1)
+            if _is_telling_part(tuple(stats.phrase.split()), words)
+        ]
+        for phrase, words in planted_words.items()
+    }
+    found = [phrase for phrase in planted if matches[phrase] and matches[phrase][0][0] <= k]
+    top = ranking[:k]
+    top_matching = sum(
+        any(
+            _is_telling_part(tuple(stats.phrase.split()), words) for words in planted_words.values()
+        )
+        for stats in top
+    )
     details = {}
     for phrase, label in planted.items():
-        rank, stats = ranked.get(phrase.lower(), (None, None))
+        rank, stats = matches[phrase][0] if matches[phrase] else (None, None)
         details[phrase] = {
             "label": label,
+            "found": phrase in found,
+            "matched": None if stats is None else stats.phrase,
             "rank": rank,
             "skew_label": None if stats is None else stats.skew_label,
         }
@@ -573,9 +610,9 @@ def discovery_scores(
         "token_recall": micro["r"],
         "token_f1": micro["f1"],
         "k": k,
-        "top_phrases": [stats.phrase for stats in ranking[:k]],
+        "top_phrases": [stats.phrase for stats in top],
         "planted_found": found,
-        "phrase_precision": len(found) / k if k else 0.0,
+        "phrase_precision": top_matching / len(top) if top else 0.0,
         "phrase_recall": len(found) / k if k else 0.0,
         "planted": details,
     }

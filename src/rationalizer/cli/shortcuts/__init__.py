@@ -45,7 +45,8 @@ def shortcuts_command(
 
     config = TrainConfig().with_overrides(
         dataset=dataset,
-        method="rnp",
+        # Any SSR method: discovery trains (or reuses) the matching unsupervised run.
+        method="ssr-unif",
         labeled_fraction=labeled_fraction,
         encoder=encoder,
         epochs=epochs,
@@ -56,10 +57,10 @@ def shortcuts_command(
     found = discover_shortcuts(config, out, console_err)
     console.print(found.report.rich_table())
     if found.scores is not None:
-        token = found.scores["token"]
+        scores = found.scores
         console.print(
-            f"discovery vs planted shortcuts: token precision {token['precision']:.3f}, "
-            f"recall {token['recall']:.3f}",
+            f"discovery vs planted shortcuts: token precision {scores['token_precision']:.3f}, "
+            f"recall {scores['token_recall']:.3f}, phrase recall {scores['phrase_recall']:.3f}",
             soft_wrap=True,
         )
     console.print(f"report: {out / REPORT_MD} and {out / REPORT_JSON}", soft_wrap=True)

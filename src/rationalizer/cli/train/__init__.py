@@ -11,6 +11,19 @@ from rich.table import Table
 from rationalizer.cli._common import DataDirOption, console, console_err
 
 
+def _list_methods(value: bool) -> None:
+    """Print the methods and exit; eager, so that --out is not required for it."""
+    if not value:
+        return
+    from rationalizer.training.methods import available_methods
+
+    table = Table("method", "what it trains")
+    for name, description in available_methods().items():
+        table.add_row(name, description)
+    console.print(table)
+    raise typer.Exit()
+
+
 def train_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create (or resume).")],
     dataset: Annotated[
@@ -48,7 +61,13 @@ def train_command(
     ] = None,
     data_dir: DataDirOption = None,
     list_methods: Annotated[
-        bool, typer.Option("--list-methods", help="List the training methods and exit.")
+        bool,
+        typer.Option(
+            "--list-methods",
+            help="List the training methods and exit.",
+            is_eager=True,
+            callback=_list_methods,
+        ),
     ] = False,
 ) -> None:
     """Train a rationalizer: a selector picks a short rationale, a predictor sees only that.
@@ -63,14 +82,7 @@ def train_command(
     # Imported here so that `--help` does not pay for torch.
     from rationalizer.training.config import TrainConfig
     from rationalizer.training.discovery import train_run
-    from rationalizer.training.methods import available_methods
 
-    if list_methods:
-        table = Table("method", "what it trains")
-        for name, description in available_methods().items():
-            table.add_row(name, description)
-        console.print(table)
-        raise typer.Exit()
     settings = TrainConfig.from_file(config) if config else TrainConfig()
     settings = settings.with_overrides(
         dataset=dataset,

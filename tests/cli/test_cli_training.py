@@ -1,0 +1,124 @@
+"""The training commands: train → predict → evaluate, the method list, and their user errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from rationalizer.cli import app
+from rationalizer.data import load, read_results
+from rationalizer.training.checkpoint import load_checkpoint
+from rationalizer.training.methods import available_methods
+
+runner = CliRunner()
+
+TINY_TOML = """\
+dataset = "synthetic"
+method = "semi"
+max_train_examples = 48
+max_length = 64
+hidden_size = 16
+batch_size = 16
+epochs = 1
+"""
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TOML, encoding="utf-8")
+    return path
+
+
+def test_train_predict_evaluate_round_trip(tmp_path, tiny_config):
+    run = tmp_path / "run"
+    # flags override the file: method fr instead of semi, two epochs instead of one
+    out = invoke(
+        "train", "--config", str(tiny_config), "--method", "fr", "--epochs", "2", "--seed", "3",
+        "--out", str(run),
+    )  # fmt: skip
+    assert "best epoch" in out and f"run saved in {run}" in out
+    settings = load_checkpoint(run).train_config
+    assert (settings.method, settings.epochs, settings.seed) == ("fr", 2, 3)
+    assert (settings.max_train_examples, settings.max_length) == (48, 64)  # from the file
+    lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+    predictions = tmp_path / "validation.jsonl"
+    out = invoke("predict", "--run", str(run), "--split", "validation", "--out", str(predictions))
+    validation = load("synthetic", "validation")
+    assert f"wrote {len(validation)} predictions for synthetic/validation" in out
+    records = read_results(predictions, validation)  # every record checked against the split
+    assert len(records) == len(validation)
+
+    scores_path = tmp_path / "scores.json"
+    invoke(
+        "evaluate", "-d", "synthetic", "-s", "validation", "-p", str(predictions),
+        "--json", str(scores_path),
+    )  # fmt: skip
+    scores = json.loads(scores_path.read_text(encoding="utf-8"))
+    assert 0.0 <= scores["token_prf"]["instance_micro"]["f1"] <= 1.0
+    classification = scores["classification_scores"]
+    for key in ("accuracy", "comprehensiveness", "sufficiency", "comprehensiveness_aopc"):
+        assert classification[key] is not None, key
+
+
+def test_list_methods_needs_no_run_directory():
+    out = invoke("train", "--list-methods")
+    for name, description in available_methods().items():
+        assert name in out
+        assert description.split()[0] in out
+
+
+def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rationalizer", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["train", "--method", "lasso", "--out", "run"],
+            "invalid setting 'method': Input should be 'rnp', 'fr'",
+        ),
+        (
+            ["train", "--labeled-fraction", "1.5", "--out", "run"],
+            "invalid setting 'labeled_fraction': Input should be less than or equal to 1",
+        ),
+        (
+            ["train", "--config", "tiny.toml", "--encoder", "no-such-model", "--out", "run"],
+            "model folder no-such-model does not exist",
+        ),
+        (
+            ["predict", "--run", "corrupt", "--out", "predictions.jsonl"],
+            "corrupt/config.json, line 1: invalid JSON",
+        ),
+    ],
+    ids=["unknown-method", "fraction-above-1", "unknown-encoder-folder", "corrupt-checkpoint"],
+)
+def test_bad_inputs_are_one_clear_line_and_exit_code_2(tmp_path, tiny_config, args, message):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "config.json").write_text('{"format": "rationalizer.run", "labels": [', "utf-8")
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and message in lines[0]

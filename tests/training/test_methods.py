@@ -348,3 +348,14 @@ def test_methods_are_registered_with_their_architecture():
     assert [m for m in METHODS if get_method_class(m).needs_shortcuts] == ["ssr-unif", "ssr-virt"]
     with pytest.raises(UnknownNameError, match="unknown method 'lasso'"):
         get_method("lasso", WEIGHTS)
+
+
+def test_supervision_class_weight_scales_rationale_tokens_only():
+    # two selectable tokens, both with logits (0, 0): each costs ln 2 unweighted.
+    # gold = [1, 0]; with rationale weight 9 the per-example mean is (9 ln 2 + ln 2) / 2 = 5 ln 2.
+    logits = torch.zeros(1, 2, 2)
+    gold = torch.tensor([[1.0, 0.0]])
+    selectable = torch.tensor([[True, True]])
+    assert supervision_loss(logits, gold, selectable).item() == pytest.approx(math.log(2))
+    weighted = supervision_loss(logits, gold, selectable, rationale_weight=9.0)
+    assert weighted.item() == pytest.approx(5 * math.log(2))

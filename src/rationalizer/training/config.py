@@ -146,6 +146,12 @@ class TrainConfig(BaseModel):
     supervision_weight: float = Field(
         1.0, ge=0.0, description="weight of the selector's cross-entropy against gold rationales"
     )
+    balance_supervision: bool = Field(
+        True,
+        description="weight rationale words by (1 − k)/k in the selector's cross-entropy, so that "
+        "a rare rationale class still wins the argmax (unweighted, the selector learns to select "
+        "almost nothing at evaluation)",
+    )
     shortcut_weight: float = Field(
         0.1, ge=0.0, description="λ: weight of the SSR shortcut terms (KL to uniform)"
     )

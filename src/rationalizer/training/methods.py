@@ -41,6 +41,8 @@ class LossWeights:
     continuity: float = 0.01
     selection_rate: float = 0.1
     supervision: float = 1.0
+    #: weight of rationale words relative to the rest in the selector's cross-entropy
+    rationale_class_weight: float = 1.0
     shortcut: float = 0.1
     annotated_task_input: AnnotatedTaskInput = "full"
 
@@ -70,14 +72,21 @@ def continuity_loss(mask: Tensor, selectable: Tensor) -> Tensor:
     return jumps.sum(-1) / pairs.sum(-1).clamp(min=1.0)
 
 
-def supervision_loss(selector_logits: Tensor, gold: Tensor, selectable: Tensor) -> Tensor:
+def supervision_loss(
+    selector_logits: Tensor, gold: Tensor, selectable: Tensor, rationale_weight: float = 1.0
+) -> Tensor:
     """Per-example token cross-entropy of the selector against the gold mask.
 
     Only selectable positions count: padding, special and query tokens are not the selector's
     decision (the authors' code also scores padding, which rewards selecting nothing).
+    ``rationale_weight`` weights the tokens of the rationale class against the others.
     """
+    class_weights = selector_logits.new_tensor([1.0, rationale_weight])
     per_token = F.cross_entropy(
-        selector_logits.flatten(0, 1), gold.round().long().flatten(), reduction="none"
+        selector_logits.flatten(0, 1),
+        gold.round().long().flatten(),
+        weight=class_weights,
+        reduction="none",
     ).view_as(gold)
     weight = selectable.to(per_token.dtype)
     return (per_token * weight).sum(-1) / weight.sum(-1).clamp(min=1.0)
@@ -143,7 +152,12 @@ class Method(ABC):
         }
         if annotated.any():
             terms["supervision"] = w.supervision * _subset_mean(
-                supervision_loss(out.selector_logits, batch["gold_mask"], batch["selectable"]),
+                supervision_loss(
+                    out.selector_logits,
+                    batch["gold_mask"],
+                    batch["selectable"],
+                    w.rationale_class_weight,
+                ),
                 annotated,
             )
             terms["annotated_task"] = _subset_mean(

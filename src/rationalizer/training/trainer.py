@@ -72,9 +72,10 @@ def selection_rate_target(examples: Sequence[Example], annotated: frozenset[str]
     """Gold rationale density (micro) of the annotated examples: the default sparsity target k."""
     chosen = [ex for ex in examples if ex.id in annotated]
     words = sum(len(ex.document) for ex in chosen)
-    if not words:
+    rationale = sum(int(ex.rationale_mask().sum()) for ex in chosen)
+    if not words or not rationale:
         return DEFAULT_SELECTION_RATE
-    return sum(int(ex.rationale_mask().sum()) for ex in chosen) / words
+    return rationale / words
 
 
 class Trainer:
@@ -153,6 +154,7 @@ class Trainer:
                 continuity=cfg.continuity_weight,
                 selection_rate=rate,
                 supervision=cfg.supervision_weight,
+                rationale_class_weight=(1 - rate) / rate if cfg.balance_supervision else 1.0,
                 shortcut=cfg.shortcut_weight,
                 annotated_task_input=cfg.annotated_task_input,
             ),

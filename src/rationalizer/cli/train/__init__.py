@@ -28,32 +28,46 @@ def train_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create (or resume).")],
     dataset: Annotated[
         str | None,
-        typer.Option("--dataset", "-d", help="Dataset name (see `rationalizer data list`)."),
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="Dataset name (see `rationalizer data list`). Default: synthetic.",
+        ),
     ] = None,
     method: Annotated[
         str | None,
         typer.Option(
             "--method",
             "-m",
-            help="rnp | fr | semi | supervised | ssr-unif | ssr-virt (see --list-methods).",
+            help="rnp | fr | semi | supervised | ssr-unif | ssr-virt (see --list-methods). "
+            "Default: ssr-unif.",
         ),
     ] = None,
     augment: Annotated[
-        str | None, typer.Option(help="SSR data augmentation: none | random | semantic | mixed.")
+        str | None,
+        typer.Option(
+            help="SSR data augmentation: none | random | semantic | mixed. Default: none."
+        ),
     ] = None,
     labeled_fraction: Annotated[
         float | None,
-        typer.Option(help="Fraction of training examples whose human rationale is used (0–1)."),
+        typer.Option(
+            help="Fraction of training examples whose human rationale is used (0–1). Default: 0.25."
+        ),
     ] = None,
     encoder: Annotated[
         str | None,
         typer.Option(
-            help="gru (BiGRU over GloVe 50d), minilm, or a local Hugging Face model folder."
+            help="gru (BiGRU over GloVe 50d), minilm, or a local Hugging Face model folder. "
+            "Default: gru."
         ),
     ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum training epochs. Default: 10.")
+    ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed for data choice, initialisation and sampling.")
+        int | None,
+        typer.Option(help="Seed for data choice, initialisation and sampling. Default: 0."),
     ] = None,
     config: Annotated[
         Path | None,

@@ -284,6 +284,17 @@ def test_ssr_needs_shortcut_masks(splits):
         Trainer(tiny_config("synthetic", "ssr-unif"), "unused", train=train, validation=validation)
 
 
+def test_shortcut_masks_outside_the_annotated_set_are_refused(splits, tmp_path):
+    train, validation = splits("synthetic")
+    config = tiny_config("synthetic", "ssr-unif")
+    annotated = choose_annotated(train, config.labeled_fraction, config.seed)
+    stranger = next(ex for ex in train if ex.id not in annotated)
+    masks = {stranger.id: np.zeros(len(stranger.document), dtype=np.int8)}
+    trainer = Trainer(config, tmp_path, shortcut_masks=masks, train=train, validation=validation)
+    with pytest.raises(RationalizerError, match="outside the annotated set"):
+        trainer.fit()
+
+
 # ----------------------------------------------------------------------------- augmentation
 
 

@@ -159,6 +159,12 @@ class Trainer:
                 annotated_task_input=cfg.annotated_task_input,
             ),
         )
+        outside = sorted(set(self.shortcut_masks) - annotated)
+        if outside:
+            raise RationalizerError(
+                f"shortcut masks were given for {len(outside)} examples outside the annotated "
+                f"set (e.g. {outside[0]!r}); discover them with the same labeled fraction and seed"
+            )
         examples = self._training_examples(annotated)
         encoder, embedding_matrix, vocabulary = build_encoder(cfg, [t.example for t in examples])
         train_encoded, truncation = encode_examples(encoder, examples, self.labels, cfg.max_length)

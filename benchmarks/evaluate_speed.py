@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import statistics
 import sys
@@ -27,10 +25,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
+from rationalizer._environment import machine_info
 from rationalizer.data.example import Dataset, Document, Evidence, Example, Span, mask_to_spans
 from rationalizer.data.results import (
     DocumentRationale,
@@ -144,16 +141,7 @@ def sklearn_milliseconds_per_document(
 
 
 def machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-    }
+    return machine_info()
 
 
 def main() -> None:

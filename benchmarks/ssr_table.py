@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -50,6 +49,7 @@ from rich.console import Console
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from rationalizer._environment import machine_info
 from rationalizer.data import Dataset, load, mask_to_spans
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan, write_results
 from rationalizer.errors import RationalizerError
@@ -439,15 +439,7 @@ def run_cell(
 
 
 def machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-    }
+    return machine_info() | {"torch_threads": torch.get_num_threads()}
 
 
 # ----------------------------------------------------------------------------- references

@@ -125,22 +125,23 @@ def write_results(path: str | Path, records: Iterable[ResultRecord]) -> int:
     return count
 
 
-def _check_distribution(
-    scores: dict[str, float], labels: set[str], reference: dict[str, float] | None, error
-) -> None:
-    """A label → probability object: dataset labels only, finite and non-negative, and (for
-    perturbed scores) the same labels as ``classification_scores``, which ERASER compares
-    label by label."""
+def _distribution_problem(
+    scores: dict[str, float], labels: set[str], reference: dict[str, float] | None
+) -> str | None:
+    """What is wrong with a label → probability object, if anything: dataset labels only,
+    finite and non-negative, and (for perturbed scores) the same labels as
+    ``classification_scores``, which ERASER compares label by label."""
     unknown = set(scores) - labels
     if unknown:
-        raise error(f"unknown label(s) {sorted(unknown)}; dataset labels are {sorted(labels)}")
+        return f"unknown label(s) {sorted(unknown)}; dataset labels are {sorted(labels)}"
     for name, value in scores.items():
         if not math.isfinite(value) or value < 0:
-            raise error(f"score for {name!r} is {value}, expected a probability")
+            return f"score for {name!r} is {value}, expected a probability"
     if reference is not None and scores.keys() != reference.keys():
-        raise error(
+        return (
             f"gives scores for {sorted(scores)} but classification_scores for {sorted(reference)}"
         )
+    return None
 
 
 def validate_results(
@@ -271,11 +272,9 @@ def _check_scores(rec: ResultRecord, labels: set[str], thresholds, first_line: i
         if scores is None:
             continue
         reference = None if field == "classification_scores" else rec.classification_scores
-
-        def fail(message: str, field: str = field) -> DataFormatError:
-            return error(field, message)
-
-        _check_distribution(scores, labels, reference, fail)
+        problem = _distribution_problem(scores, labels, reference)
+        if problem is not None:
+            raise error(field, problem)
         if rec.classification is not None and rec.classification not in scores:
             raise error(field, f"has no score for the predicted class {rec.classification!r}")
     if rec.thresholded_scores is not None:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rationalizer.data.example import Dataset, Example
 
-
-class _Encoder(Protocol):
-    """Anything with the tokenizers' ``encode`` (only ``num_words`` of its result is used)."""
-
-    def encode(self, words, query=None, max_length=None): ...
+if TYPE_CHECKING:  # the tokenizers import torch, which `rationalizer data` does not need
+    from rationalizer.data.tokenization import Encoder
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ class SplitStats:
         return asdict(self)
 
 
-def _kept_words(example: Example, max_length: int, encoder: _Encoder | None) -> int:
+def _kept_words(example: Example, max_length: int, encoder: Encoder | None) -> int:
     """Words of the (first) document that survive truncation to ``max_length``."""
     words = example.documents[0].tokens
     if encoder is None:
@@ -67,7 +64,7 @@ def _kept_words(example: Example, max_length: int, encoder: _Encoder | None) -> 
 
 
 def split_stats(
-    dataset: Dataset, max_length: int | None = None, encoder: _Encoder | None = None
+    dataset: Dataset, max_length: int | None = None, encoder: Encoder | None = None
 ) -> SplitStats:
     """Counts, label balance, lengths, rationale density and (optionally) truncation loss.
 

@@ -26,7 +26,7 @@ from rationalizer.training.batching import TrainingExample, encode_examples
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.methods import keep_mask
-from rationalizer.training.trainer import run_model
+from rationalizer.training.trainer import TrainResult, run_model
 
 
 @dataclass(frozen=True)
@@ -92,31 +92,7 @@ class Rationalizer:
             examples.append(
                 Example(str(i), (Document(str(i), words),), self.labels[0], query=query)
             )
-        encoded, _ = encode_examples(
-            self.encoder,
-            [TrainingExample(ex, annotated=False, shortcut_words=None) for ex in examples],
-            self.labels,
-            self.config.max_length,
-        )
-        rows = run_model(self.model, encoded, batch_size)
-        out = []
-        for ex, enc, row in zip(examples, encoded, rows, strict=True):
-            word_mask = enc.encoding.position_mask_to_words(row["mask"])
-            scores = enc.encoding.positions_to_words(
-                row["select_probability"], aggregate="mean", fill=0.0
-            )
-            out.append(
-                Prediction(
-                    words=ex.document.tokens,
-                    label=self.labels[int(row["probabilities"].argmax())],
-                    probabilities=dict(
-                        zip(self.labels, map(float, row["probabilities"]), strict=True)
-                    ),
-                    rationale=mask_to_spans(word_mask),
-                    scores=tuple(float(s) for s in scores),
-                )
-            )
-        return out
+        return [prediction for prediction, _ in self._run(examples, batch_size)]
 
     # ------------------------------------------------------------------ datasets
     def predict_dataset(
@@ -132,39 +108,30 @@ class Rationalizer:
         fraction of words by selector probability (for AOPC). Masking reuses the model's own
         mechanism, so no text is decoded and re-tokenised.
         """
-        encoded, _ = encode_examples(
-            self.encoder,
-            [TrainingExample(ex, annotated=False, shortcut_words=None) for ex in dataset],
-            self.labels,
-            self.config.max_length,
-        )
 
         def faithfulness(model, batch, out):
+            def probabilities(kept: torch.Tensor) -> np.ndarray:
+                return (
+                    torch.softmax(model.classify(batch, keep_mask(batch, kept)), -1).cpu().numpy()
+                )
+
             selectable = batch["selectable"].float()
             chosen = out.mask * selectable
             extra = {
-                "comprehensiveness": torch.softmax(
-                    model.classify(batch, keep_mask(batch, selectable - chosen)), -1
-                ),
-                "sufficiency": torch.softmax(model.classify(batch, keep_mask(batch, chosen)), -1),
+                "comprehensiveness": probabilities(selectable - chosen),
+                "sufficiency": probabilities(chosen),
             }
             select_prob = torch.softmax(out.selector_logits, -1)[..., 1]
             for t in aopc_thresholds:
                 top = _top_fraction(select_prob, batch["selectable"], t)
-                extra[f"comp@{t}"] = torch.softmax(
-                    model.classify(batch, keep_mask(batch, selectable - top)), -1
-                )
-                extra[f"suff@{t}"] = torch.softmax(model.classify(batch, keep_mask(batch, top)), -1)
-            return {k: v.cpu().numpy() for k, v in extra.items()}
+                extra[f"comp@{t}"] = probabilities(selectable - top)
+                extra[f"suff@{t}"] = probabilities(top)
+            return extra
 
-        rows = run_model(self.model, encoded, batch_size, extra=faithfulness)
         records = []
-        for ex, enc, row in zip(dataset, encoded, rows, strict=True):
-            word_mask = enc.encoding.position_mask_to_words(row["mask"])
-            scores = enc.encoding.positions_to_words(
-                row["select_probability"], aggregate="mean", fill=0.0
-            )
-            dist = lambda p: dict(zip(self.labels, map(float, p), strict=True))  # noqa: E731
+        for ex, (prediction, row) in zip(
+            dataset, self._run(dataset, batch_size, faithfulness), strict=True
+        ):
             records.append(
                 ResultRecord(
                     annotation_id=ex.id,
@@ -172,24 +139,60 @@ class Rationalizer:
                         DocumentRationale(
                             docid=ex.document.docid,
                             hard_rationale_predictions=tuple(
-                                TokenSpan(s.start, s.end) for s in mask_to_spans(word_mask)
+                                TokenSpan(s.start, s.end) for s in prediction.rationale
                             ),
-                            soft_rationale_predictions=tuple(
-                                float(s) for s in np.nan_to_num(scores)
-                            ),
+                            soft_rationale_predictions=prediction.scores,
                         ),
                     ),
-                    classification=self.labels[int(row["probabilities"].argmax())],
-                    classification_scores=dist(row["probabilities"]),
-                    comprehensiveness_classification_scores=dist(row["comprehensiveness"]),
-                    sufficiency_classification_scores=dist(row["sufficiency"]),
+                    classification=prediction.label,
+                    classification_scores=prediction.probabilities,
+                    comprehensiveness_classification_scores=self._distribution(
+                        row["comprehensiveness"]
+                    ),
+                    sufficiency_classification_scores=self._distribution(row["sufficiency"]),
                     thresholded_scores=tuple(
-                        ThresholdedScores(t, dist(row[f"comp@{t}"]), dist(row[f"suff@{t}"]))
+                        ThresholdedScores(
+                            t,
+                            self._distribution(row[f"comp@{t}"]),
+                            self._distribution(row[f"suff@{t}"]),
+                        )
                         for t in aopc_thresholds
                     ),
                 )
             )
         return records
+
+    # ------------------------------------------------------------------ shared
+    def _run(
+        self, examples: Sequence[Example], batch_size: int, extra=None
+    ) -> list[tuple[Prediction, dict]]:
+        """Encode, run the model (with ``extra`` outputs) and map every output to words."""
+        encoded, _ = encode_examples(
+            self.encoder,
+            [TrainingExample(ex, annotated=False, shortcut_words=None) for ex in examples],
+            self.labels,
+            self.config.max_length,
+        )
+        rows = run_model(self.model, encoded, batch_size, extra=extra)
+        out = []
+        for ex, enc, row in zip(examples, encoded, rows, strict=True):
+            word_mask = enc.encoding.position_mask_to_words(row["mask"])
+            # words dropped by truncation were never scored: 0, like unselected words
+            scores = enc.encoding.positions_to_words(
+                row["select_probability"], aggregate="mean", fill=0.0
+            )
+            prediction = Prediction(
+                words=ex.document.tokens,
+                label=self.labels[int(row["probabilities"].argmax())],
+                probabilities=self._distribution(row["probabilities"]),
+                rationale=mask_to_spans(word_mask),
+                scores=tuple(float(s) for s in scores),
+            )
+            out.append((prediction, row))
+        return out
+
+    def _distribution(self, probabilities: np.ndarray) -> dict[str, float]:
+        return dict(zip(self.labels, map(float, probabilities), strict=True))
 
 
 def _top_fraction(scores: torch.Tensor, selectable: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -200,7 +203,7 @@ def _top_fraction(scores: torch.Tensor, selectable: torch.Tensor, fraction: floa
     return ((ranks < counts[:, None]) & selectable).float()
 
 
-def train(out: str | Path, console: Console | None = None, **settings) -> dict:
+def train(out: str | Path, console: Console | None = None, **settings) -> TrainResult:
     """Train a rationalizer (``settings`` are :class:`TrainConfig` fields) into ``out``."""
     from rationalizer.training.discovery import train_run
 

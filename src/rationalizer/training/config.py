@@ -129,7 +129,7 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, ge=0, description="seed of every random choice of the run")
     device: str = Field("cpu", description="torch device, e.g. cpu, cuda, cuda:1")
 
-    # Loss terms (the authors' values, see docs/ssr.md)
+    # Loss terms (the authors' values, see docs/training.md)
     sparsity_weight: float = Field(
         0.01, ge=0.0, description="α: weight of |selection rate − k| on unannotated examples"
     )

@@ -26,7 +26,7 @@ from rationalizer.training.shortcuts import (
     discovery_scores,
     shortcut_masks,
 )
-from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
+from rationalizer.training.trainer import SUMMARY_FILE, Trainer, TrainResult, limit_examples
 
 DISCOVERY_DIR = "shortcut-discovery"
 REPORT_JSON = "shortcuts.json"
@@ -118,8 +118,8 @@ def _planted_shortcuts(dataset: str) -> dict[str, str] | None:
     return dict(PLANTED_SHORTCUTS)
 
 
-def train_run(config: TrainConfig, out: Path, console: Console | None = None) -> dict:
-    """Train ``config`` into ``out`` (discovering shortcuts first for SSR); returns the summary."""
+def train_run(config: TrainConfig, out: Path, console: Console | None = None) -> TrainResult:
+    """Train ``config`` into ``out``, discovering shortcuts first for SSR methods."""
     from rationalizer.training.methods import get_method_class
 
     console = console or Console(stderr=True)
@@ -127,5 +127,4 @@ def train_run(config: TrainConfig, out: Path, console: Console | None = None) ->
     masks = None
     if get_method_class(config.method).needs_shortcuts:
         masks = discover_shortcuts(config, out, console, train).masks
-    Trainer(config, out, shortcut_masks=masks, console=console, train=train).fit()
-    return json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8"))
+    return Trainer(config, out, shortcut_masks=masks, console=console, train=train).fit()

@@ -42,7 +42,7 @@ from rationalizer.training.checkpoint import (
     save_checkpoint,
 )
 from rationalizer.training.config import DEFAULT_SELECTION_RATE, TrainConfig
-from rationalizer.training.methods import LossWeights, Method, get_method
+from rationalizer.training.methods import LossWeights, Method, get_method_class
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -103,8 +103,8 @@ class Trainer:
         )
         self.validation_data = validation or load(config.dataset, "validation", config.data_dir)
         self.labels = self.train_data.labels
-        self.method: Method = get_method(config.method, LossWeights())  # weights set in fit()
-        if self.method.needs_shortcuts and shortcut_masks is None:
+        self.method_class: type[Method] = get_method_class(config.method)
+        if self.method_class.needs_shortcuts and shortcut_masks is None:
             raise RationalizerError(f"method {config.method!r} needs discovered shortcut masks")
         self.shortcut_masks = shortcut_masks or {}
 
@@ -144,11 +144,10 @@ class Trainer:
             return finished
         self.run_dir.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
-        fraction = 1.0 if self.method.annotates_everything else cfg.labeled_fraction
+        fraction = 1.0 if self.method_class.annotates_everything else cfg.labeled_fraction
         annotated = choose_annotated(self.train_data, fraction, cfg.seed)
         rate = cfg.selection_rate or selection_rate_target(self.train_data.examples, annotated)
-        self.method = get_method(
-            cfg.method,
+        self.method = self.method_class(
             LossWeights(
                 sparsity=cfg.sparsity_weight,
                 continuity=cfg.continuity_weight,
@@ -186,8 +185,8 @@ class Trainer:
             embedding_dim=embedding_matrix.shape[1] if embedding_matrix is not None else 50,
             hidden_size=cfg.hidden_size,
             transformer_path=None if cfg.encoder == "gru" else cfg.encoder,
-            shared_encoder=self.method.shared_encoder,
-            virtual_encoder=self.method.virtual_encoder,
+            shared_encoder=self.method_class.shared_encoder,
+            virtual_encoder=self.method_class.virtual_encoder,
             dropout=cfg.dropout,
         )
         model = RationalizerModel.build(model_config, embedding_matrix).to(cfg.device)

@@ -108,8 +108,8 @@ def train_command(
         seed=seed,
         data_dir=str(data_dir) if data_dir else None,
     )
-    summary = train_run(settings, out, console=console_err)
-    best = summary["validation"]
+    result = train_run(settings, out, console=console_err)
+    best = result.validation
     shown = ", ".join(
         f"{name} {best[key]:.3f}"
         for key, name in [
@@ -120,8 +120,8 @@ def train_command(
         if key in best
     )
     console.print(
-        f"best epoch {summary['best_epoch']} on validation: {shown}; "
-        f"{summary['examples_per_second']:.1f} training examples/s",
+        f"best epoch {result.best_epoch} on validation: {shown}; "
+        f"{result.examples_per_second:.1f} training examples/s",
         soft_wrap=True,
     )
     console.print(f"run saved in {out}", soft_wrap=True)

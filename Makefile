@@ -41,7 +41,10 @@ demo: install
 	$(VENV)/bin/rationalizer predict --run $(DEMO_OUT)/run --split test --out $(DEMO_OUT)/predictions.jsonl; \
 	$(VENV)/bin/rationalizer evaluate --dataset $$dataset --split test \
 		--predictions $(DEMO_OUT)/predictions.jsonl --json $(DEMO_OUT)/scores.json; \
-	echo "demo results: run in $(DEMO_OUT)/run (shortcuts.md: discovered shortcuts), predictions in $(DEMO_OUT)/predictions.jsonl, scores in $(DEMO_OUT)/scores.json"
+	$(VENV)/bin/rationalizer report $(DEMO_OUT)/run $(DEMO_OUT)/predictions.jsonl \
+		--dataset $$dataset --split test --out $(DEMO_OUT)/report.html; \
+	echo "demo results: run in $(DEMO_OUT)/run (shortcuts.md: discovered shortcuts), predictions in $(DEMO_OUT)/predictions.jsonl, scores in $(DEMO_OUT)/scores.json"; \
+	echo "report: open $(DEMO_OUT)/report.html in a browser"
 
 lint: dev
 	$(VENV)/bin/ruff check src tests benchmarks

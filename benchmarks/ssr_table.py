@@ -57,7 +57,7 @@ from rationalizer.metrics import classification_metrics, evaluate, flatten
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
 from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import train_run
+from rationalizer.training.discovery import DISCOVERY_METHOD, train_run
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ SEARCH_METRIC = "token_f1"
 
 #: Fixed for every run; sized so that one run takes about ten minutes on two CPU cores.
 #: Model selection (best epoch, early stopping) uses validation accuracy for every method, so
-#: the unsupervised methods never see a validation rationale, and the RNP cell of a seed is
+#: the unsupervised methods never see a validation rationale, and the FR cell of a seed is
 #: exactly the unsupervised run that discovers that seed's shortcuts for SSR.
 COMMON_SETTINGS: dict[str, Any] = {
     "encoder": "gru",
@@ -186,7 +186,7 @@ class Cell:
 
 
 def cell_config(cell: Cell, cache_dir: Path) -> TrainConfig:
-    """The fixed settings of a cell; SSR cells reuse their seed's RNP cell for discovery."""
+    """The fixed settings of a cell; SSR cells reuse their seed's FR cell for discovery."""
     settings = COMMON_SETTINGS | DATASET_SETTINGS[cell.dataset]
     settings |= {
         "dataset": cell.dataset,
@@ -197,7 +197,9 @@ def cell_config(cell: Cell, cache_dir: Path) -> TrainConfig:
     if cell.method == "supervised":
         settings["labeled_fraction"] = 1.0
     if cell.method in SSR_METHODS:
-        settings["shortcut_run"] = Cell(cell.dataset, "rnp", cell.seed).run_dir(cache_dir)
+        settings["shortcut_run"] = Cell(cell.dataset, DISCOVERY_METHOD, cell.seed).run_dir(
+            cache_dir
+        )
     return TrainConfig(**settings)
 
 
@@ -276,15 +278,15 @@ def planned_cells(
     """The cells to run for a dataset, in order; lazy, because the augmentation of the later
     seeds is known only once the search cells (seed :data:`SEARCH_SEED`) have finished.
 
-    SSR needs the RNP cell of its seed (shortcut discovery) and the search seed's cells, so both
+    SSR needs the FR cell of its seed (shortcut discovery) and the search seed's cells, so both
     are planned whenever an SSR method is asked for.
     """
     ssr = [m for m in SSR_METHODS if m in methods]
-    baselines = [m for m in BASELINES if m in methods or (m == "rnp" and ssr)]
+    baselines = [m for m in BASELINES if m in methods or (m == DISCOVERY_METHOD and ssr)]
     for seed in sorted(set(seeds) | ({SEARCH_SEED} if ssr else set())):
         requested = seed in seeds
         for method in baselines:
-            if requested or method == "rnp":
+            if requested or method == DISCOVERY_METHOD:
                 yield Cell(dataset, method, seed)
         for method in ssr:
             if requested:
@@ -903,7 +905,7 @@ def render_markdown(report: Mapping) -> str:
         "`AOPC comp`/`AOPC suff`: their averages over the top 1/5/10/20/50% of words by "
         "selector probability.",
         "- `wall min`: wall-clock minutes of the run (training, including data loading and, "
-        "for SSR, shortcut discovery with the cached RNP run, plus test scoring; left out "
+        "for SSR, shortcut discovery with the cached FR run, plus test scoring; left out "
         "for a run resumed in a later sitting, whose time is partial). "
         "`train ex/s`: summary.json's examples per second, over the training loop including "
         "the per-epoch validation pass (augmented copies count as examples).",
@@ -1081,7 +1083,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=_choices((*METHODS, THROUGHPUT)),
         default=[*METHODS, THROUGHPUT],
         help=f"any of {', '.join(METHODS)} and {THROUGHPUT} (the encoder timing); default: all. "
-        "SSR methods bring their seed's RNP cell and the augmentation search with them",
+        "SSR methods bring their seed's FR cell and the augmentation search with them",
     )
     parser.add_argument(
         "--max-minutes",

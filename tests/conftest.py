@@ -16,12 +16,16 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
 @pytest.fixture(autouse=True, scope="session")
-def one_torch_thread():
-    """One intra-op thread per test process: the suite runs one process per core, and small
-    models' many tiny operations get many times slower when two threads share a busy core."""
+def one_thread_per_process():
+    """One torch and one BLAS thread per test process: the suite runs one process per core,
+    and small models' many tiny operations (and small least-squares fits) get many times
+    slower when two threads share a busy core."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="session")

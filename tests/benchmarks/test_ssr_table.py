@@ -79,13 +79,13 @@ def test_cell_names_and_paths(bench):
     assert bench.Cell("fever", "rnp", 0).name == "rnp"
 
 
-def test_ssr_cells_reuse_the_rnp_cell_of_their_seed(bench, dirs):
+def test_ssr_cells_reuse_the_fr_cell_of_their_seed(bench, dirs):
     cache, _ = dirs
     ssr = bench.cell_config(bench.Cell("movies", "ssr-virt", 1, "mixed"), cache)
-    rnp = bench.cell_config(bench.Cell("movies", "rnp", 1), cache)
-    assert ssr.shortcut_run == cache / "movies" / "rnp" / "seed1"
+    fr = bench.cell_config(bench.Cell("movies", "fr", 1), cache)
+    assert ssr.shortcut_run == cache / "movies" / "fr" / "seed1"
     # Discovery reuses a run only if it is exactly the unsupervised run SSR would train.
-    assert unsupervised_config(ssr) == rnp
+    assert unsupervised_config(ssr) == fr
     assert (ssr.augment, ssr.seed, ssr.labeled_fraction) == ("mixed", 1, 0.25)
 
 
@@ -103,16 +103,16 @@ def test_fever_cells_cap_length_and_training_examples(bench, dirs):
 
 
 # ------------------------------------------------------------------------------- planning
-def test_plan_brings_rnp_and_the_augmentation_search_with_ssr(bench):
+def test_plan_brings_fr_and_the_augmentation_search_with_ssr(bench):
     C = bench.Cell
     plan = list(bench.planned_cells("movies", [0, 1], ["ssr-unif"], lambda d, m: None))
     assert plan == [
-        C("movies", "rnp", 0),
+        C("movies", "fr", 0),
         C("movies", "ssr-unif", 0),
         C("movies", "ssr-unif", 0, "random"),
         C("movies", "ssr-unif", 0, "semantic"),
         C("movies", "ssr-unif", 0, "mixed"),
-        C("movies", "rnp", 1),
+        C("movies", "fr", 1),
         C("movies", "ssr-unif", 1),
     ]
 
@@ -120,18 +120,34 @@ def test_plan_brings_rnp_and_the_augmentation_search_with_ssr(bench):
 def test_plan_runs_the_chosen_augmentation_for_the_other_seeds(bench):
     C = bench.Cell
     plan = list(bench.planned_cells("fever", [1, 2], ["ssr-virt"], lambda d, m: "semantic"))
-    # The search seed 0 is not requested: only its RNP and search cells run.
+    # The search seed 0 is not requested: only its FR and search cells run.
     assert plan == [
-        C("fever", "rnp", 0),
+        C("fever", "fr", 0),
         C("fever", "ssr-virt", 0, "random"),
         C("fever", "ssr-virt", 0, "semantic"),
         C("fever", "ssr-virt", 0, "mixed"),
-        C("fever", "rnp", 1),
+        C("fever", "fr", 1),
         C("fever", "ssr-virt", 1),
         C("fever", "ssr-virt", 1, "semantic"),
-        C("fever", "rnp", 2),
+        C("fever", "fr", 2),
         C("fever", "ssr-virt", 2),
         C("fever", "ssr-virt", 2, "semantic"),
+    ]
+
+
+def test_plan_runs_rnp_only_for_the_requested_seeds(bench):
+    C = bench.Cell
+    plan = list(bench.planned_cells("movies", [1], ["rnp", "ssr-unif"], lambda d, m: "random"))
+    # discovery uses the FR cell, so the search seed 0, not requested, runs no rnp cell
+    assert plan == [
+        C("movies", "fr", 0),
+        C("movies", "ssr-unif", 0, "random"),
+        C("movies", "ssr-unif", 0, "semantic"),
+        C("movies", "ssr-unif", 0, "mixed"),
+        C("movies", "rnp", 1),
+        C("movies", "fr", 1),
+        C("movies", "ssr-unif", 1),
+        C("movies", "ssr-unif", 1, "random"),
     ]
 
 

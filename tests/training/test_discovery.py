@@ -14,7 +14,11 @@ from rationalizer.errors import RationalizerError
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import discover_shortcuts, unsupervised_config
+from rationalizer.training.discovery import (
+    DISCOVERY_METHOD,
+    discover_shortcuts,
+    unsupervised_config,
+)
 from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import limit_examples
 
@@ -48,9 +52,9 @@ def test_discovery_trains_the_unsupervised_run_and_writes_the_report(discovered)
     run = out / "shortcut-discovery"
     for name in ("config.json", "model.safetensors", "metrics.jsonl", "summary.json"):
         assert (run / name).is_file(), name
-    rnp = Rationalizer.load(run)
-    assert rnp.config == unsupervised_config(SMALL)
-    assert rnp.config.method == "rnp"
+    unsupervised = Rationalizer.load(run)
+    assert unsupervised.config == unsupervised_config(SMALL)
+    assert unsupervised.config.method == DISCOVERY_METHOD == "fr"
     assert ShortcutReport.load(out / "shortcuts.json") == found.report
     assert (out / "shortcuts.md").read_text(encoding="utf-8").startswith("# Shortcut report")
     scores = json.loads((out / "shortcut-discovery-scores.json").read_text(encoding="utf-8"))

@@ -371,6 +371,7 @@ def test_discovery_scores_by_hand():
     assert scores["planted_found"] == ["on a tuesday"]
     assert scores["phrase_precision"] == pytest.approx(1 / 2)  # 1 of the 2 top phrases matches
     assert scores["phrase_recall"] == pytest.approx(1 / 2)  # 1 of the 2 planted phrases found
+    assert (scores["depth"], scores["phrase_recall_at_depth"]) == (20, pytest.approx(1 / 2))
     assert scores["planted"]["on a tuesday"] == {
         "label": "pos",
         "found": True,
@@ -399,6 +400,12 @@ def test_discovery_scores_by_hand():
         ("at odeon", False),  # not contiguous in the planted phrase
         ("odeon at", False),
         ("the odeon today", False),  # runs past the phrase
+        ("at the odeon .", True),  # punctuation at either end is ignored
+        (", odeon !", True),
+        ("the odeon , ,", True),
+        ("at the .", False),  # without the full stop only stopwords are left
+        ("at . odeon", False),  # punctuation inside the phrase is not
+        (". ,", False),
     ],
 )
 def test_discovered_phrase_matches_a_planted_one_by_its_telling_parts(discovered, matches):
@@ -413,27 +420,29 @@ def test_discovered_phrase_matches_a_planted_one_by_its_telling_parts(discovered
     assert scores["top_phrases"] == [discovered.lower()]
     assert scores["planted"]["at the odeon"]["found"] is matches
     assert scores["phrase_recall"] == scores["phrase_precision"] == float(matches)
+    assert scores["phrase_recall_at_depth"] == float(matches)
+
+
+def _one_phrase_per_example(counts: dict[str, int]) -> tuple[list[Example], dict]:
+    """Examples whose only shortcut is one phrase, ``counts[phrase]`` examples per phrase."""
+    examples, masks = [], {}
+    for phrase, count in counts.items():
+        n = len(phrase.split())
+        for i in range(count):
+            example_id = f"{phrase}/{i}"
+            text = f"{phrase} fine"  # the gold word "fine" ends every example
+            examples.append(make_example(example_id, text, "neg", gold=((n, n + 1),), planted=()))
+            masks[example_id] = np.array([1] * n + [0])
+    return examples, masks
 
 
 def test_phrase_precision_counts_top_phrases_and_recall_planted_ones():
     # three examples with "odeon" (rank 1), two with "the odeon" and two with "with my cousin"
     # (ranks 2 and 3, alphabetical: k = 3 planted phrases), one "on a tuesday" (rank 4, outside
     # the top k)
-    rows = [
-        ("a1", "odeon x"),
-        ("a2", "odeon x"),
-        ("a3", "odeon x"),
-        ("b1", "the odeon x"),
-        ("b2", "the odeon x"),
-        ("c1", "with my cousin x"),
-        ("c2", "with my cousin x"),
-        ("d1", "on a tuesday x"),
-    ]
-    examples, masks = [], {}
-    for example_id, text in rows:
-        n = len(text.split())
-        examples.append(make_example(example_id, text, "neg", gold=((n - 1, n),), planted=()))
-        masks[example_id] = np.array([1] * (n - 1) + [0])
+    examples, masks = _one_phrase_per_example(
+        {"odeon": 3, "the odeon": 2, "with my cousin": 2, "on a tuesday": 1}
+    )
     planted = {"at the odeon": "pos", "with my cousin": "neg", "on a tuesday": "pos"}
     scores = discovery_scores(examples, masks, planted)
     assert scores["top_phrases"] == ["odeon", "the odeon", "with my cousin"]
@@ -451,6 +460,27 @@ def test_phrase_precision_counts_top_phrases_and_recall_planted_ones():
         "rank": 4,
         "skew_label": "neg",
     }
+
+
+def test_phrase_recall_at_depth_counts_planted_phrases_a_reader_of_the_top_rows_sees():
+    # "the odeon ." ranks 1st; 18 frequent fillers (ranks 2-19) push "with my cousin" to 20th
+    # and "tuesday" to 21st
+    fillers = {f"filler{i:02d}": 3 for i in range(18)}
+    counts = {"the odeon .": 4, **fillers, "with my cousin": 2, "tuesday": 1}
+    examples, masks = _one_phrase_per_example(counts)
+    planted = {"at the odeon": "pos", "with my cousin": "neg", "on a tuesday": "pos"}
+    scores = discovery_scores(examples, masks, planted)
+    assert [scores["planted"][p]["rank"] for p in planted] == [1, 20, 21]
+    assert scores["phrase_recall"] == pytest.approx(1 / 3)  # top k = 3: the odeon only
+    assert scores["depth"] == 20
+    assert scores["phrase_recall_at_depth"] == pytest.approx(2 / 3)
+    deeper = discovery_scores(examples, masks, planted, depth=21)
+    assert deeper["phrase_recall_at_depth"] == 1.0
+    assert deeper["phrase_recall"] == scores["phrase_recall"]  # top-k metrics ignore the depth
+    shallow = discovery_scores(examples, masks, planted, depth=1)
+    assert shallow["phrase_recall_at_depth"] == pytest.approx(1 / 3)
+    with pytest.raises(RationalizerError, match="depth"):
+        discovery_scores(examples, masks, planted, depth=0)
 
 
 def test_discovery_scores_need_planted_spans():
@@ -490,6 +520,7 @@ def test_discovery_of_an_oracle_with_extra_gold_words(synthetic_train):
     # each planted phrase occurs in ~400 reviews; a single evidence word in far fewer
     assert sorted(scores["top_phrases"]) == sorted(PLANTED_SHORTCUTS)
     assert scores["phrase_precision"] == scores["phrase_recall"] == 1.0
+    assert scores["phrase_recall_at_depth"] == 1.0
     for phrase, label in PLANTED_SHORTCUTS.items():
         assert scores["planted"][phrase]["rank"] in {1, 2, 3, 4}
         assert scores["planted"][phrase]["skew_label"] == label  # 90% of its reviews
@@ -505,4 +536,4 @@ def test_discovery_of_a_random_mask_is_poor(synthetic_train):
     assert scores["token_precision"] == pytest.approx(density, abs=0.01)
     assert scores["token_precision"] < 0.05
     assert scores["token_recall"] == pytest.approx(0.1, abs=0.02)
-    assert scores["phrase_recall"] == 0.0
+    assert scores["phrase_recall"] == scores["phrase_recall_at_depth"] == 0.0

@@ -6,10 +6,13 @@ import sys
 
 import typer
 
-from rationalizer.cli._common import console_err
+from rationalizer.cli._common import console_err, reflow_help
 from rationalizer.cli.data import app as data_app
 from rationalizer.cli.evaluate import evaluate_command
+from rationalizer.cli.explain import explain_command
 from rationalizer.cli.predict import predict_command
+from rationalizer.cli.report import report_command
+from rationalizer.cli.serve import serve_command
 from rationalizer.cli.shortcuts import shortcuts_command
 from rationalizer.cli.train import train_command
 from rationalizer.errors import RationalizerError
@@ -20,8 +23,9 @@ app = typer.Typer(
         "Make text classifiers explain themselves faithfully.\n\n"
         "Train self-explaining classifiers whose predictor reads only the rationale (train, "
         "predict), find the shortcuts a model leans on (shortcuts), load datasets with human "
-        "rationales (data), and score any model's rationales with ERASER-compatible "
-        "plausibility and faithfulness metrics (evaluate)."
+        "rationales (data), explain any classifier post hoc (explain), score any model's "
+        "rationales with ERASER-compatible plausibility and faithfulness metrics (evaluate), "
+        "and look at them in a standalone HTML report (report) or a local web app (serve)."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -33,6 +37,11 @@ app.command("train")(train_command)
 app.command("predict")(predict_command)
 app.command("shortcuts")(shortcuts_command)
 app.command("evaluate")(evaluate_command)
+app.command("explain")(explain_command)
+app.command("report")(report_command)
+app.command("serve")(serve_command)
+for _app in (app, data_app):
+    reflow_help(_app)
 
 
 def main() -> None:

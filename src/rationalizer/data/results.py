@@ -75,6 +75,47 @@ class ResultRecord:
         """Compact JSON with absent optional fields left out, as ERASER expects."""
         return json.dumps(_drop_none(asdict(self)), ensure_ascii=False)
 
+    @classmethod
+    def single_document(
+        cls,
+        annotation_id: str,
+        docid: str,
+        rationale: Iterable[tuple[int, int]],
+        soft_scores: Sequence[float],
+        labels: Sequence[str],
+        full: Sequence[float],
+        without_rationale: Sequence[float],
+        rationale_only: Sequence[float],
+        thresholded: Iterable[tuple[float, Sequence[float], Sequence[float]]],
+    ) -> ResultRecord:
+        """The complete record of a one-document prediction from probability vectors in
+        ``labels`` order: the predicted label, the hard ``(start, end)`` word spans and the
+        soft scores, and the probabilities on the full input, with the rationale removed, with
+        only the rationale, and with the top words removed / kept at each AOPC threshold."""
+
+        def distribution(probabilities: Sequence[float]) -> dict[str, float]:
+            return dict(zip(labels, map(float, probabilities), strict=True))
+
+        scores = distribution(full)
+        return cls(
+            annotation_id=annotation_id,
+            rationales=(
+                DocumentRationale(
+                    docid=docid,
+                    hard_rationale_predictions=tuple(TokenSpan(s, e) for s, e in rationale),
+                    soft_rationale_predictions=tuple(float(x) for x in soft_scores),
+                ),
+            ),
+            classification=max(scores, key=scores.__getitem__),
+            classification_scores=scores,
+            comprehensiveness_classification_scores=distribution(without_rationale),
+            sufficiency_classification_scores=distribution(rationale_only),
+            thresholded_scores=tuple(
+                ThresholdedScores(t, distribution(removed), distribution(kept))
+                for t, removed, kept in thresholded
+            ),
+        )
+
 
 def _drop_none(value):
     if isinstance(value, dict):

@@ -17,7 +17,7 @@ import torch
 from rich.console import Console
 
 from rationalizer.data import Dataset, Document, Example, Span, mask_to_spans
-from rationalizer.data.results import DocumentRationale, ResultRecord, ThresholdedScores, TokenSpan
+from rationalizer.data.results import ResultRecord
 from rationalizer.data.tokenization import SubwordTokenizer, WordTokenizer
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
@@ -128,39 +128,22 @@ class Rationalizer:
                 extra[f"suff@{t}"] = probabilities(top)
             return extra
 
-        records = []
-        for ex, (prediction, row) in zip(
-            dataset, self._run(dataset, batch_size, faithfulness), strict=True
-        ):
-            records.append(
-                ResultRecord(
-                    annotation_id=ex.id,
-                    rationales=(
-                        DocumentRationale(
-                            docid=ex.document.docid,
-                            hard_rationale_predictions=tuple(
-                                TokenSpan(s.start, s.end) for s in prediction.rationale
-                            ),
-                            soft_rationale_predictions=prediction.scores,
-                        ),
-                    ),
-                    classification=prediction.label,
-                    classification_scores=prediction.probabilities,
-                    comprehensiveness_classification_scores=self._distribution(
-                        row["comprehensiveness"]
-                    ),
-                    sufficiency_classification_scores=self._distribution(row["sufficiency"]),
-                    thresholded_scores=tuple(
-                        ThresholdedScores(
-                            t,
-                            self._distribution(row[f"comp@{t}"]),
-                            self._distribution(row[f"suff@{t}"]),
-                        )
-                        for t in aopc_thresholds
-                    ),
-                )
+        return [
+            ResultRecord.single_document(
+                ex.id,
+                ex.document.docid,
+                ((span.start, span.end) for span in prediction.rationale),
+                prediction.scores,
+                self.labels,
+                row["probabilities"],
+                row["comprehensiveness"],
+                row["sufficiency"],
+                ((t, row[f"comp@{t}"], row[f"suff@{t}"]) for t in aopc_thresholds),
             )
-        return records
+            for ex, (prediction, row) in zip(
+                dataset, self._run(dataset, batch_size, faithfulness), strict=True
+            )
+        ]
 
     # ------------------------------------------------------------------ shared
     def _run(

@@ -1,9 +1,10 @@
 """Runs that need other runs: shortcut discovery, and the training entry point built on it.
 
-SSR needs shortcut masks before it can train: an unsupervised rationalizer (RNP objective) is
-trained on the training split, run on the annotated examples, and every word it selects outside
-the human rationale is a potential shortcut. That run is kept (``<out>/shortcut-discovery`` or
-a run given by ``shortcut_run``) so several SSR runs of one dataset and seed can reuse it.
+SSR needs shortcut masks before it can train: an unsupervised rationalizer (the RNP objective,
+with FR's shared encoder) is trained on the training split, run on the annotated examples, and
+every word it selects outside the human rationale is a potential shortcut. That run is kept
+(``<out>/shortcut-discovery`` or a run given by ``shortcut_run``) so several SSR runs of one
+dataset and seed can reuse it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from rationalizer.training.shortcuts import (
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, TrainResult, limit_examples
 
 DISCOVERY_DIR = "shortcut-discovery"
+#: The unsupervised method that discovers shortcuts. FR rather than RNP: it shares its encoder
+#: like the SSR model it serves, and with separate encoders RNP learns to select no word at all
+#: on the movie reviews (see docs/training.md), which would leave nothing to discover.
+DISCOVERY_METHOD = "fr"
 REPORT_JSON = "shortcuts.json"
 REPORT_MD = "shortcuts.md"
 SCORES_JSON = "shortcut-discovery-scores.json"
@@ -42,7 +47,7 @@ class Discovery:
 
 
 def unsupervised_config(config: TrainConfig) -> TrainConfig:
-    """The RNP run that discovers shortcuts for ``config`` (same data, encoder and seed)."""
+    """The unsupervised run that discovers shortcuts for ``config`` (same data, encoder, seed)."""
     # Settings the unsupervised run never reads are reset, so SSR runs that differ only in
     # them (λ, supervision, augmentation) share one discovery run.
     unused = (
@@ -54,23 +59,23 @@ def unsupervised_config(config: TrainConfig) -> TrainConfig:
         "shortcut_run",
     )
     defaults = {name: TrainConfig.model_fields[name].default for name in unused}
-    return TrainConfig.model_validate(config.model_dump() | defaults | {"method": "rnp"})
+    return TrainConfig.model_validate(config.model_dump() | defaults | {"method": DISCOVERY_METHOD})
 
 
 def ensure_unsupervised_run(
     config: TrainConfig, run_dir: Path, console: Console, train: Dataset | None = None
 ) -> Path:
     """Train the unsupervised rationalizer into ``run_dir`` unless a finished one is there."""
-    rnp = unsupervised_config(config)
+    unsupervised = unsupervised_config(config)
     if (run_dir / SUMMARY_FILE).is_file():
-        if load_checkpoint(run_dir, with_resume=False).train_config != rnp:
+        if load_checkpoint(run_dir, with_resume=False).train_config != unsupervised:
             raise RationalizerError(
                 f"{run_dir} holds an unsupervised run with other settings than this run needs"
             )
         console.print(f"reusing the unsupervised run in {run_dir}")
         return run_dir
     console.print(f"training the unsupervised rationalizer for shortcut discovery in {run_dir}")
-    Trainer(rnp, run_dir, console=console, train=train).fit()
+    Trainer(unsupervised, run_dir, console=console, train=train).fit()
     return run_dir
 
 
@@ -81,15 +86,15 @@ def discover_shortcuts(
     from rationalizer.training.api import Rationalizer
 
     train = train or limit_examples(load(config.dataset, "train", config.data_dir), config)
-    rnp_dir = Path(config.shortcut_run) if config.shortcut_run else out / DISCOVERY_DIR
-    ensure_unsupervised_run(config, rnp_dir, console, train)
+    run_dir = Path(config.shortcut_run) if config.shortcut_run else out / DISCOVERY_DIR
+    ensure_unsupervised_run(config, run_dir, console, train)
     annotated_ids = choose_annotated(train, config.labeled_fraction, config.seed)
     annotated = [ex for ex in train if ex.id in annotated_ids]
     if not annotated:
         raise RationalizerError(
             "shortcut discovery needs annotated training examples: raise --labeled-fraction"
         )
-    model = Rationalizer.load(rnp_dir)
+    model = Rationalizer.load(run_dir)
     predictions = model.predict(
         [ex.document.tokens for ex in annotated], queries=[ex.query for ex in annotated]
     )

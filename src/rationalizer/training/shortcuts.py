@@ -40,6 +40,9 @@ REPORT_FORMAT = "rationalizer-shortcut-report"
 REPORT_VERSION = 1
 #: Words of context shown on each side of a shortcut occurrence.
 DEFAULT_WINDOW = 5
+#: How many top phrases of a report a reader looks at; :func:`discovery_scores` counts the
+#: planted phrases found that far down the ranking.
+READING_DEPTH = 20
 
 _STRICT = ConfigDict(strict=True, extra="forbid")
 
@@ -518,23 +521,43 @@ def _planted_mask(example: Example) -> np.ndarray:
         ) from None
 
 
+def _is_punctuation(word: str) -> bool:
+    return not any(character.isalnum() for character in word)
+
+
+def _without_edge_punctuation(words: tuple[str, ...]) -> tuple[str, ...]:
+    """``words`` without their leading and trailing punctuation tokens."""
+    start, end = 0, len(words)
+    while start < end and _is_punctuation(words[start]):
+        start += 1
+    while end > start and _is_punctuation(words[end - 1]):
+        end -= 1
+    return words[start:end]
+
+
 def _is_telling_part(discovered: tuple[str, ...], planted: tuple[str, ...]) -> bool:
-    """Whether ``discovered`` is ``planted`` or a contiguous part of it with a content word.
+    """Whether ``discovered``, without edge punctuation, is ``planted`` or a contiguous part of
+    it with a content word.
 
     A selector often keeps only the informative core of a phrase ("odeon" of "at the odeon");
     that still recovers the shortcut. A part made only of stopwords ("at the") does not: those
-    words occur everywhere and say nothing about the planted phrase.
+    words occur everywhere and say nothing about the planted phrase. A selector also often
+    takes the full stop or comma next to the phrase ("at the odeon ."); the phrase is still
+    found, so punctuation at either end is ignored (inside a phrase it is not).
     """
-    if not any(word not in ENGLISH_STOP_WORDS for word in discovered):
-        return discovered == planted
-    width = len(discovered)
-    return any(
-        planted[start : start + width] == discovered for start in range(len(planted) - width + 1)
-    )
+    core = _without_edge_punctuation(discovered)
+    if not any(word not in ENGLISH_STOP_WORDS for word in core):
+        return bool(core) and core == planted
+    width = len(core)
+    return any(planted[start : start + width] == core for start in range(len(planted) - width + 1))
 
 
 def discovery_scores(
-    examples: Sequence[Example], masks: Mapping[str, np.ndarray], planted: Mapping[str, str]
+    examples: Sequence[Example],
+    masks: Mapping[str, np.ndarray],
+    planted: Mapping[str, str],
+    *,
+    depth: int = READING_DEPTH,
 ) -> dict:
     """How well the shortcut ``masks`` recover planted shortcuts, over the annotated examples.
 
@@ -545,19 +568,29 @@ def discovery_scores(
     * ``token_recall`` = planted words that were discovered / planted words
     * ``token_f1`` their harmonic mean; every ratio is 0 when its denominator is 0.
 
-    Phrase level, on the ``k`` most frequent discovered phrases (``top_phrases``, ranked as by
-    :func:`build_report` over every phrase, however rare), with ``k`` = the number of planted
-    phrases. A discovered phrase *matches* a planted one when it equals it or is a contiguous
-    part of it holding at least one non-stopword (case-insensitive): "odeon" and "the odeon"
-    match "at the odeon", "at the" and "odeon again" do not. ``phrase_precision`` = top-k
-    phrases that match some planted phrase / top-k phrases, ``phrase_recall`` = planted
-    phrases matched by some top-k phrase / planted phrases (both 0 when nothing was found).
+    Phrase level, on the ranking of the discovered phrases (most frequent first, as by
+    :func:`build_report`, over every phrase however rare). A discovered phrase *matches* a
+    planted one when, after dropping punctuation tokens at its ends, it equals the planted
+    phrase or is a contiguous part of it holding at least one non-stopword (case-insensitive):
+    "odeon", "the odeon" and "at the odeon ." match "at the odeon"; "at the", "odeon again"
+    and "at . odeon" do not.
 
-    ``planted`` maps phrase → the label it is skewed towards. Per planted phrase, ``planted``
-    in the result gives ``found`` (matched within the top k), the best-ranked matching
-    discovered phrase over the whole ranking (``matched``, its ``rank`` and ``skew_label``;
-    None when no discovered phrase matches) next to the planted ``label``.
+    * ``phrase_precision`` = top-k phrases that match some planted phrase / top-k phrases and
+      ``phrase_recall`` = planted phrases matched by some top-k phrase / planted phrases, with
+      ``k`` = the number of planted phrases (``top_phrases``): strict, as frequent unskewed
+      words ("." or "is") may outrank every planted phrase;
+    * ``phrase_recall_at_depth`` = planted phrases matched within the top ``depth`` phrases /
+      planted phrases: what a reader of the report's first rows sees (``depth`` defaults to
+      :data:`READING_DEPTH`).
+
+    Every ratio is 0 when nothing was found. ``planted`` maps phrase → the label it is skewed
+    towards. Per planted phrase, ``planted`` in the result gives ``found`` (matched within the
+    top k), the best-ranked matching discovered phrase over the whole ranking (``matched``, its
+    ``rank`` and ``skew_label``; None when no discovered phrase matches) next to the planted
+    ``label``.
     """
+    if depth < 1:
+        raise RationalizerError(f"depth must be at least 1, got {depth}")
     pairs = _annotated_with_masks(examples, masks, "shortcut mask")
     planted_masks = [_planted_mask(example) for example, _ in pairs]
     discovered = [mask for _, mask in pairs]
@@ -573,15 +606,22 @@ def discovery_scores(
     ).phrases
     k = len(planted)
     planted_words = {phrase: tuple(phrase.lower().split()) for phrase in planted}
-    matches = {
-        phrase: [
-            (rank, stats)
-            for rank, stats in enumerate(ranking, start=1)
-            if _is_telling_part(tuple(stats.phrase.split()), words)
-        ]
+    best_match = {
+        phrase: next(
+            (
+                (rank, stats)
+                for rank, stats in enumerate(ranking, start=1)
+                if _is_telling_part(tuple(stats.phrase.split()), words)
+            ),
+            (None, None),
+        )
         for phrase, words in planted_words.items()
     }
-    found = [phrase for phrase in planted if matches[phrase] and matches[phrase][0][0] <= k]
+
+    def recall_within(limit: int) -> float:
+        matched = sum(rank is not None and rank <= limit for rank, _ in best_match.values())
+        return matched / k if k else 0.0
+
     top = ranking[:k]
     top_matching = sum(
         any(
@@ -591,10 +631,10 @@ def discovery_scores(
     )
     details = {}
     for phrase, label in planted.items():
-        rank, stats = matches[phrase][0] if matches[phrase] else (None, None)
+        rank, stats = best_match[phrase]
         details[phrase] = {
             "label": label,
-            "found": phrase in found,
+            "found": rank is not None and rank <= k,
             "matched": None if stats is None else stats.phrase,
             "rank": rank,
             "skew_label": None if stats is None else stats.skew_label,
@@ -611,9 +651,11 @@ def discovery_scores(
         "token_f1": micro["f1"],
         "k": k,
         "top_phrases": [stats.phrase for stats in top],
-        "planted_found": found,
+        "planted_found": [phrase for phrase in planted if details[phrase]["found"]],
         "phrase_precision": top_matching / len(top) if top else 0.0,
-        "phrase_recall": len(found) / k if k else 0.0,
+        "phrase_recall": recall_within(k),
+        "depth": depth,
+        "phrase_recall_at_depth": recall_within(depth),
         "planted": details,
     }
 

@@ -11,20 +11,39 @@ from rationalizer.cli._common import DataDirOption, console, console_err
 
 
 def shortcuts_command(
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to examine.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the report (and the run).")],
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", "-d", help="Dataset to examine. Default: synthetic."),
+    ] = None,
     labeled_fraction: Annotated[
-        float, typer.Option(help="Fraction of training examples with human rationales to use.")
-    ] = 0.25,
+        float | None,
+        typer.Option(
+            help="Fraction of training examples with human rationales to use. Default: 0.25."
+        ),
+    ] = None,
     encoder: Annotated[
-        str, typer.Option(help="gru, minilm or a local Hugging Face folder.")
-    ] = "gru",
-    epochs: Annotated[int | None, typer.Option(help="Epochs of the unsupervised run.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the run and of the annotated subset.")] = 0,
+        str | None, typer.Option(help="gru, minilm or a local Hugging Face folder. Default: gru.")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Epochs of the unsupervised run. Default: 10.")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the run and of the annotated subset. Default: 0."),
+    ] = None,
     reuse: Annotated[
         Path | None,
         typer.Option(
-            help="An existing unsupervised (rnp) run directory to reuse instead of training."
+            help="A finished shortcut-discovery run (method fr, same dataset, encoder, seed and "
+            "settings) to reuse instead of training one."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON or TOML file of training settings, as for `rationalizer train`; "
+            "command-line options override it."
         ),
     ] = None,
     data_dir: DataDirOption = None,
@@ -43,7 +62,8 @@ def shortcuts_command(
     from rationalizer.training.config import TrainConfig
     from rationalizer.training.discovery import REPORT_JSON, REPORT_MD, discover_shortcuts
 
-    config = TrainConfig().with_overrides(
+    settings = TrainConfig.from_file(config) if config else TrainConfig()
+    settings = settings.with_overrides(
         dataset=dataset,
         # Any SSR method: discovery trains (or reuses) the matching unsupervised run.
         method="ssr-unif",
@@ -54,13 +74,15 @@ def shortcuts_command(
         shortcut_run=str(reuse) if reuse else None,
         data_dir=str(data_dir) if data_dir else None,
     )
-    found = discover_shortcuts(config, out, console_err)
+    found = discover_shortcuts(settings, out, console_err)
     console.print(found.report.rich_table())
     if found.scores is not None:
         scores = found.scores
         console.print(
             f"discovery vs planted shortcuts: token precision {scores['token_precision']:.3f}, "
-            f"recall {scores['token_recall']:.3f}, phrase recall {scores['phrase_recall']:.3f}",
+            f"recall {scores['token_recall']:.3f}; planted phrases found in the top "
+            f"{scores['k']} {scores['phrase_recall']:.2f}, in the top {scores['depth']} "
+            f"{scores['phrase_recall_at_depth']:.2f}",
             soft_wrap=True,
         )
     console.print(f"report: {out / REPORT_MD} and {out / REPORT_JSON}", soft_wrap=True)

@@ -1,0 +1,232 @@
+"""``rationalizer explain``: post-hoc explanations of a trained run or a Hugging Face classifier."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from rationalizer.cli._common import DataDirOption, console
+from rationalizer.errors import RationalizerError
+
+if TYPE_CHECKING:
+    from rationalizer.explain.base import Explanation
+
+#: Highlight of rationale words: reverse video reads in any terminal theme and without colour.
+RATIONALE_STYLE = "bold reverse"
+
+
+def explain_command(
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="A run directory made by `rationalizer train`, or hf:PATH for a local Hugging "
+            "Face sequence classifier.",
+            show_default=False,
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", "-x", help="Explainer (see --list).")
+    ] = "integrated-gradients",
+    text: Annotated[
+        str | None,
+        typer.Option(
+            "--text", "-t", help="One text to explain (words split on spaces).", show_default=False
+        ),
+    ] = None,
+    query: Annotated[
+        str | None,
+        typer.Option(help="Claim or question paired with --text (pair tasks).", show_default=False),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Label to explain (default: the model's prediction).", show_default=False
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="Explain a whole dataset split instead of --text.",
+            show_default=False,
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option("--split", "-s", help="train, validation or test.")
+    ] = "test",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Results jsonl to write (with --dataset).", show_default=False
+        ),
+    ] = None,
+    rationale: Annotated[
+        str | None,
+        typer.Option(
+            help="How scores become the hard rationale: top-k:N, fraction:F or threshold:T "
+            "(default: the method's own; fraction:0.1 for score-based methods).",
+            show_default=False,
+        ),
+    ] = None,
+    masking: Annotated[
+        str | None,
+        typer.Option(
+            help="How removed words are hidden from a Hugging Face model: mask, pad or delete "
+            "(default: mask). Our runs always use their own trained mechanism.",
+            show_default=False,
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="A method option as KEY=VALUE (repeatable), e.g. --option n_steps=32.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Explain only the first N examples of the split.", show_default=False),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Keep the records already in --out and explain only the rest.")
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the explanation of --text as JSON.")
+    ] = False,
+    list_methods: Annotated[
+        bool, typer.Option("--list", help="List the explainers and exit.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Explain a classifier's predictions with any explainer: greedy rationales, gradients,
+    integrated gradients, occlusion, LIME, KernelSHAP...
+
+    Every method returns one score per word and a hard rationale (word spans). With --text the
+    explanation is printed, rationale words highlighted; with --dataset the explanations of a
+    whole split are written as an ERASER results file, with comprehensiveness and sufficiency
+    computed on token ids, for `rationalizer evaluate`. Long runs show a progress bar and
+    resume where they stopped.
+
+    Examples:
+
+      [bold]rationalizer explain --list[/]
+
+      [bold]rationalizer explain -m runs/ssr -x greedy -t "a gripping , beautifully acted film"[/]
+
+      [bold]rationalizer explain -m hf:models/hatexplain -x lime -d hatexplain -o lime.jsonl[/]
+    """
+    # Imported here so that `--help` does not pay for torch.
+    from rationalizer.explain import get_explainer, list_explainers
+
+    if list_methods:
+        console.print(methods_table(list_explainers()))
+        return
+    if model is None:
+        raise RationalizerError("give the model to explain with --model (see --help)")
+    if (text is None) == (dataset is None):
+        raise RationalizerError("give either --text or --dataset")
+    explainer = get_explainer(method)(rule=rationale, **parse_options(option or []))
+    from rationalizer.explain.adapters import load_adapter
+
+    if masking is not None and not model.startswith("hf:"):
+        raise RationalizerError(
+            "--masking is for Hugging Face models: a rationalizer run hides removed words the "
+            "way it was trained to"
+        )
+    adapter = load_adapter(model, **({"masking": masking} if masking else {}))
+    if text is not None:
+        if out is not None:
+            raise RationalizerError("--out is for --dataset; --text prints its explanation")
+        [explanation] = explainer.attribute(adapter, text, target, queries=query)
+        if as_json:
+            console.print_json(json.dumps(explanation.to_dict()))
+        else:
+            show(explanation)
+        return
+    if out is None:
+        raise RationalizerError("--dataset needs --out FILE for the results")
+    explain_split(explainer, adapter, dataset, split, out, limit, resume, data_dir)
+
+
+def explain_split(explainer, adapter, dataset: str, split: str, out: Path, limit, resume, data_dir):
+    from rationalizer.data import load
+    from rationalizer.explain.faithfulness import explain_dataset
+
+    data = load(dataset, split, data_dir)
+    if limit is not None:
+        data = replace(data, examples=data.examples[:limit])
+    if out.exists() and not resume:
+        out.unlink()
+    records = explain_dataset(explainer, adapter, data, progress=True, resume_path=out)
+    console.print(
+        f"{len(records):,} explanations of {dataset}/{data.split} by {explainer.name} in {out}",
+        soft_wrap=True,
+    )
+    console.print(
+        f"score them with: rationalizer evaluate -d {dataset} -s {split} -p {out}", soft_wrap=True
+    )
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to options; a value is read as JSON when it parses, else as text."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RationalizerError(f"--option {item!r}: write KEY=VALUE, e.g. n_steps=32")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+def methods_table(explainers: dict) -> Table:
+    table = Table(title="explainers", title_justify="left")
+    table.add_column("method", style="bold")
+    table.add_column("needs")
+    table.add_column("what the scores mean")
+    for name, cls in explainers.items():
+        table.add_row(name, cls.requires, cls.description)
+    return table
+
+
+def highlighted(explanation: Explanation) -> Text:
+    """The text with rationale words in :data:`RATIONALE_STYLE`."""
+    mask = explanation.rationale_mask
+    text = Text()
+    for i, word in enumerate(explanation.words):
+        if i:
+            text.append(" ", style=RATIONALE_STYLE if mask[i] and mask[i - 1] else None)
+        text.append(word, style=RATIONALE_STYLE if mask[i] else None)
+    return text
+
+
+def show(explanation: Explanation, top: int = 10) -> None:
+    probabilities = ", ".join(f"{k} {v:.3f}" for k, v in explanation.probabilities.items())
+    console.print(
+        f"[bold]{explanation.method}[/] explains [bold]{explanation.target}[/] "
+        f"(model: {probabilities}; {explanation.seconds:.2f} s)",
+        soft_wrap=True,
+    )
+    if explanation.query:
+        console.print(f"query: {explanation.query}", soft_wrap=True)
+    console.print(highlighted(explanation))
+    ranked = sorted(range(len(explanation.words)), key=lambda i: -explanation.scores[i])[:top]
+    table = Table(title=f"top {len(ranked)} words", title_justify="left")
+    table.add_column("word")
+    table.add_column("position", justify="right")
+    table.add_column("score", justify="right")
+    for i in ranked:
+        table.add_row(explanation.words[i], str(i), f"{explanation.scores[i]:+.4f}")
+    console.print(table)

@@ -1,0 +1,62 @@
+"""Model adapters: our rationalizer runs, Hugging Face classifiers and black-box functions.
+
+``load_adapter("runs/movies-fr")`` loads a run directory of ours, ``load_adapter("hf:PATH")``
+a Hugging Face sequence classifier from a local folder; wrap any Python function with
+:class:`CallableAdapter`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rationalizer.errors import RationalizerError
+from rationalizer.explain.adapters.base import ClassifierAdapter, Instance
+from rationalizer.explain.adapters.blackbox import CallableAdapter
+from rationalizer.explain.adapters.encoded import EncodedAdapter
+from rationalizer.explain.adapters.huggingface import HFClassifierAdapter
+from rationalizer.explain.adapters.rationalizer import RationalizerAdapter
+from rationalizer.training.checkpoint import CONFIG_FILE, RUN_FORMAT
+
+HF_PREFIX = "hf:"
+
+__all__ = [
+    "CallableAdapter",
+    "ClassifierAdapter",
+    "EncodedAdapter",
+    "HFClassifierAdapter",
+    "Instance",
+    "RationalizerAdapter",
+    "load_adapter",
+]
+
+
+def load_adapter(spec: str | Path, **options: Any) -> EncodedAdapter:
+    """The adapter for ``spec``: ``"hf:PATH"`` (a Hugging Face classifier folder) or the path
+    of a rationalizer run directory. ``options`` go to the adapter's loader (e.g. ``masking``
+    and ``max_length`` for Hugging Face models, ``batch_size`` for both)."""
+    text = str(spec)
+    if text.startswith(HF_PREFIX):
+        return HFClassifierAdapter.from_pretrained(text[len(HF_PREFIX) :], **options)
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise RationalizerError(
+            f"no model at {text!r}: give a rationalizer run directory or hf:PATH for a "
+            "Hugging Face classifier folder"
+        )
+    config = path / CONFIG_FILE
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        settings = None
+    if isinstance(settings, dict) and settings.get("format") == RUN_FORMAT:
+        return RationalizerAdapter.load(path, **options)
+    if isinstance(settings, dict) and "model_type" in settings:
+        raise RationalizerError(
+            f"{path} holds a Hugging Face model, not a rationalizer run; write hf:{text}"
+        )
+    raise RationalizerError(
+        f"{path} is not a rationalizer run directory (its {CONFIG_FILE} is missing or not ours); "
+        "for a Hugging Face classifier folder write hf:PATH"
+    )

@@ -1,0 +1,298 @@
+"""One interface for every explainer: the call, the result, the registry, hard rationales.
+
+Every method is called the same way, Captum-style::
+
+    explainer = get_explainer("integrated-gradients")(n_steps=32)
+    [explanation] = explainer.attribute(model, ["a", "gripping", "film"], target="pos")
+
+``model`` is a :class:`~rationalizer.explain.adapters.ClassifierAdapter`; the result is always
+word level (one score per input word, whatever the model's tokenization) plus a hard rationale
+(word spans) chosen from those scores by a :class:`RationaleRule`, or by the method itself
+(greedy rationalization). Methods register themselves by their ``name`` class attribute.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from rationalizer.data import Span, mask_to_spans, spans_to_mask
+from rationalizer.errors import RationalizerError, UnknownNameError
+
+if TYPE_CHECKING:
+    from rationalizer.explain.adapters import ClassifierAdapter, Instance
+
+#: What a method needs from a model, weakest first: any black box gives class probabilities;
+#: ``embeddings`` also lets a method feed input embeddings (C-LIME perturbs them); ``gradients``
+#: also lets it back-propagate to them.
+Capability = Literal["probabilities", "embeddings", "gradients"]
+CAPABILITIES: tuple[Capability, ...] = ("probabilities", "embeddings", "gradients")
+
+RuleKind = Literal["top-k", "fraction", "threshold"]
+RULE_KINDS: tuple[RuleKind, ...] = ("top-k", "fraction", "threshold")
+
+
+@dataclass(frozen=True)
+class RationaleRule:
+    """How word scores become a hard rationale.
+
+    * ``top-k``: the ``value`` highest-scoring words (``value`` a whole number ≥ 1);
+    * ``fraction``: the top ``ceil(value × words)`` words, at least one (``0 < value ≤ 1``);
+    * ``threshold``: every word scoring at least ``value``.
+
+    Only positive scores are evidence *for* the target: ``top-k`` and ``fraction`` never pick a
+    word scoring ≤ 0, so a rationale can be shorter than asked. Ties break towards the earlier
+    word, so the result is deterministic.
+    """
+
+    kind: RuleKind = "fraction"
+    value: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULE_KINDS:
+            raise UnknownNameError("rationale rule", self.kind, RULE_KINDS)
+        if not math.isfinite(self.value):
+            raise RationalizerError(f"rationale rule {self.kind}: value must be finite")
+        if self.kind == "top-k" and (self.value < 1 or self.value != int(self.value)):
+            raise RationalizerError(f"rationale rule top-k needs a whole k ≥ 1, got {self.value}")
+        if self.kind == "fraction" and not 0 < self.value <= 1:
+            raise RationalizerError(
+                f"rationale rule fraction needs a value in (0, 1], got {self.value}"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> RationaleRule:
+        """``"top-k:5"``, ``"fraction:0.1"`` or ``"threshold:0.2"`` (the CLI's syntax)."""
+        kind, sep, value = text.partition(":")
+        if not sep:
+            raise RationalizerError(
+                f"rationale rule {text!r}: write KIND:VALUE with KIND one of "
+                f"{', '.join(RULE_KINDS)}, e.g. fraction:0.1"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            raise RationalizerError(f"rationale rule {text!r}: {value!r} is not a number") from None
+        return cls(kind.strip(), number)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        value = int(self.value) if self.kind == "top-k" else self.value
+        return f"{self.kind}:{value}"
+
+    def select(self, scores: Sequence[float] | np.ndarray) -> np.ndarray:
+        """A 0/1 word mask (int8) of the rationale for ``scores`` (NaN scores never chosen)."""
+        scores = np.asarray(scores, dtype=np.float64)
+        mask = np.zeros(len(scores), dtype=np.int8)
+        valid = ~np.isnan(scores)
+        if self.kind == "threshold":
+            mask[valid & (scores >= self.value)] = 1
+            return mask
+        count = int(self.value) if self.kind == "top-k" else math.ceil(self.value * len(scores))
+        ranked = np.argsort(-np.where(valid, scores, -np.inf), kind="stable")[: max(count, 1)]
+        mask[ranked[scores[ranked] > 0]] = 1
+        return mask
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A word-level explanation of one prediction.
+
+    ``scores`` has one attribution per input word (the method's own scale; see the method's
+    description for how it is normalised); ``rationale`` holds the hard rationale as word spans.
+    ``probabilities`` are the model's on the full input, ``target`` the class explained.
+    ``settings`` records every option the method ran with, the rule included, so a result can
+    be reproduced.
+    """
+
+    words: tuple[str, ...]
+    scores: tuple[float, ...]
+    rationale: tuple[Span, ...]
+    target: str
+    probabilities: Mapping[str, float]
+    method: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    query: str | None = None
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if len(self.scores) != len(self.words):
+            raise ValueError(f"{len(self.scores)} scores for {len(self.words)} words")
+
+    @property
+    def rationale_mask(self) -> np.ndarray:
+        return spans_to_mask(self.rationale, len(self.words))
+
+    @property
+    def rationale_words(self) -> list[str]:
+        return [self.words[i] for span in self.rationale for i in span.positions()]
+
+    @property
+    def predicted(self) -> str:
+        """The model's label on the full input."""
+        return max(self.probabilities, key=self.probabilities.__getitem__)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (spans as ``[start, end)`` pairs)."""
+        return {
+            "words": list(self.words),
+            "query": self.query,
+            "scores": list(self.scores),
+            "rationale": [[s.start, s.end] for s in self.rationale],
+            "target": self.target,
+            "probabilities": dict(self.probabilities),
+            "method": self.method,
+            "settings": dict(self.settings),
+            "seconds": self.seconds,
+        }
+
+
+class ExplainerOptions(BaseModel):
+    """Options shared by every method; subclasses add their own, each with a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: how many model inputs to run at once
+    batch_size: int = 64
+    #: seed of any sampling the method does (noise, perturbations)
+    seed: int = 0
+
+
+TextInput = str | Sequence[str]
+
+_EXPLAINERS: dict[str, type[Explainer]] = {}
+
+
+class Explainer(ABC):
+    """A post-hoc explanation method; subclasses register under ``name``.
+
+    Subclasses set ``name``, ``description`` (one line for ``rationalizer explain --list``),
+    ``requires`` (the weakest :data:`Capability` they need) and ``Options`` (a pydantic model
+    of their options, each with a default), and implement :meth:`word_scores`. A method that
+    finds its hard rationale itself (greedy) overrides :meth:`hard_rationale`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    requires: ClassVar[Capability] = "probabilities"
+    Options: ClassVar[type[ExplainerOptions]] = ExplainerOptions
+    #: the rule used when the caller gives none
+    default_rule: ClassVar[RationaleRule] = RationaleRule()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            if cls.name in _EXPLAINERS:
+                raise RationalizerError(f"two explainers are named {cls.name!r}")
+            _EXPLAINERS[cls.name] = cls
+
+    def __init__(self, rule: RationaleRule | str | None = None, **options: Any) -> None:
+        try:
+            self.options = self.Options(**options)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors()
+            )
+            raise RationalizerError(f"explainer {self.name}: {problems}") from None
+        if isinstance(rule, str):
+            rule = RationaleRule.parse(rule)
+        self.rule = rule or self.default_rule
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Every option this explainer runs with, the rationale rule included."""
+        return self.options.model_dump(mode="json") | {"rule": str(self.rule)}
+
+    # ------------------------------------------------------------------ the one call
+    def attribute(
+        self,
+        model: ClassifierAdapter,
+        inputs: TextInput | Instance | Sequence[TextInput | Instance],
+        target: int | str | Sequence[int | str | None] | None = None,
+        *,
+        queries: str | Sequence[str | None] | None = None,
+    ) -> list[Explanation]:
+        """Explain ``model``'s prediction for each input.
+
+        ``inputs`` is one text (a string, split on whitespace) or an already encoded
+        :class:`~rationalizer.explain.adapters.Instance`, or a sequence of texts, word lists
+        and instances.
+        ``target`` is the class to explain (label or index; one, or one per input); by default
+        the model's prediction on the full input. ``queries`` gives the claim or question of
+        pair tasks (ignored for instances, which carry their own).
+        """
+        model.check_capability(self.requires, self.name)
+        instances = model.prepare_all(inputs, queries)
+        targets = _per_input(target, len(instances), "target")
+        explanations = []
+        for instance, wanted in zip(instances, targets, strict=True):
+            start = time.perf_counter()
+            full = model.probabilities(instance, np.ones((1, instance.num_words), np.int8))[0]
+            index = int(full.argmax()) if wanted is None else model.label_index(wanted)
+            scores = np.asarray(self.word_scores(model, instance, index), dtype=np.float64)
+            if scores.shape != (instance.num_words,):
+                raise RuntimeError(
+                    f"explainer {self.name} returned {scores.shape} scores for "
+                    f"{instance.num_words} words"
+                )
+            mask = self.hard_rationale(model, instance, index, scores)
+            explanations.append(
+                Explanation(
+                    words=instance.words,
+                    scores=tuple(float(s) for s in scores),
+                    rationale=mask_to_spans(mask),
+                    target=model.labels[index],
+                    probabilities=dict(zip(model.labels, map(float, full), strict=True)),
+                    method=self.name,
+                    settings=self.settings,
+                    query=instance.query,
+                    seconds=time.perf_counter() - start,
+                )
+            )
+        return explanations
+
+    @abstractmethod
+    def word_scores(self, model: ClassifierAdapter, instance: Instance, target: int) -> np.ndarray:
+        """One attribution per word of ``instance`` for class index ``target``."""
+
+    def hard_rationale(
+        self, model: ClassifierAdapter, instance: Instance, target: int, scores: np.ndarray
+    ) -> np.ndarray:
+        """The 0/1 word mask of the hard rationale; by default :attr:`rule` over ``scores``."""
+        return self.rule.select(scores)
+
+
+def _per_input(value: Any, count: int, what: str) -> list:
+    """``value`` repeated for every input, or checked to have one entry per input."""
+    if value is None or isinstance(value, int | str):
+        return [value] * count
+    values = list(value)
+    if len(values) != count:
+        raise RationalizerError(f"{len(values)} {what}s for {count} inputs")
+    return values
+
+
+def get_explainer(name: str) -> type[Explainer]:
+    """The explainer class registered under ``name``."""
+    _load_builtin_methods()
+    try:
+        return _EXPLAINERS[name]
+    except KeyError:
+        raise UnknownNameError("explainer", name, tuple(_EXPLAINERS)) from None
+
+
+def list_explainers() -> dict[str, type[Explainer]]:
+    """Every registered explainer by name, in registration order."""
+    _load_builtin_methods()
+    return dict(_EXPLAINERS)
+
+
+def _load_builtin_methods() -> None:
+    # Importing the modules registers their classes.
+    import rationalizer.explain.methods  # noqa: F401

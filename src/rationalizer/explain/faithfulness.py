@@ -1,0 +1,284 @@
+"""Faithfulness of explanations, measured on token ids, and ERASER results for whole datasets.
+
+ERASER's comprehensiveness is ``p(target | full) − p(target | rationale removed)`` (higher is
+better), sufficiency ``p(target | full) − p(target | rationale only)`` (lower is better), and
+AOPC averages both over the top fraction of words by soft score at several thresholds. Every
+perturbed input is built by the adapter on the model's own token ids (its ``masking``), never by
+decoding and re-tokenizing text, so the model sees exactly the words kept and nothing else.
+
+:func:`explain_dataset` writes the result as ERASER results records, which
+:func:`rationalizer.metrics.evaluate` (and ``rationalizer evaluate``) score; given a jsonl
+path it appends each record as it is done and, run again, skips the examples already written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from rationalizer.data import Dataset, Example
+from rationalizer.data.results import (
+    ResultRecord,
+    iter_results,
+    validate_results,
+)
+from rationalizer.errors import DataFormatError, RationalizerError
+from rationalizer.explain.adapters.base import ClassifierAdapter, Instance
+from rationalizer.explain.base import Explainer, Explanation
+from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
+
+
+def top_fraction(
+    instance: Instance, scores: Sequence[float] | np.ndarray, fraction: float
+) -> np.ndarray:
+    """0/1 word mask (bool) of the top ``ceil(fraction × seen words)`` words by score, at
+    least one.
+
+    The fraction is of the words the model sees (truncation dropped the others), as in
+    :meth:`~rationalizer.training.api.Rationalizer.predict_dataset`, so the scores of a
+    rationalizer and of a post-hoc method on it are comparable. Unlike a
+    :class:`~rationalizer.explain.RationaleRule`, words are taken whatever the sign of their
+    score, as ERASER's AOPC does. Ties go to the earlier word; NaN scores come last.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (instance.num_words,):
+        raise RationalizerError(f"{scores.shape} scores for {instance.num_words} words")
+    seen = instance.num_words if instance.encoding is None else instance.encoding.num_words
+    rankable = (np.arange(instance.num_words) < seen) & ~np.isnan(scores)
+    order = np.argsort(np.where(rankable, -scores, np.inf), kind="stable")
+    count = max(math.ceil(fraction * seen), 1)
+    mask = np.zeros(instance.num_words, dtype=bool)
+    mask[order[:count]] = True
+    return mask
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """Class probabilities of one input, full and perturbed, and the ERASER scores from them.
+
+    ``without_top[k]`` / ``top_only[k]``: the top ``thresholds[k]`` fraction of words by soft
+    score removed / kept alone. ``target`` is the class index the scores are for.
+    """
+
+    target: int
+    full: np.ndarray
+    without_rationale: np.ndarray
+    rationale_only: np.ndarray
+    thresholds: tuple[float, ...] = ()
+    without_top: np.ndarray | None = None
+    top_only: np.ndarray | None = None
+
+    @property
+    def comprehensiveness(self) -> float:
+        return float(self.full[self.target] - self.without_rationale[self.target])
+
+    @property
+    def sufficiency(self) -> float:
+        return float(self.full[self.target] - self.rationale_only[self.target])
+
+    @property
+    def aopc_comprehensiveness(self) -> float:
+        """Mean comprehensiveness of the top fraction of words over the thresholds."""
+        return self._aopc(self.without_top)
+
+    @property
+    def aopc_sufficiency(self) -> float:
+        """Mean sufficiency of the top fraction of words over the thresholds."""
+        return self._aopc(self.top_only)
+
+    def _aopc(self, perturbed: np.ndarray | None) -> float:
+        if perturbed is None or not self.thresholds:
+            raise RationalizerError("no AOPC thresholds were measured (give soft scores)")
+        return float(np.mean(self.full[self.target] - perturbed[:, self.target]))
+
+
+def measure(
+    adapter: ClassifierAdapter,
+    instance: Instance,
+    rationale: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray | None = None,
+    *,
+    target: int | str | None = None,
+    thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
+) -> Faithfulness:
+    """Probabilities of ``instance`` full, without the ``rationale`` (0/1 per word) and with it
+    alone, and, given soft ``scores``, without / with only the top fraction of words at each
+    AOPC threshold; all in one batched call of the adapter. ``target`` defaults to the class
+    predicted on the full input."""
+    rationale = np.asarray(rationale) != 0
+    if rationale.shape != (instance.num_words,):
+        raise RationalizerError(
+            f"a rationale of {rationale.shape} for an input of {instance.num_words} words"
+        )
+    thresholds = _checked_thresholds(thresholds) if scores is not None else ()
+    tops = [top_fraction(instance, scores, t) for t in thresholds]  # type: ignore[arg-type]
+    full = np.ones(instance.num_words, dtype=bool)
+    rows = [full, ~rationale, rationale, *(~top for top in tops), *tops]
+    probabilities = adapter.probabilities(instance, np.stack(rows).astype(np.int8))
+    count = len(thresholds)
+    index = int(probabilities[0].argmax()) if target is None else adapter.label_index(target)
+    return Faithfulness(
+        target=index,
+        full=probabilities[0],
+        without_rationale=probabilities[1],
+        rationale_only=probabilities[2],
+        thresholds=thresholds,
+        without_top=probabilities[3 : 3 + count] if count else None,
+        top_only=probabilities[3 + count :] if count else None,
+    )
+
+
+def measure_explanation(
+    adapter: ClassifierAdapter,
+    explanation: Explanation,
+    instance: Instance | None = None,
+    *,
+    thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
+) -> Faithfulness:
+    """:func:`measure` of an explanation's hard rationale and scores, for the class it
+    explains. ``instance`` is the input it explained (prepared again from its words if None)."""
+    if instance is None:
+        instance = adapter.prepare(explanation.words, explanation.query)
+    return measure(
+        adapter,
+        instance,
+        explanation.rationale_mask,
+        explanation.scores,
+        target=explanation.target,
+        thresholds=thresholds,
+    )
+
+
+def _checked_thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
+    values = tuple(float(t) for t in thresholds)
+    if not values or any(not 0 < t <= 1 for t in values) or len(set(values)) != len(values):
+        raise RationalizerError(
+            f"AOPC thresholds must be distinct fractions in (0, 1], got {list(thresholds)}"
+        )
+    return tuple(sorted(values))
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole datasets
+
+
+def explain_example(
+    explainer: Explainer,
+    adapter: ClassifierAdapter,
+    example: Example,
+    thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
+) -> ResultRecord:
+    """The ERASER record of ``explainer`` on one example: the explanation of the predicted
+    class (hard spans and soft scores) with its faithfulness probabilities."""
+    instance = adapter.prepare(example.document.tokens, example.query)
+    [explanation] = explainer.attribute(adapter, instance)
+    if not np.isfinite(explanation.scores).all():
+        raise RationalizerError(
+            f"{explainer.name} gave NaN or infinite scores for example {example.id!r}"
+        )
+    faithfulness = measure_explanation(adapter, explanation, instance, thresholds=thresholds)
+    return ResultRecord.single_document(
+        example.id,
+        example.document.docid,
+        ((span.start, span.end) for span in explanation.rationale),
+        explanation.scores,
+        adapter.labels,
+        faithfulness.full,
+        faithfulness.without_rationale,
+        faithfulness.rationale_only,
+        zip(faithfulness.thresholds, faithfulness.without_top, faithfulness.top_only, strict=True),
+    )
+
+
+def explain_dataset(
+    explainer: Explainer,
+    adapter: ClassifierAdapter,
+    dataset: Dataset,
+    *,
+    aopc_thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
+    progress: bool = False,
+    resume_path: str | Path | None = None,
+    console: Console | None = None,
+) -> list[ResultRecord]:
+    """ERASER results records (dataset order) of ``explainer`` on every example of ``dataset``.
+
+    Each example's predicted class is explained; the record holds the hard rationale, the
+    soft scores and the faithfulness probabilities (see :func:`explain_example`). With
+    ``resume_path`` (a jsonl file), each record is appended as soon as it is done, and the
+    examples already in the file are not explained again. ``progress`` shows a progress bar
+    on ``console`` (default: standard error).
+    """
+    thresholds = _checked_thresholds(aopc_thresholds)
+    done = {} if resume_path is None else _written_records(Path(resume_path), dataset, thresholds)
+    todo = [example for example in dataset if example.id not in done]
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with ExitStack() as stack:
+        output = (
+            None
+            if resume_path is None
+            else stack.enter_context(Path(resume_path).open("a", encoding="utf-8"))
+        )
+        bar = stack.enter_context(
+            Progress(*columns, console=console or Console(stderr=True), disable=not progress)
+        )
+        task = bar.add_task(
+            f"{explainer.name} on {dataset.name}/{dataset.split}",
+            total=len(dataset),
+            completed=len(done),
+        )
+        for example in todo:
+            record = explain_example(explainer, adapter, example, thresholds)
+            done[example.id] = record
+            if output is not None:
+                output.write(record.to_json() + "\n")
+                output.flush()
+            bar.advance(task)
+    return [done[example.id] for example in dataset]
+
+
+def _written_records(
+    path: Path, dataset: Dataset, thresholds: tuple[float, ...]
+) -> dict[str, ResultRecord]:
+    """The records an earlier (maybe interrupted) run wrote to ``path``, checked against the
+    dataset and the thresholds. A last line cut short by the interruption is removed."""
+    if not path.is_file():
+        return {}
+    with path.open("rb+") as handle:
+        content = handle.read()
+        if content and not content.endswith(b"\n"):
+            handle.truncate(content.rfind(b"\n") + 1)
+    if not path.read_text(encoding="utf-8").strip():
+        return {}
+    numbered = list(iter_results(path))
+    validate_results(numbered, dataset, path=path)
+    for line, record in numbered:
+        written = sorted(t.threshold for t in record.thresholded_scores or ())
+        if tuple(written) != thresholds:
+            raise DataFormatError(
+                path,
+                f"written with AOPC thresholds {written}, not {list(thresholds)}; resume with "
+                "the same thresholds or write to a new file",
+                line=line,
+                field="thresholded_scores",
+            )
+    return {record.annotation_id: record for _, record in numbered}

@@ -1,0 +1,120 @@
+"""The served page in headless Chromium: paste a text, pick an explainer, see the highlights."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from tests.serve.tiny_run import train_tiny_run
+
+from rationalizer.serve import ServeLimits, create_app
+
+#: markup in the text must show as text, never become elements
+TEXT = "a wonderful and moving film , though the <b>ending</b> felt dull at the odeon"
+MAX_WORDS = 20
+#: tall enough for the form and every result panel in one screenshot
+SCREENSHOT_SIZE = (1280, 1250)
+
+
+@pytest.fixture(scope="module")
+def served_run(tmp_path_factory) -> Path:
+    return train_tiny_run(tmp_path_factory.mktemp("serve-browser") / "synthetic-semi")
+
+
+@pytest.fixture(scope="module")
+def server_url(served_run) -> Iterator[str]:
+    """The app under a real uvicorn server on a free loopback port, in a thread."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    app = create_app(served_run, limits=ServeLimits(max_words=MAX_WORDS))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def open_page(browser, url: str) -> None:
+    browser.get(url)
+    # the explainer picker fills itself from /api/methods
+    WebDriverWait(browser, 10).until(
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, "#method option")) > 1
+    )
+
+
+def submit(browser, text: str, method: str | None = None) -> None:
+    box = browser.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    if method is not None:
+        Select(browser.find_element(By.ID, "method")).select_by_value(method)
+    browser.find_element(By.ID, "explain").click()
+
+
+def highlighted(browser, container: str, css_class: str) -> list[int]:
+    """Positions of the words in ``container`` that carry ``css_class``."""
+    words = browser.find_elements(By.CSS_SELECTOR, f"#{container} > span")
+    return [i for i, w in enumerate(words) if css_class in w.get_attribute("class").split()]
+
+
+def positions(spans: list[list[int]]) -> list[int]:
+    return [i for start, end in spans for i in range(start, end)]
+
+
+def test_pick_an_explainer_and_see_the_highlights(browser, server_url, console_errors, screenshot):
+    expected = httpx.post(
+        f"{server_url}/api/explain", json={"text": TEXT, "method": "occlusion"}
+    ).json()
+    open_page(browser, server_url)
+    submit(browser, TEXT, "occlusion")
+    WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "explanation").is_displayed())
+
+    assert browser.find_element(By.ID, "label").text == expected["label"]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#probabilities tbody tr")
+    assert [row.find_element(By.TAG_NAME, "td").text for row in rows] == list(
+        expected["probabilities"]
+    )
+    words = browser.find_elements(By.CSS_SELECTOR, "#rationale > span")
+    assert [w.text for w in words] == TEXT.split()
+    assert browser.find_elements(By.CSS_SELECTOR, "#rationale b") == []
+    assert highlighted(browser, "rationale", "rationale") == positions(expected["rationale"])
+    explanation = expected["explanation"]
+    assert highlighted(browser, "explanation-words", "explanation-rationale") == positions(
+        explanation["rationale"]
+    )
+    assert highlighted(browser, "explanation-words", "explanation-rationale")  # not empty
+    summary = browser.find_element(By.ID, "explanation-summary").text
+    assert f"“{explanation['target']}”" in summary
+    assert console_errors() == []
+
+    size = browser.get_window_size()
+    browser.set_window_size(*SCREENSHOT_SIZE)
+    try:
+        assert screenshot("serve").stat().st_size > 10_000
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+
+
+def test_the_servers_refusal_is_shown(browser, server_url):
+    open_page(browser, server_url)
+    submit(browser, " ".join(["word"] * (MAX_WORDS + 1)))
+    status = browser.find_element(By.ID, "status")
+    WebDriverWait(browser, 10).until(lambda _: "error" in status.get_attribute("class"))
+    assert status.text == (
+        f"text has {MAX_WORDS + 1} words; this server explains at most {MAX_WORDS} per request"
+    )
+    assert not browser.find_element(By.ID, "results").is_displayed()

@@ -1,0 +1,77 @@
+"""``rationalizer shortcuts``: settings from a file and flags, the report, its scores and reuse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from rationalizer.cli import app
+from rationalizer.errors import RationalizerError
+from rationalizer.training.checkpoint import load_checkpoint
+from rationalizer.training.shortcuts import ShortcutReport
+
+runner = CliRunner()
+
+TINY_TOML = """\
+dataset = "synthetic"
+max_train_examples = 48
+max_length = 64
+hidden_size = 16
+batch_size = 16
+epochs = 1
+"""
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TOML, encoding="utf-8")
+    return path
+
+
+def test_shortcuts_writes_the_report_and_scores_planted_shortcuts(tmp_path, tiny_config):
+    out_dir = tmp_path / "found"
+    out = invoke("shortcuts", "--config", str(tiny_config), "--seed", "2", "--out", str(out_dir))
+    settings = load_checkpoint(out_dir / "shortcut-discovery").train_config
+    assert (settings.method, settings.seed) == ("fr", 2)  # the flag overrides the file
+    assert (settings.max_train_examples, settings.hidden_size) == (48, 16)  # from the file
+    assert "Shortcut phrases" in out
+    scores = json.loads((out_dir / "shortcut-discovery-scores.json").read_text(encoding="utf-8"))
+    assert (
+        f"token precision {scores['token_precision']:.3f}, recall {scores['token_recall']:.3f}; "
+        f"planted phrases found in the top 4 {scores['phrase_recall']:.2f}, in the top 20 "
+        f"{scores['phrase_recall_at_depth']:.2f}"
+    ) in out
+    assert f"report: {out_dir / 'shortcuts.md'}" in out
+
+    again_dir = tmp_path / "again"
+    reused = str(out_dir / "shortcut-discovery")
+    again = invoke(
+        "shortcuts", "--config", str(tiny_config), "--seed", "2", "--reuse", reused,
+        "--out", str(again_dir),
+    )  # fmt: skip
+    assert not (again_dir / "shortcut-discovery").exists()
+    assert ShortcutReport.load(again_dir / "shortcuts.json") == ShortcutReport.load(
+        out_dir / "shortcuts.json"
+    )
+    assert again.splitlines()[-3:] == [
+        *out.splitlines()[-3:-1],
+        f"report: {again_dir / 'shortcuts.md'} and {again_dir / 'shortcuts.json'}",
+    ]
+
+
+def test_shortcuts_without_annotated_examples_is_a_clear_error(tmp_path, tiny_config):
+    with pytest.raises(RationalizerError, match="labeled_fraction must be above 0"):
+        runner.invoke(
+            app,
+            ["shortcuts", "--config", str(tiny_config), "--labeled-fraction", "0", "--out", "x"],
+            catch_exceptions=False,
+        )

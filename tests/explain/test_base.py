@@ -163,7 +163,7 @@ def test_a_black_box_refuses_methods_that_need_gradients():
         name = "test-needs-gradients"
         requires = "gradients"
 
-    with pytest.raises(RationalizerError, match="needs gradients .* only gives class prob"):
+    with pytest.raises(RationalizerError, match=r"needs gradients .* only gives class prob"):
         NeedsGradients().attribute(WordCounter(), "good")
 
 

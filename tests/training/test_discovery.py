@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from rationalizer.data import load, spans_to_mask
+from rationalizer.data.synthetic import PLANTED_SHORTCUTS
 from rationalizer.errors import RationalizerError
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.batching import choose_annotated
@@ -19,7 +20,7 @@ from rationalizer.training.discovery import (
     discover_shortcuts,
     unsupervised_config,
 )
-from rationalizer.training.shortcuts import ShortcutReport
+from rationalizer.training.shortcuts import READING_DEPTH, ShortcutReport
 from rationalizer.training.trainer import limit_examples
 
 SMALL = TrainConfig(
@@ -116,3 +117,47 @@ def test_reuse_with_other_settings_is_refused(discovered):
     console, _ = quiet()
     with pytest.raises(RationalizerError, match="other settings"):
         discover_shortcuts(other, out, console)
+
+
+#: Big enough to learn the task, small enough to train in 15–30 s on one CPU thread: 1000
+#: examples, 4 epochs, 32 GRU units. A higher learning rate, straight-through masks (evaluation's
+#: argmax selects what training selected) and a firmer pull towards a 10% selection rate keep
+#: this short run from selecting nothing or everything. Across seeds 0–7 it ranked "odeon" and
+#: "rialto" within the report's top 7 every time, with their planted labels; "tuesday" once;
+#: "with my cousin" (which the default 10-epoch run does find) never.
+RECOVERY = TrainConfig(
+    dataset="synthetic",
+    method="ssr-unif",
+    max_train_examples=1000,
+    epochs=4,
+    hidden_size=32,
+    lr=5e-3,
+    straight_through=True,
+    sparsity_weight=0.05,
+    selection_rate=0.1,
+)
+
+
+@pytest.mark.slow
+def test_the_shortcut_report_recovers_planted_shortcuts(tmp_path):
+    console, _ = quiet()
+    found = discover_shortcuts(RECOVERY, tmp_path, console)
+    scores = found.scores
+    words = sum(
+        len(ex.document)
+        for ex in limit_examples(load("synthetic", "train"), RECOVERY)
+        if ex.id in found.masks
+    )
+    # A selection blind to content finds planted words at their density (about 2%).
+    assert scores["token_precision"] >= 4 * scores["planted_words"] / words
+    recovered = {
+        phrase: found.report.phrases[details["rank"] - 1]
+        for phrase, details in scores["planted"].items()
+        if details["rank"] is not None and details["rank"] <= READING_DEPTH
+    }
+    assert len(recovered) >= 2, scores["planted"]
+    assert scores["phrase_recall_at_depth"] == len(recovered) / len(PLANTED_SHORTCUTS)
+    for phrase, row in recovered.items():
+        # the report's row is the matching phrase, and it leans to the planted label
+        assert row.phrase == scores["planted"][phrase]["matched"]
+        assert row.skew_label == PLANTED_SHORTCUTS[phrase], row

@@ -244,8 +244,8 @@ class TrainConfig(BaseModel):
             return type(self).model_validate({**self.model_dump(), **given})
         except ValidationError as err:
             field, message = _first_error(err)
-            where = f"setting {field!r}: " if field else ""
-            raise RationalizerError(f"invalid {where}{message}") from None
+            where = f"setting {field!r}" if field else "settings"
+            raise RationalizerError(f"invalid {where}: {message}") from None
 
 
 def _first_error(err: ValidationError) -> tuple[str | None, str]:

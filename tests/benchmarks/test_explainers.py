@@ -1,0 +1,258 @@
+"""The pure pieces of benchmarks/explainers.py: sampling, caching, scoring, summaries, rendering.
+
+Nothing here trains or fine-tunes a model: the explainers run on a keyword black box.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rationalizer.data import Dataset, Document, Evidence, Example, Span, load
+from rationalizer.errors import RationalizerError
+from rationalizer.explain import CallableAdapter, explain_dataset, get_explainer
+from rationalizer.metrics import evaluate
+from rationalizer.report import load_inputs, render_report
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "benchmarks" / "explainers.py"
+RESULTS = REPO / "benchmarks" / "results"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("explainers_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def keyword_model() -> CallableAdapter:
+    """'toxic' exactly when one of the kept words is 'awful'; 'nice' makes it surer that a
+    post is not (a black box)."""
+
+    def classify(word_lists):
+        toxic = np.array(
+            [0.9 if "awful" in words else 0.05 if "nice" in words else 0.2 for words in word_lists]
+        )
+        return np.stack([1 - toxic, toxic], axis=1)
+
+    return CallableAdapter(classify, ("non-toxic", "toxic"))
+
+
+def posts() -> Dataset:
+    """Two toxic posts with a human rationale on 'awful', one non-toxic post without any."""
+    texts = ["you are awful people", "what an awful day", "a nice quiet day"]
+    examples = []
+    for i, text in enumerate(texts):
+        words = tuple(text.split())
+        toxic = "awful" in words
+        evidence = ()
+        if toxic:
+            position = words.index("awful")
+            evidence = ((Evidence(f"d{i}", Span(position, position + 1)),),)
+        examples.append(
+            Example(
+                f"p{i}",
+                (Document(f"d{i}", words),),
+                "toxic" if toxic else "non-toxic",
+                evidence=evidence,
+            )
+        )
+    return Dataset("posts", "test", tuple(examples), ("non-toxic", "toxic"))
+
+
+# ---------------------------------------------------------------------------------- pieces
+def test_samples_are_seeded_and_in_dataset_order(bench):
+    test = load("hatexplain", "test")
+    first = bench.sample_examples(test, 20, seed=3)
+    again = bench.sample_examples(test, 20, seed=3)
+    other = bench.sample_examples(test, 20, seed=4)
+    ids = [example.id for example in first]
+    assert ids == [example.id for example in again]
+    assert ids != [example.id for example in other]
+    order = {example.id: i for i, example in enumerate(test)}
+    assert [order[i] for i in ids] == sorted(order[i] for i in ids)
+    assert len(set(ids)) == 20
+    assert bench.sample_examples(posts(), 10, seed=0) == posts()
+
+
+def test_a_cached_folder_is_built_once_and_refused_for_other_settings(bench, tmp_path):
+    builds = []
+
+    def build(folder: Path) -> None:
+        builds.append(folder)
+        folder.mkdir(parents=True)
+
+    folder = tmp_path / "model"
+    settings = {"epochs": 2, "path": Path("runs/x")}
+    assert bench.cached_folder(folder, settings, build) == folder
+    assert bench.cached_folder(folder, settings, build) == folder
+    assert builds == [folder]
+    with pytest.raises(RationalizerError, match=r"other settings.*delete it"):
+        bench.cached_folder(folder, {"epochs": 3, "path": Path("runs/x")}, build)
+
+
+def test_method_scores_read_rationale_metrics_from_the_annotated_posts(bench):
+    dataset = posts()
+    explainer = get_explainer("occlusion")(rule="top-k:1")
+    stopwatch = bench.Stopwatch(explainer)
+    records = explain_dataset(stopwatch, keyword_model(), dataset)
+    assert stopwatch.name == "occlusion"
+    assert len(stopwatch.seconds) == len(dataset)
+    assert all(seconds > 0 for seconds in stopwatch.seconds)
+    report = evaluate(dataset, records)
+    scores = bench.method_scores(report, stopwatch.seconds)
+    # occlusion finds 'awful' in both toxic posts: a perfect rationale on the annotated posts;
+    # the non-toxic post's rationale ('nice') has no human rationale to match
+    assert scores["token_f1"] == 1.0
+    assert scores["auprc"] == 1.0
+    assert report["token_prf"]["instance_micro"]["p"] < 1.0
+    assert scores["comprehensiveness"] == report["classification_scores"]["comprehensiveness"]
+    assert scores["seconds_per_example"] == pytest.approx(np.mean(stopwatch.seconds))
+    assert set(bench.METHOD_COLUMNS) <= set(scores)
+
+
+def test_ratio_summary_leaves_empty_optima_out_of_the_ratios(bench):
+    summary = bench.ratio_summary([(2, 2), (3, 2), (0, 0), (1, 1)])
+    assert summary["inputs"] == 4
+    assert summary["inputs_with_empty_optimum"] == 1
+    assert summary["mean_ratio"] == pytest.approx((1 + 1.5 + 1) / 3)
+    assert summary["max_ratio"] == 1.5
+    assert summary["share_optimal"] == pytest.approx(2 / 3)
+    assert summary["mean_greedy_words"] == 2
+    assert summary["mean_optimal_words"] == pytest.approx(5 / 3)
+    nothing = bench.ratio_summary([(0, 0)])
+    assert nothing["mean_ratio"] is None and nothing["inputs_with_empty_optimum"] == 1
+
+
+def test_timing_summary(bench):
+    assert bench.timing_summary([1.0, 3.0, 2.0]) == {
+        "mean_seconds": 2.0,
+        "median_seconds": 2.0,
+        "max_seconds": 3.0,
+    }
+
+
+def test_arguments_default_to_every_method_and_are_checked(bench):
+    args = bench.parse_args([])
+    assert len(args.methods) == 9 and "greedy" in args.methods
+    assert args.threads == 1 and args.timing_threads == [1, 2]
+    assert bench.parse_args(["--methods", "lime", "greedy"]).methods == ["lime", "greedy"]
+    for bad in (["--methods", "lime", "shap"], ["--timing-threads", "1", "0"], ["--threads", "0"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(bad)
+
+
+# ---------------------------------------------------------------------------------- output
+def small_result(bench) -> dict:
+    """A result in the script's shape with hand-chosen numbers."""
+    scores = dict.fromkeys(bench.METHOD_COLUMNS, 0.25) | {
+        "seconds_per_example": 1.5,
+        "wall_seconds": 60.0,
+        "load_average_after": [1.0, 1.25, 1.5],
+    }
+    partial = f"validation_accuracy_{bench.PARTIAL_INPUT_FRACTION:g}_words"
+    return {
+        "command": "python benchmarks/explainers.py --methods greedy lime",
+        "seeds": [0],
+        "machine": {
+            "platform": "Linux-test",
+            "processor": "x86_64",
+            "cpu_count": 2,
+            "usable_cpus": 2,
+            "python": "3.11",
+            "torch": "2.x",
+            "torch_threads": 1,
+        },
+        "load_average_start": [1.0, 1.5, 2.0],
+        "models": {
+            "hatexplain-minilm": {
+                "dataset": "hatexplain",
+                "split": "test",
+                "examples": 100,
+                "annotated_examples": 58,
+                "description": "MiniLM fine-tuned on HateXplain",
+                "rule": "fraction:0.3",
+                "validation_accuracy": 0.78,
+                partial: 0.61,
+                "build_seconds": 400.0,
+                "methods": {"greedy": scores, "lime": scores | {"token_f1": 0.4}},
+            }
+        },
+        "greedy": {
+            "rationale_length": {
+                "hatexplain-minilm": {
+                    "mean_words": 2.5,
+                    "median_words": 2,
+                    "mean_share_of_words": 0.1,
+                    "share_predicted_with_no_word": 0.5,
+                }
+            },
+            "approximation": {
+                "model": "hatexplain-minilm",
+                "split": "hatexplain/test, posts of at most 12 words",
+                "min_size_0": {"greedy_settings": {"unit": "word", "min_size": 0}}
+                | bench.ratio_summary([(2, 2), (3, 2), (0, 0)]),
+                "min_size_1": {"greedy_settings": {"unit": "word", "min_size": 1}}
+                | bench.ratio_summary([(2, 2), (3, 2), (1, 1)]),
+            },
+            "long_reviews": {
+                "movies-gru": {
+                    "reviews": 10,
+                    "words": 700,
+                    "target_seconds": 2.0,
+                    "searches": {
+                        "words": {
+                            "greedy_settings": {"unit": "word"},
+                            "mean_rationale_words": 9.0,
+                            "1_threads": bench.timing_summary([1.0, 2.0])
+                            | {"load_average_before": [1.0, 1.0], "load_average_after": [2, 2]},
+                        }
+                    },
+                }
+            },
+        },
+        "wall_seconds": 600.0,
+    }
+
+
+def test_markdown_has_the_command_a_row_per_method_and_greedys_measurements(bench):
+    text = bench.render_markdown(small_result(bench))
+    assert "`python benchmarks/explainers.py --methods greedy lime`" in text
+    assert "| hatexplain-minilm | MiniLM fine-tuned on HateXplain | 0.780 | 0.610 |" in text
+    assert "| `fraction:0.3` | 6.7 |" in text
+    assert "## hatexplain-minilm (hatexplain/test, 100 examples, 58 with a human rationale)" in text
+    assert "| lime | 0.400 | 0.250 |" in text
+    assert "took 2.0 min for all methods together, on 1 thread(s)" in text
+    assert "load average when each method ended was 1.25–1.25" in text
+    assert "| 0 | 3 | 1 | 1.250 | 1.500 | 0.500 | 2.50 | 2.00 |" in text
+    assert "| 1 | 3 | 0 | 1.167 | 1.500 | 0.667 | 2.00 | 1.67 |" in text
+    assert "| movies-gru | words | 1 | 1.50 | 1.50 | 2.00 | 1.0, 1.0 | 2, 2 | 9.0 |" in text
+
+
+def test_the_result_is_an_explainer_benchmark_for_the_report(bench, tmp_path):
+    path = tmp_path / "explainers.json"
+    bench.write_json(path, small_result(bench))
+    inputs = load_inputs([path])
+    [benchmark] = inputs.benchmarks
+    model = benchmark.benchmark.models["hatexplain-minilm"]
+    assert model.methods["lime"].token_f1 == 0.4
+    assert model.methods["greedy"].seconds_per_example == 1.5
+    html = render_report(inputs)
+    assert "hatexplain-minilm" in html and "posts of at most 12 words" in html
+
+
+def test_the_committed_markdown_renders_the_committed_results(bench):
+    result = json.loads((RESULTS / "explainers.json").read_text(encoding="utf-8"))
+    assert bench.render_markdown(result) == (RESULTS / "explainers.md").read_text(encoding="utf-8")
+    [benchmark] = load_inputs([RESULTS / "explainers.json"]).benchmarks
+    for model in benchmark.benchmark.models.values():
+        assert set(model.methods) == set(bench.parse_args([]).methods)

@@ -7,19 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli.cli_helpers import invoke
 
-from rationalizer.cli import app
 from rationalizer.data import load, write_results
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan
-
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    result = runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_data_list_shows_every_dataset_and_presence():

@@ -5,36 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli.cli_helpers import invoke, runner
 
 from rationalizer.cli import app
 from rationalizer.errors import RationalizerError
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.shortcuts import ShortcutReport
-
-runner = CliRunner()
-
-TINY_TOML = """\
-dataset = "synthetic"
-max_train_examples = 48
-max_length = 64
-hidden_size = 16
-batch_size = 16
-epochs = 1
-"""
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-@pytest.fixture
-def tiny_config(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY_TOML, encoding="utf-8")
-    return path
 
 
 def test_shortcuts_writes_the_report_and_scores_planted_shortcuts(tmp_path, tiny_config):

@@ -7,37 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli.cli_helpers import invoke
 
-from rationalizer.cli import app
 from rationalizer.data import load, read_results
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.methods import available_methods
-
-runner = CliRunner()
-
-TINY_TOML = """\
-dataset = "synthetic"
-method = "semi"
-max_train_examples = 48
-max_length = 64
-hidden_size = 16
-batch_size = 16
-epochs = 1
-"""
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-@pytest.fixture
-def tiny_config(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY_TOML, encoding="utf-8")
-    return path
 
 
 def test_train_predict_evaluate_round_trip(tmp_path, tiny_config):

@@ -5,21 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli.cli_helpers import invoke, runner
 
 from rationalizer.cli import app
 from rationalizer.data import read_results
 from rationalizer.errors import RationalizerError
 from rationalizer.explain import list_explainers
 
-runner = CliRunner()
 TEXT = "a gripping and beautifully acted film , though the ending drags"
-
-
-def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_list_shows_every_method_with_its_needs():

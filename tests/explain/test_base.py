@@ -7,6 +7,7 @@ import pytest
 
 from rationalizer.data import Span
 from rationalizer.errors import RationalizerError, UnknownNameError
+from rationalizer.explain import base
 from rationalizer.explain.adapters.base import ClassifierAdapter, Instance
 from rationalizer.explain.base import (
     Explainer,
@@ -46,6 +47,20 @@ class KeptWordEffect(Explainer):
     def word_scores(self, model, instance, target):
         alone = model.probabilities(instance, np.eye(instance.num_words, dtype=np.int8))
         return self.options.scale * (alone[:, target] - 0.5)
+
+
+# Test methods must not stay in the registry, where other tests (and `--list`) would see them:
+# defining the class registered it, so take it out, and register it only while a test runs.
+base._EXPLAINERS.pop(KeptWordEffect.name)
+
+
+@pytest.fixture(autouse=True)
+def test_methods_registered(monkeypatch):
+    """The registry with :class:`KeptWordEffect` for one test; whatever the test registers
+    is gone afterwards."""
+    base.list_explainers()  # built-in methods first, as outside the tests
+    registry = dict(base._EXPLAINERS) | {KeptWordEffect.name: KeptWordEffect}
+    monkeypatch.setattr(base, "_EXPLAINERS", registry)
 
 
 # ------------------------------------------------------------------ rules

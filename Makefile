@@ -36,7 +36,7 @@ demo: install
 		echo "movies data not found under $(RATIONALIZER_DATA): the demo uses the synthetic dataset"; \
 	fi; \
 	set -e; \
-	$(VENV)/bin/rationalizer data stats $$dataset --max-length 400 --json $(DEMO_OUT)/data-stats.json; \
+	$(VENV)/bin/rationalizer data stats $$dataset --max-length 512 --json $(DEMO_OUT)/data-stats.json; \
 	$(VENV)/bin/rationalizer train --config configs/demo.toml --dataset $$dataset --out $(DEMO_OUT)/run; \
 	$(VENV)/bin/rationalizer predict --run $(DEMO_OUT)/run --split test --out $(DEMO_OUT)/predictions.jsonl; \
 	$(VENV)/bin/rationalizer evaluate --dataset $$dataset --split test \

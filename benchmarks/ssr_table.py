@@ -825,11 +825,11 @@ def build_report(cells_dir: Path, cache_dir: Path, command: str) -> dict:
         "throughput": throughput,
         "missing": missing,
         "cell_commands": sorted({r["command"] for r in records}),
-        "cell_machines": _distinct([r["machine"] for r in records]),
+        "cell_machines": distinct([r["machine"] for r in records]),
     }
 
 
-def _distinct(items: Sequence[dict]) -> list[dict]:
+def distinct(items: Sequence[dict]) -> list[dict]:
     seen: list[dict] = []
     for item in items:
         if item not in seen:
@@ -886,7 +886,7 @@ def render_markdown(report: Mapping) -> str:
         "",
         "Machines that ran the cells:",
         "",
-        *[f"- {_machine_text(m)}" for m in report["cell_machines"] or [report["machine"]]],
+        *[f"- {machine_text(m)}" for m in report["cell_machines"] or [report["machine"]]],
         "",
         "## Protocol",
         "",
@@ -942,7 +942,7 @@ def render_markdown(report: Mapping) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _machine_text(m: Mapping) -> str:
+def machine_text(m: Mapping) -> str:
     return (
         f"{m['platform']}, {m['cpu_count']} CPUs ({m['usable_cpus']} usable), Python "
         f"{m['python']}, torch {m['torch']} with {m['torch_threads']} thread(s)"
@@ -1041,7 +1041,7 @@ def _throughput_markdown(throughput: Mapping[str, Mapping | None]) -> list[str]:
         else:
             lines.append(
                 f"| {encoder} | {stored['examples']} | {stored['seconds']:.1f} | "
-                f"{stored['examples_per_second']:.2f} | {_machine_text(stored['machine'])} |"
+                f"{stored['examples_per_second']:.2f} | {machine_text(stored['machine'])} |"
             )
     return lines
 
@@ -1060,7 +1060,7 @@ def _choices(allowed: Sequence[str]) -> Callable[[str], list[str]]:
     return parse
 
 
-def _seeds(text: str) -> list[int]:
+def seeds_argument(text: str) -> list[int]:
     try:
         seeds = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
@@ -1077,7 +1077,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--datasets", type=_choices(DATASETS), default=list(DATASETS), help="default: all"
     )
-    parser.add_argument("--seeds", type=_seeds, default=list(SEEDS), help="default: 0,1,2")
+    parser.add_argument("--seeds", type=seeds_argument, default=list(SEEDS), help="default: 0,1,2")
     parser.add_argument(
         "--methods",
         type=_choices((*METHODS, THROUGHPUT)),

@@ -83,6 +83,8 @@ def test_augmentation_is_allowed_for_ssr() -> None:
 def test_shortcut_settings_need_a_shortcut_method_and_annotations() -> None:
     with pytest.raises(pydantic.ValidationError, match="shortcut_run is only used by"):
         TrainConfig(method="semi", shortcut_run=Path("runs/rnp"))
+    with pytest.raises(pydantic.ValidationError, match="discovery_epochs is only used by"):
+        TrainConfig(method="fr", discovery_epochs=8)
     with pytest.raises(pydantic.ValidationError, match="labeled_fraction must be above 0"):
         TrainConfig(method="ssr-unif", labeled_fraction=0.0)
     assert TrainConfig(method="rnp", labeled_fraction=0.0).labeled_fraction == 0.0

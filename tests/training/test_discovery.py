@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -66,6 +67,34 @@ def test_discovery_trains_the_unsupervised_run_and_writes_the_report(discovered)
         "with my cousin",
         "at the rialto",
     }
+
+
+def test_a_discovery_run_that_selects_nothing_is_reported(discovered, monkeypatch, tmp_path):
+    out, _, _ = discovered
+    reuse = SMALL.model_copy(update={"shortcut_run": out / "shortcut-discovery"})
+    predict = Rationalizer.predict
+
+    def select_nothing(self, *args, **kwargs):
+        return [dataclasses.replace(p, rationale=()) for p in predict(self, *args, **kwargs)]
+
+    monkeypatch.setattr(Rationalizer, "predict", select_nothing)
+    console, output = quiet()
+    found = discover_shortcuts(reuse, tmp_path, console)
+    assert found.report.selected_words == 0
+    assert not any(mask.any() for mask in found.masks.values())
+    text = " ".join(output.getvalue().split())
+    assert "selects no words on the annotated examples" in text
+    assert "discovery_epochs" in text
+
+
+def test_discovery_epochs_set_the_unsupervised_run_only() -> None:
+    longer = SMALL.model_copy(update={"discovery_epochs": 5})
+    assert unsupervised_config(longer).epochs == 5
+    assert unsupervised_config(SMALL).epochs == SMALL.epochs == 1
+    # SSR runs that differ only in their discovery length still train the same SSR model,
+    # but they must not share a discovery run
+    assert unsupervised_config(longer) != unsupervised_config(SMALL)
+    assert unsupervised_config(longer).discovery_epochs is None
 
 
 def test_shortcuts_are_the_words_the_unsupervised_run_selects_outside_the_gold(discovered):

@@ -86,6 +86,13 @@ class TrainConfig(BaseModel):
         description="reuse the unsupervised rationalizer of this earlier run directory for "
         "shortcut discovery instead of training one (ssr-unif and ssr-virt only)",
     )
+    discovery_epochs: int | None = Field(
+        None,
+        ge=1,
+        description="maximum epochs of the unsupervised shortcut-discovery run (default: epochs); "
+        "an unsupervised rationalizer often selects nothing for its first few epochs, so a short "
+        "SSR run may need a longer discovery run (ssr-unif and ssr-virt only)",
+    )
 
     # Model
     encoder: str = Field(
@@ -182,11 +189,12 @@ class TrainConfig(BaseModel):
                 f"augment={self.augment!r} changes shortcut positions, which only the "
                 f"{' and '.join(SHORTCUT_METHODS)} methods discover (method is {self.method!r})"
             )
-        if self.shortcut_run is not None and not uses_shortcuts:
-            raise ValueError(
-                f"shortcut_run is only used by {' and '.join(SHORTCUT_METHODS)} "
-                f"(method is {self.method!r})"
-            )
+        for name in ("shortcut_run", "discovery_epochs"):
+            if getattr(self, name) is not None and not uses_shortcuts:
+                raise ValueError(
+                    f"{name} is only used by {' and '.join(SHORTCUT_METHODS)} "
+                    f"(method is {self.method!r})"
+                )
         if uses_shortcuts and self.labeled_fraction == 0:
             raise ValueError(
                 f"{self.method} discovers shortcuts on annotated examples: labeled_fraction "

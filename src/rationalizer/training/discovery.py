@@ -57,9 +57,11 @@ def unsupervised_config(config: TrainConfig) -> TrainConfig:
         "supervision_weight",
         "annotated_task_input",
         "shortcut_run",
+        "discovery_epochs",
     )
     defaults = {name: TrainConfig.model_fields[name].default for name in unused}
-    return TrainConfig.model_validate(config.model_dump() | defaults | {"method": DISCOVERY_METHOD})
+    own = {"method": DISCOVERY_METHOD, "epochs": config.discovery_epochs or config.epochs}
+    return TrainConfig.model_validate(config.model_dump() | defaults | own)
 
 
 def ensure_unsupervised_run(
@@ -104,6 +106,13 @@ def discover_shortcuts(
     }
     masks = shortcut_masks(annotated, predicted)
     report = build_report(annotated, masks, train.labels, predicted=predicted)
+    if report.selected_words == 0:
+        console.print(
+            f"[yellow]warning:[/yellow] the unsupervised run in {run_dir} selects no words on the "
+            "annotated examples, so no shortcuts are found and the shortcut terms stay zero. "
+            "Unsupervised rationalizers often select nothing for their first epochs: give "
+            "discovery more (discovery_epochs) or a larger sparsity_weight."
+        )
     out.mkdir(parents=True, exist_ok=True)
     report.save_json(out / REPORT_JSON)
     (out / REPORT_MD).write_text(report.to_markdown(), encoding="utf-8")

@@ -1,0 +1,315 @@
+"""Why SSR is (or is not) ahead of semi-supervised RNP: a validation-only ablation of its settings.
+
+Each variant is the Table-1 cell of an SSR method (``benchmarks/ssr_table.py``: same data,
+model, epochs, seed, augmentation and discovery run) with one setting changed:
+
+* ``λ = 0``: the shortcut terms switched off, so only the augmentation and the supervision of
+  the annotated examples remain; the gap between this row and the table's row is what the
+  shortcut loss itself contributes;
+* ``λ = 0.01`` and ``λ = 1``: ten times less and more weight on the shortcut terms;
+* the predictor reading the selected rationale (not the full text) on annotated examples.
+
+Only validation numbers (the selected epoch's ``summary.json``) are read and reported; the test
+split is never loaded. Semi-supervised RNP's validation numbers come from the table's cells.
+Each finished variant is stored in ``benchmarks/results/ssr_sweep_cells`` and skipped when the
+script runs again; the table's SSR and FR cells of the same dataset and seed must exist.
+
+Usage (from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets)::
+
+    python benchmarks/ssr_sweep.py --dataset movies --method ssr-unif --seeds 0 --threads 1
+    python benchmarks/ssr_sweep.py --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ssr_table as table
+from rationalizer.errors import RationalizerError
+from rationalizer.training.config import TrainConfig
+from rationalizer.training.discovery import train_run
+from rationalizer.training.trainer import SUMMARY_FILE
+
+CACHE_DIR = table.CACHE_DIR.parent / "ssr_sweep"
+CELLS_DIR = table.RESULTS_DIR / "ssr_sweep_cells"
+REPORT_JSON = table.RESULTS_DIR / "ssr_sweep.json"
+REPORT_MD = table.RESULTS_DIR / "ssr_sweep.md"
+
+#: Variant name → the settings it changes in the table's cell. The table's own cell (no
+#: change) is read from the table, not trained again.
+TABLE_VARIANT = "table settings (λ = 0.1)"
+VARIANTS: dict[str, dict[str, Any]] = {
+    TABLE_VARIANT: {},
+    "λ = 0 (no shortcut terms)": {"shortcut_weight": 0.0},
+    "λ = 0.01": {"shortcut_weight": 0.01},
+    "λ = 1": {"shortcut_weight": 1.0},
+    "predictor reads the selected rationale on annotated examples": {
+        "annotated_task_input": "rationale"
+    },
+}
+#: Validation metrics reported, from summary.json's ``validation`` section.
+METRICS = {
+    "accuracy": "acc",
+    "token_f1": "tok F1",
+    "token_precision": "tok P",
+    "token_recall": "tok R",
+    "selection_rate": "sel",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run of the sweep: a table cell with some settings changed."""
+
+    base: table.Cell
+    name: str
+
+    @property
+    def slug(self) -> str:
+        return f"v{list(VARIANTS).index(self.name)}"
+
+    def config(self, table_cache: Path) -> TrainConfig:
+        base = table.cell_config(self.base, table_cache)
+        return base.model_copy(update=VARIANTS[self.name])
+
+    def run_dir(self, cache_dir: Path) -> Path:
+        return cache_dir / self.base.dataset / self.base.name / self.slug / f"seed{self.base.seed}"
+
+    def record_path(self, cells_dir: Path) -> Path:
+        base = self.base
+        return cells_dir / base.dataset / base.name / self.slug / f"seed{base.seed}.json"
+
+    def __str__(self) -> str:
+        return f"{self.base} [{self.name}]"
+
+
+def base_cell(dataset: str, method: str, seed: int) -> table.Cell:
+    """The table's cell of ``method`` with the augmentation the table chose on validation."""
+    augment = table.choose_augmentation(
+        table.search_scores(dataset, method, table.CELLS_DIR, table.CACHE_DIR)
+    )
+    if augment is None:
+        raise RationalizerError(
+            f"the table's augmentation search for {dataset}/{method} has not finished: run "
+            f"python benchmarks/ssr_table.py --datasets {dataset} --methods {method} --seeds 0"
+        )
+    return table.Cell(dataset, method, seed, augment)
+
+
+def validation_of(record: Mapping | None) -> dict[str, float] | None:
+    if record is None:
+        return None
+    return {key: record["validation"][key] for key in METRICS}
+
+
+def table_validation(cell: table.Cell) -> dict[str, float] | None:
+    """Validation numbers of a finished table cell (None when it is missing or stale)."""
+    config = table.cell_config(cell, table.CACHE_DIR)
+    return validation_of(table.finished_record(cell, config, table.CELLS_DIR))
+
+
+def finished_variant(variant: Variant, cells_dir: Path, table_cache: Path) -> dict | None:
+    record = table.read_json(variant.record_path(cells_dir))
+    if record is None or not table.same_settings(record["config"], variant.config(table_cache)):
+        return None
+    return record
+
+
+def run_variant(variant: Variant, cache_dir: Path, cells_dir: Path, command: str) -> dict:
+    """Train one variant (resuming an interrupted run) and store its validation record."""
+    config = variant.config(table.CACHE_DIR)
+    run_dir = variant.run_dir(cache_dir)
+    table.check_same_run(run_dir, config)
+    started = time.perf_counter()
+    resumed = (run_dir / "resume.json").is_file()
+    if not (run_dir / SUMMARY_FILE).is_file():
+        train_run(config, run_dir, Console(stderr=True))
+    summary = table.read_json(run_dir / SUMMARY_FILE)
+    record = {
+        "variant": variant.name,
+        "cell": str(variant.base),
+        "config": table.config_json(config),
+        "validation": summary["validation"],
+        "best_epoch": summary["best_epoch"],
+        "epochs_run": summary["epochs_run"],
+        "wall_seconds": None if resumed else time.perf_counter() - started,
+        "machine": table.machine(),
+        "command": command,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    table.write_json(variant.record_path(cells_dir), record)
+    return record
+
+
+SEMI_ROW = "semi-supervised RNP (table settings)"
+
+
+def seed_validation(row: str, base: table.Cell, cells_dir: Path) -> dict[str, float] | None:
+    """Validation numbers of one row for one seed: read from the table for semi and for the
+    table's own SSR settings, from the sweep's records for the other variants."""
+    if row == SEMI_ROW:
+        return table_validation(table.Cell(base.dataset, "semi", base.seed))
+    if row == TABLE_VARIANT:
+        return table_validation(base)
+    return validation_of(finished_variant(Variant(base, row), cells_dir, table.CACHE_DIR))
+
+
+def rows(base_cells: Sequence[table.Cell], cells_dir: Path) -> list[dict]:
+    """One row per variant, and semi's reference row: validation mean ± std over the seeds."""
+    out = []
+    for row in (SEMI_ROW, *VARIANTS):
+        finished = [
+            values
+            for base in base_cells
+            if (values := seed_validation(row, base, cells_dir)) is not None
+        ]
+        summaries = {key: table.summarize([v[key] for v in finished]) for key in METRICS}
+        out.append(
+            {
+                "variant": row,
+                "seeds": f"{len(finished)}/{len(base_cells)}",
+                "validation": {
+                    key: None if summary is None else asdict(summary)
+                    for key, summary in summaries.items()
+                },
+            }
+        )
+    return out
+
+
+def render(report: Mapping) -> str:
+    lines = [
+        "# SSR ablation on the validation split",
+        "",
+        "Settings of the Table-1 SSR cell changed one at a time (`benchmarks/ssr_sweep.py`); "
+        "every number is on the **validation** split at the epoch the run selected by "
+        "validation accuracy, mean ± sample std over the finished seeds. The test split is not "
+        "read.",
+        "",
+        f"Report built by: `{report['command']}` ({report['built']}).",
+        "",
+    ]
+    metric = table.Metric("", "", False)
+    for section in report["sections"]:
+        lines += [
+            f"## {section['dataset']}, {section['cell']}, seeds {section['seeds']}",
+            "",
+            "| variant | seeds | " + " | ".join(METRICS.values()) + " |",
+            "|---|---|" + "---|" * len(METRICS),
+        ]
+        for row in section["rows"]:
+            seeds = int(row["seeds"].split("/")[0])
+            values = [
+                table.format_summary(row["validation"][key], metric, seeds) for key in METRICS
+            ]
+            lines.append(f"| {row['variant']} | {row['seeds']} | " + " | ".join(values) + " |")
+        lines.append("")
+    machines = sorted({table.machine_text(m) for m in report["machines"]})
+    lines += ["Machines:", "", *[f"- {m}" for m in machines], ""]
+    return "\n".join(lines)
+
+
+def build_report(
+    plan: Mapping[tuple[str, str], Sequence[int]], cells_dir: Path, command: str
+) -> dict:
+    """The report of every (dataset, method) in ``plan`` over its seeds."""
+    sections, machines = [], []
+    for (dataset, method), seeds in plan.items():
+        base_cells = [base_cell(dataset, method, seed) for seed in seeds]
+        sections.append(
+            {
+                "dataset": dataset,
+                "method": method,
+                "cell": base_cells[0].name,
+                "seeds": ", ".join(map(str, seeds)),
+                "rows": rows(base_cells, cells_dir),
+            }
+        )
+        for path in sorted((cells_dir / dataset / base_cells[0].name).rglob("seed*.json")):
+            machines.append(table.read_json(path)["machine"])
+    return {
+        "command": command,
+        "built": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sections": sections,
+        "machines": table.distinct(machines),
+    }
+
+
+def stored_plan(cells_dir: Path) -> dict[tuple[str, str], list[int]]:
+    """(dataset, method) → seeds of every stored variant record."""
+    plan: dict[tuple[str, str], set[int]] = {}
+    for path in cells_dir.glob("*/*/*/seed*.json"):
+        dataset, cell_name = path.parts[-4], path.parts[-3]
+        plan.setdefault((dataset, cell_name.split("+")[0]), set()).add(int(path.stem[4:]))
+    return {key: sorted(seeds) for key, seeds in sorted(plan.items())}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="movies", choices=table.DATASETS)
+    parser.add_argument("--method", default="ssr-unif", choices=table.SSR_METHODS)
+    parser.add_argument("--seeds", type=table.seeds_argument, default=[0], help="default: 0")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="start no new run after this many minutes (a running one finishes)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="train nothing: rebuild the report"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.chdir(table.ROOT)
+    torch.set_num_threads(args.threads)
+    console = Console(stderr=True)
+    command = "python benchmarks/ssr_sweep.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    try:
+        if not args.report_only:
+            deadline = table.Deadline(args.max_minutes)
+            for seed in args.seeds:
+                base = base_cell(args.dataset, args.method, seed)
+                for name in VARIANTS:
+                    variant = Variant(base, name)
+                    if name == TABLE_VARIANT or finished_variant(
+                        variant, CELLS_DIR, table.CACHE_DIR
+                    ):
+                        continue
+                    if deadline.passed():
+                        console.print(f"deadline passed: {variant} not started")
+                        continue
+                    console.rule(str(variant))
+                    record = run_variant(variant, CACHE_DIR, CELLS_DIR, command)
+                    console.print(
+                        f"{variant}: validation token F1 {record['validation']['token_f1']:.3f}, "
+                        f"accuracy {record['validation']['accuracy']:.3f}"
+                    )
+        report = build_report(stored_plan(CELLS_DIR), CELLS_DIR, command)
+    except RationalizerError as err:
+        console.print(f"[red]error:[/red] {err}")
+        return 1
+    table.write_json(REPORT_JSON, report)
+    REPORT_MD.write_text(render(report), encoding="utf-8")
+    console.print(f"wrote {REPORT_JSON} and {REPORT_MD}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""benchmarks/ssr_sweep.py: variants of the table's SSR cell, validation only, and its report.
+
+Nothing here trains a model: training is replaced by a function that writes summary.json.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from tests.benchmarks.test_ssr_table import MACHINE
+
+from rationalizer.errors import RationalizerError
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ssr_sweep.py"
+
+
+@pytest.fixture()
+def sweep(tmp_path, monkeypatch):
+    """The script as a module, with the table's folders moved under tmp_path."""
+    spec = importlib.util.spec_from_file_location("ssr_sweep_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module.table, "CELLS_DIR", tmp_path / "table-cells")
+    monkeypatch.setattr(module.table, "CACHE_DIR", tmp_path / "table-cache")
+    yield module
+    del sys.modules[spec.name]
+
+
+def validation(token_f1: float, accuracy: float = 0.8) -> dict[str, float]:
+    return {
+        "accuracy": accuracy,
+        "token_f1": token_f1,
+        "token_precision": token_f1,
+        "token_recall": token_f1,
+        "selection_rate": 0.1,
+    }
+
+
+def write_table_record(sweep, cell, token_f1: float) -> None:
+    """A table cell record as ssr_table.py stores it; its test report must never be read."""
+    table = sweep.table
+    record = {
+        "config": table.config_json(table.cell_config(cell, table.CACHE_DIR)),
+        "report": {"token_prf.instance_micro.f1": 0.99},
+        "validation": validation(token_f1),
+        "machine": MACHINE,
+    }
+    table.write_json(cell.record_path(table.CELLS_DIR), record)
+
+
+def finish_search(sweep, dataset: str = "movies", method: str = "ssr-unif") -> None:
+    for augment, score in (("random", 0.20), ("semantic", 0.25), ("mixed", 0.22)):
+        write_table_record(sweep, sweep.table.Cell(dataset, method, 0, augment), score)
+
+
+def test_variants_change_one_setting_of_the_tables_cell(sweep):
+    table = sweep.table
+    base = table.Cell("movies", "ssr-unif", 1, "semantic")
+    table_config = table.cell_config(base, table.CACHE_DIR)
+    assert sweep.Variant(base, sweep.TABLE_VARIANT).config(table.CACHE_DIR) == table_config
+    for name, change in sweep.VARIANTS.items():
+        config = sweep.Variant(base, name).config(table.CACHE_DIR)
+        differing = {
+            key
+            for key, value in config.model_dump().items()
+            if value != table_config.model_dump()[key]
+        }
+        assert differing == {
+            key for key, value in change.items() if value != getattr(table_config, key)
+        }
+        # the variant reuses the table's discovery run of its seed
+        assert config.shortcut_run == table.Cell("movies", "fr", 1).run_dir(table.CACHE_DIR)
+    paths = {sweep.Variant(base, name).run_dir(Path("cache")) for name in sweep.VARIANTS}
+    assert len(paths) == len(sweep.VARIANTS)
+
+
+def test_base_cell_takes_the_tables_chosen_augmentation(sweep):
+    with pytest.raises(RationalizerError, match="augmentation search for movies/ssr-unif"):
+        sweep.base_cell("movies", "ssr-unif", 0)
+    finish_search(sweep)
+    assert sweep.base_cell("movies", "ssr-unif", 2) == sweep.table.Cell(
+        "movies", "ssr-unif", 2, "semantic"
+    )
+
+
+def test_run_variant_stores_validation_numbers_only(sweep, tmp_path, monkeypatch):
+    finish_search(sweep)
+    variant = sweep.Variant(sweep.base_cell("movies", "ssr-unif", 0), "λ = 1")
+    trained = []
+
+    def fake_train(config, run_dir, console):
+        trained.append(config)
+        run_dir.mkdir(parents=True)
+        summary = {"validation": validation(0.31), "best_epoch": 5, "epochs_run": 8}
+        (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+
+    monkeypatch.setattr(sweep, "train_run", fake_train)
+    monkeypatch.setattr(sweep.table, "machine", lambda: MACHINE)
+    cells = tmp_path / "sweep-cells"
+    record = sweep.run_variant(variant, tmp_path / "sweep-cache", cells, "cmd")
+    assert trained[0].shortcut_weight == 1.0 and trained[0].augment == "semantic"
+    assert record["validation"]["token_f1"] == 0.31
+    assert "report" not in record  # no test numbers
+    assert sweep.finished_variant(variant, cells, sweep.table.CACHE_DIR) == record
+    assert sweep.stored_plan(cells) == {("movies", "ssr-unif"): [0]}
+
+
+def test_report_rows_and_markdown(sweep, tmp_path):
+    table = sweep.table
+    finish_search(sweep)
+    cells = tmp_path / "sweep-cells"
+    for seed, semi_f1 in ((0, 0.24), (1, 0.26)):
+        write_table_record(sweep, table.Cell("movies", "semi", seed), semi_f1)
+    write_table_record(sweep, table.Cell("movies", "ssr-unif", 1, "semantic"), 0.27)
+    for seed, f1 in ((0, 0.21), (1, 0.23)):
+        variant = sweep.Variant(table.Cell("movies", "ssr-unif", seed, "semantic"), "λ = 0.01")
+        record = {
+            "config": table.config_json(variant.config(table.CACHE_DIR)),
+            "validation": validation(f1),
+            "machine": MACHINE,
+        }
+        table.write_json(variant.record_path(cells), record)
+    report = sweep.build_report(sweep.stored_plan(cells), cells, "python benchmarks/ssr_sweep.py")
+    (section,) = report["sections"]
+    assert section["cell"] == "ssr-unif+semantic" and section["seeds"] == "0, 1"
+    rows = {row["variant"]: row for row in section["rows"]}
+    assert rows[sweep.SEMI_ROW]["validation"]["token_f1"]["mean"] == pytest.approx(0.25)
+    # the table's own SSR row: seed 0 is the search cell (0.25), seed 1 the table cell (0.27)
+    assert rows[sweep.TABLE_VARIANT]["validation"]["token_f1"]["mean"] == pytest.approx(0.26)
+    assert rows["λ = 0.01"]["seeds"] == "2/2"
+    assert rows["λ = 1"]["seeds"] == "0/2" and rows["λ = 1"]["validation"]["token_f1"] is None
+    markdown = sweep.render(report)
+    assert "| λ = 0.01 | 2/2 | 0.800 ± 0.000 | 0.220 ± 0.014 |" in markdown
+    assert "| λ = 1 | 0/2 | missing |" in markdown
+    assert "0.990" not in markdown  # the test report is never read
+    assert "Linux-test, 2 CPUs" in markdown

@@ -58,6 +58,8 @@ from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import DISCOVERY_METHOD, train_run
+from rationalizer.training.discovery import REPORT_JSON as SHORTCUTS_JSON
+from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -431,6 +433,8 @@ def run_cell(
         "command": command,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if (discovery := discovery_summary(run_dir)) is not None:
+        record["discovery"] = discovery
     write_json(cell.record_path(cells_dir), record)
     total = record["wall_seconds"]["total"]
     console.print(
@@ -438,6 +442,38 @@ def run_cell(
         f"wall {'?' if total is None else f'{total / 60:.1f} min'}"
     )
     return record
+
+
+#: Discovered phrases listed per seed in the report.
+DISCOVERY_TOP_PHRASES = 5
+
+
+def discovery_summary(run_dir: Path) -> dict | None:
+    """What shortcut discovery found for an SSR run (None for other runs)."""
+    path = run_dir / SHORTCUTS_JSON
+    if not path.is_file():
+        return None
+    report = ShortcutReport.load(path)
+    return {
+        "annotated_examples": report.annotated_examples,
+        "examples_with_shortcuts": report.examples_with_shortcuts,
+        "selected_words": report.selected_words,
+        "shortcut_words": report.shortcut_words,
+        "top_phrases": [p.phrase for p in report.phrases[:DISCOVERY_TOP_PHRASES]],
+    }
+
+
+def seed_discoveries(
+    dataset: str, seeds: Sequence[int], cells_dir: Path, cache_dir: Path
+) -> dict[int, dict]:
+    """Each seed's discovery, from its SSR_unif cell (every SSR cell of a seed shares it)."""
+    found = {}
+    for seed in seeds:
+        cell = Cell(dataset, SSR_METHODS[0], seed)
+        record = finished_record(cell, cell_config(cell, cache_dir), cells_dir)
+        if record is not None and record.get("discovery") is not None:
+            found[seed] = record["discovery"]
+    return found
 
 
 def machine() -> dict:
@@ -748,6 +784,7 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
         },
         "references": references,
         "targets": evaluate_targets(dataset, rows, references, len(seeds)),
+        "discovery": seed_discoveries(dataset, seeds, cells_dir, cache_dir),
         "missing": missing,
     }
 
@@ -967,11 +1004,42 @@ def _dataset_markdown(name: str, data: Mapping, seeds: int) -> list[str]:
         scores = search["validation_" + SEARCH_METRIC]
         shown = ["missing" if scores[a] is None else f"{scores[a]:.3f}" for a in AUGMENTATIONS]
         lines.append(f"| {method} | " + " | ".join(shown) + f" | {search['chosen'] or '—'} |")
+    lines += ["", *_discovery_markdown(data.get("discovery") or {})]
     lines += ["", *_references_markdown(data["references"]), "", "Targets:", ""]
     for target in data["targets"]:
         difference = target["difference"]
         shown = "" if difference is None else f" (difference {difference:+.3f})"
         lines.append(f"- {target['target']}: **{target['status']}**{shown}")
+    return lines
+
+
+def _discovery_markdown(discoveries: Mapping) -> list[str]:
+    if not discoveries:
+        return ["Shortcut discovery: no SSR cell has finished yet."]
+    lines = [
+        "Shortcut discovery (each seed's FR cell run on the annotated training examples; "
+        "shortcut words are the selected words outside the human rationale):",
+        "",
+        "| seed | annotated examples | with ≥1 shortcut word | shortcut words per example | "
+        "share of selected words | most frequent shortcut phrases |",
+        "|---|---|---|---|---|---|",
+    ]
+    for seed, found in sorted(discoveries.items(), key=lambda item: int(item[0])):
+        annotated = found["annotated_examples"]
+        selected = found["selected_words"]
+        share = f"{found['shortcut_words'] / selected:.2f}" if selected else "— (none selected)"
+        phrases = ", ".join(f"`{p}`" for p in found["top_phrases"]) or "—"
+        lines.append(
+            f"| {seed} | {annotated} | {found['examples_with_shortcuts']} | "
+            f"{found['shortcut_words'] / annotated:.1f} | {share} | {phrases} |"
+        )
+    if all(not found["selected_words"] for found in discoveries.values()):
+        lines += [
+            "",
+            "The discovery run selects no words, so there are no shortcuts: SSR's shortcut "
+            "terms are zero, augmentation has no positions to change, and every SSR run trains "
+            "exactly like semi-supervised RNP.",
+        ]
     return lines
 
 

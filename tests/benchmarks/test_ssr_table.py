@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from rationalizer.data import Dataset, Document, Example
 from rationalizer.training.discovery import unsupervised_config
+from rationalizer.training.shortcuts import PhraseStats, ShortcutReport
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ssr_table.py"
 
@@ -341,6 +342,78 @@ def test_markdown_shows_means_and_never_fills_missing_cells(bench, dirs):
     assert "- throughput/minilm" in markdown
     assert "`python benchmarks/ssr_table.py --seeds 0`" in markdown  # the cells' command
     assert "torch 2.x with 1 thread(s)" in markdown
+
+
+def shortcut_report(selected: int, shortcut: int, phrases: tuple[str, ...]) -> ShortcutReport:
+    stats = tuple(
+        PhraseStats(
+            phrase=p,
+            count=3,
+            occurrences=4,
+            label_counts={"pos": 3},
+            skew_label="pos",
+            skew_share=1.0,
+            log_odds=0.5,
+            contexts=(),
+        )
+        for p in phrases
+    )
+    return ShortcutReport(
+        labels=("neg", "pos"),
+        label_counts={"neg": 5, "pos": 5},
+        annotated_examples=10,
+        examples_with_shortcuts=4 if shortcut else 0,
+        shortcut_words=shortcut,
+        selected_words=selected,
+        distinct_phrases=len(phrases),
+        distinct_unigrams=len(phrases),
+        top=None,
+        min_count=1,
+        window=3,
+        phrases=stats,
+    )
+
+
+def test_discovery_is_summarised_per_seed(bench, dirs, tmp_path):
+    cache, cells = dirs
+    assert bench.discovery_summary(tmp_path) is None  # not an SSR run
+    phrases = ("at the odeon", "on a tuesday", "i", "so", "but", "even")
+    shortcut_report(40, 25, phrases).save_json(tmp_path / "shortcuts.json")
+    found = bench.discovery_summary(tmp_path)
+    assert found == {
+        "annotated_examples": 10,
+        "examples_with_shortcuts": 4,
+        "selected_words": 40,
+        "shortcut_words": 25,
+        "top_phrases": list(phrases[: bench.DISCOVERY_TOP_PHRASES]),
+    }
+    for seed in (0, 1):
+        cell = bench.Cell("movies", "ssr-unif", seed)
+        write_record(bench, cell, cache, cells, 0.8, 0.2)
+        record = json.loads(cell.record_path(cells).read_text(encoding="utf-8"))
+        record["discovery"] = found
+        bench.write_json(cell.record_path(cells), record)
+    report = bench.dataset_report("movies", (0, 1, 2), cells, cache)
+    assert report["discovery"] == {0: found, 1: found}
+    markdown = "\n".join(bench._discovery_markdown(json.loads(json.dumps(report["discovery"]))))
+    assert (
+        "| 0 | 10 | 4 | 2.5 | 0.62 | `at the odeon`, `on a tuesday`, `i`, `so`, `but` |" in markdown
+    )
+    assert "every SSR run trains exactly like" not in markdown
+
+
+def test_a_discovery_that_selects_nothing_is_called_out(bench):
+    nothing = {
+        "annotated_examples": 10,
+        "examples_with_shortcuts": 0,
+        "selected_words": 0,
+        "shortcut_words": 0,
+        "top_phrases": [],
+    }
+    markdown = "\n".join(bench._discovery_markdown({"0": nothing}))
+    assert "| 0 | 10 | 0 | 0.0 | — (none selected) | — |" in markdown
+    assert "every SSR run trains exactly like semi-supervised RNP" in markdown
+    assert bench._discovery_markdown({}) == ["Shortcut discovery: no SSR cell has finished yet."]
 
 
 # -------------------------------------------------------------------------------- targets

@@ -54,8 +54,8 @@ TABLE_VARIANT = "table settings (λ = 0.1)"
 VARIANTS: dict[str, dict[str, Any]] = {
     TABLE_VARIANT: {},
     "λ = 0 (no shortcut terms)": {"shortcut_weight": 0.0},
-    "λ = 0.01": {"shortcut_weight": 0.01},
     "λ = 1": {"shortcut_weight": 1.0},
+    "λ = 0.01": {"shortcut_weight": 0.01},
     "predictor reads the selected rationale on annotated examples": {
         "annotated_task_input": "rationale"
     },
@@ -79,7 +79,8 @@ class Variant:
 
     @property
     def slug(self) -> str:
-        return f"v{list(VARIANTS).index(self.name)}"
+        """Folder name: the changed settings, so renaming or reordering variants keeps them."""
+        return ",".join(f"{key}={value}" for key, value in VARIANTS[self.name].items())
 
     def config(self, table_cache: Path) -> TrainConfig:
         base = table.cell_config(self.base, table_cache)

@@ -57,7 +57,7 @@ from rationalizer.metrics import classification_metrics, evaluate, flatten
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
 from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import DISCOVERY_METHOD, train_run
+from rationalizer.training.discovery import DISCOVERY_METHOD, discover_shortcuts, train_run
 from rationalizer.training.discovery import REPORT_JSON as SHORTCUTS_JSON
 from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
@@ -474,6 +474,37 @@ def seed_discoveries(
         if record is not None and record.get("discovery") is not None:
             found[seed] = record["discovery"]
     return found
+
+
+def record_missing_discoveries(
+    dataset: str,
+    seeds: Sequence[int],
+    *,
+    cache_dir: Path,
+    cells_dir: Path,
+    console: Console,
+    discover: Callable[[TrainConfig, Path, Console], object] = discover_shortcuts,
+) -> list[int]:
+    """Add the discovery summary to finished SSR_unif records that lack it (written before
+    discovery was recorded, or trained where the cache is gone); returns the seeds filled in.
+
+    Discovery depends only on the seed's FR run and the annotated examples, so running it again
+    (training that FR run again where its folder is gone) yields what the SSR run used.
+    """
+    filled = []
+    for seed in seeds:
+        cell = Cell(dataset, SSR_METHODS[0], seed)
+        config = cell_config(cell, cache_dir)
+        record = finished_record(cell, config, cells_dir)
+        if record is None or record.get("discovery") is not None:
+            continue
+        out = cache_dir / dataset / "discovery" / f"seed{seed}"
+        console.rule(f"{cell}: shortcut discovery for its record")
+        discover(config, out, console)
+        record["discovery"] = discovery_summary(out)
+        write_json(cell.record_path(cells_dir), record)
+        filled.append(seed)
+    return filled
 
 
 def machine() -> dict:
@@ -1015,7 +1046,7 @@ def _dataset_markdown(name: str, data: Mapping, seeds: int) -> list[str]:
 
 def _discovery_markdown(discoveries: Mapping) -> list[str]:
     if not discoveries:
-        return ["Shortcut discovery: no SSR cell has finished yet."]
+        return ["Shortcut discovery: not recorded yet (no finished SSR_unif cell holds it)."]
     lines = [
         "Shortcut discovery (each seed's FR cell run on the annotated training examples; "
         "shortcut words are the selected words outside the human rationale):",
@@ -1218,6 +1249,10 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> O
                 console=console,
             )
         )
+        if SSR_METHODS[0] in methods and not deadline.passed():
+            record_missing_discoveries(
+                dataset, args.seeds, cache_dir=CACHE_DIR, cells_dir=CELLS_DIR, console=console
+            )
     return outcome
 
 

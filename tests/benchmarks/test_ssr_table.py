@@ -413,7 +413,31 @@ def test_a_discovery_that_selects_nothing_is_called_out(bench):
     markdown = "\n".join(bench._discovery_markdown({"0": nothing}))
     assert "| 0 | 10 | 0 | 0.0 | — (none selected) | — |" in markdown
     assert "every SSR run trains exactly like semi-supervised RNP" in markdown
-    assert bench._discovery_markdown({}) == ["Shortcut discovery: no SSR cell has finished yet."]
+    assert bench._discovery_markdown({}) == [
+        "Shortcut discovery: not recorded yet (no finished SSR_unif cell holds it)."
+    ]
+
+
+def test_missing_discoveries_are_recorded_once(bench, dirs, tmp_path):
+    cache, cells = dirs
+    seen = []
+
+    def discover(config, out, console):
+        seen.append((config.seed, config.shortcut_run, out))
+        out.mkdir(parents=True)
+        shortcut_report(12, 5, ("i", "so")).save_json(out / "shortcuts.json")
+
+    for seed in (0, 1):
+        write_record(bench, bench.Cell("movies", "ssr-unif", seed), cache, cells, 0.8, 0.2)
+    kwargs = {"cache_dir": cache, "cells_dir": cells, "console": quiet(), "discover": discover}
+    assert bench.record_missing_discoveries("movies", (0, 1, 2), **kwargs) == [0, 1]
+    fr_run = bench.Cell("movies", "fr", 1).run_dir(cache)
+    assert seen[1] == (1, fr_run, cache / "movies" / "discovery" / "seed1")
+    stored = bench.read_json(bench.Cell("movies", "ssr-unif", 1).record_path(cells))
+    assert stored["discovery"]["shortcut_words"] == 5
+    assert stored["discovery"]["top_phrases"] == ["i", "so"]
+    assert bench.record_missing_discoveries("movies", (0, 1, 2), **kwargs) == []  # not again
+    assert len(seen) == 2
 
 
 # -------------------------------------------------------------------------------- targets

@@ -7,7 +7,8 @@ model, epochs, seed, augmentation and discovery run) with one setting changed:
   the annotated examples remain; the gap between this row and the table's row is what the
   shortcut loss itself contributes;
 * ``λ = 0.01`` and ``λ = 1``: ten times less and more weight on the shortcut terms;
-* the predictor reading the selected rationale (not the full text) on annotated examples.
+* the predictor reading the selected or the gold rationale (not the full text) on annotated
+  examples (the method page asks which of the three is best on validation).
 
 Only validation numbers (the selected epoch's ``summary.json``) are read and reported; the test
 split is never loaded. Semi-supervised RNP's validation numbers come from the table's cells.
@@ -57,8 +58,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "λ = 1": {"shortcut_weight": 1.0},
     "λ = 0.01": {"shortcut_weight": 0.01},
     "predictor reads the selected rationale on annotated examples": {
-        "annotated_task_input": "rationale"
+        "annotated_task_input": "selected"
     },
+    "predictor reads the gold rationale on annotated examples": {"annotated_task_input": "gold"},
 }
 #: Validation metrics reported, from summary.json's ``validation`` section.
 METRICS = {
@@ -84,7 +86,8 @@ class Variant:
 
     def config(self, table_cache: Path) -> TrainConfig:
         base = table.cell_config(self.base, table_cache)
-        return base.model_copy(update=VARIANTS[self.name])
+        # validated, unlike model_copy(update=...), so a misspelt setting fails here
+        return TrainConfig.model_validate(base.model_dump() | VARIANTS[self.name])
 
     def run_dir(self, cache_dir: Path) -> Path:
         return cache_dir / self.base.dataset / self.base.name / self.slug / f"seed{self.base.seed}"

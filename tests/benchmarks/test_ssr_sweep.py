@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from tests.benchmarks.test_ssr_table import MACHINE
 
 from rationalizer.errors import RationalizerError
@@ -77,6 +78,13 @@ def test_variants_change_one_setting_of_the_tables_cell(sweep):
         assert config.shortcut_run == table.Cell("movies", "fr", 1).run_dir(table.CACHE_DIR)
     paths = {sweep.Variant(base, name).run_dir(Path("cache")) for name in sweep.VARIANTS}
     assert len(paths) == len(sweep.VARIANTS)
+
+
+def test_a_variant_with_an_invalid_setting_is_refused(sweep, monkeypatch):
+    base = sweep.table.Cell("movies", "ssr-unif", 0, "semantic")
+    monkeypatch.setitem(sweep.VARIANTS, "misspelt", {"annotated_task_input": "rationale"})
+    with pytest.raises(ValidationError, match="annotated_task_input"):
+        sweep.Variant(base, "misspelt").config(sweep.table.CACHE_DIR)
 
 
 def test_base_cell_takes_the_tables_chosen_augmentation(sweep):

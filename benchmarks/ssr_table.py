@@ -971,7 +971,10 @@ def render_markdown(report: Mapping) -> str:
         "(evaluate's `annotated_only` section); task and faithfulness columns over all posts.",
         "- `comp`/`suff`: comprehensiveness and sufficiency of the selected rationale; "
         "`AOPC comp`/`AOPC suff`: their averages over the top 1/5/10/20/50% of words by "
-        "selector probability.",
+        "selector probability. `suff` is 0 for every method by construction, not by "
+        "measurement luck: the prediction already reads only the selected rationale, so "
+        "keeping only the rationale changes nothing; `AOPC suff` keeps the top words by "
+        "selector probability instead, which can differ from the selection.",
         "- `wall min`: wall-clock minutes of the run (training, including data loading and, "
         "for SSR, shortcut discovery with the cached FR run, plus test scoring; left out "
         "for a run resumed in a later sitting, whose time is partial). "

@@ -295,6 +295,31 @@ def test_shortcut_masks_outside_the_annotated_set_are_refused(splits, tmp_path):
         trainer.fit()
 
 
+@pytest.mark.parametrize("method", ["ssr-unif", "ssr-virt"])
+def test_without_any_shortcut_the_shortcut_terms_stay_zero(splits, tmp_path, method):
+    train, validation = splits("synthetic")
+    config = tiny_config("synthetic", method, epochs=1)
+    train = limit_examples(train, config)
+    chosen = choose_annotated(train, config.labeled_fraction, config.seed)
+    masks = {ex.id: np.zeros(len(ex.document), dtype=np.int8) for ex in train if ex.id in chosen}
+    output = io.StringIO()
+    trainer = Trainer(
+        config,
+        tmp_path,
+        shortcut_masks=masks,
+        train=train,
+        validation=validation,
+        console=Console(file=output, width=200),
+    )
+    trainer.fit()
+    assert trainer.method.weights.shortcut == 0.0
+    assert "no annotated example has a shortcut word" in output.getvalue()
+    logged = read_metrics(tmp_path)[0]["train"]
+    # a term computed on no example is not logged; the others are logged as zero
+    logged_terms = (TERMS[method] - TERMS["semi"]) & set(logged)
+    assert logged_terms and all(logged[term] == 0.0 for term in logged_terms)
+
+
 # ----------------------------------------------------------------------------- augmentation
 
 

@@ -147,6 +147,17 @@ class Trainer:
         fraction = 1.0 if self.method_class.annotates_everything else cfg.labeled_fraction
         annotated = choose_annotated(self.train_data, fraction, cfg.seed)
         rate = cfg.selection_rate or selection_rate_target(self.train_data.examples, annotated)
+        shortcut_weight = cfg.shortcut_weight
+        if self.method_class.needs_shortcuts and not any(
+            mask.any() for mask in self.shortcut_masks.values()
+        ):
+            # SSR_virt's term on D_u would push the predictor towards uniform on the output of
+            # a virtual encoder that never saw a shortcut: noise, not shortcut knowledge.
+            shortcut_weight = 0.0
+            self.console.print(
+                "[yellow]note:[/yellow] no annotated example has a shortcut word, so the "
+                f"shortcut terms are off and {cfg.method} trains like semi-supervised RNP"
+            )
         self.method = self.method_class(
             LossWeights(
                 sparsity=cfg.sparsity_weight,
@@ -154,7 +165,7 @@ class Trainer:
                 selection_rate=rate,
                 supervision=cfg.supervision_weight,
                 rationale_class_weight=(1 - rate) / rate if cfg.balance_supervision else 1.0,
-                shortcut=cfg.shortcut_weight,
+                shortcut=shortcut_weight,
                 annotated_task_input=cfg.annotated_task_input,
             ),
         )

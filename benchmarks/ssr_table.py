@@ -954,7 +954,12 @@ def render_markdown(report: Mapping) -> str:
         "",
         "Machines that ran the cells:",
         "",
-        *[f"- {machine_text(m)}" for m in report["cell_machines"] or [report["machine"]]],
+        *[
+            f"- {text}"
+            for text in dict.fromkeys(
+                machine_text(m) for m in report["cell_machines"] or [report["machine"]]
+            )
+        ],
         "",
         "## Protocol",
         "",

@@ -344,6 +344,22 @@ def test_markdown_shows_means_and_never_fills_missing_cells(bench, dirs):
     assert "torch 2.x with 1 thread(s)" in markdown
 
 
+def test_machines_that_differ_only_in_library_versions_are_listed_once(bench, dirs):
+    """The references record also notes scikit-learn and numpy; the machine is the same."""
+    cache, cells = dirs
+    write_record(bench, bench.Cell("movies", "rnp", 0), cache, cells, 0.7, 0.10)
+    record_path = bench.Cell("movies", "rnp", 1).record_path(cells)
+    write_record(bench, bench.Cell("movies", "rnp", 1), cache, cells, 0.9, 0.20)
+    record = json.loads(record_path.read_text())
+    record["machine"] = {**MACHINE, "scikit-learn": "1.x"}
+    bench.write_json(record_path, record)
+    report = bench.build_report(cells, cache, "python benchmarks/ssr_table.py --report-only")
+    assert len(report["cell_machines"]) == 2
+    markdown = bench.render_markdown(report)
+    machines = markdown.split("Machines that ran the cells:")[1].split("## Protocol")[0]
+    assert machines.count("torch 2.x with 1 thread(s)") == 1
+
+
 def shortcut_report(selected: int, shortcut: int, phrases: tuple[str, ...]) -> ShortcutReport:
     stats = tuple(
         PhraseStats(

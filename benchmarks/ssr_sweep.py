@@ -8,16 +8,24 @@ model, epochs, seed, augmentation and discovery run) with one setting changed:
   shortcut loss itself contributes;
 * ``λ = 0.01`` and ``λ = 1``: ten times less and more weight on the shortcut terms;
 * the predictor reading the selected or the gold rationale (not the full text) on annotated
-  examples (the method page asks which of the three is best on validation).
+  examples (the method page asks which of the three is best on validation);
+* 12 epochs instead of the table's 8 (movies), 10 (hatexplain) or 6 (fever): whether the
+  table's epoch budget, sized for about 10 minutes a run, leaves the model underfitted. A longer
+  schedule helps semi-supervised RNP as much as SSR, so this variant also trains semi with 12
+  epochs (its own row) and SSR is compared with semi under the same budget.
+
+``--variants`` runs only some of them, named by the settings they change (e.g. ``epochs=12``).
 
 Only validation numbers (the selected epoch's ``summary.json``) are read and reported; the test
-split is never loaded. Semi-supervised RNP's validation numbers come from the table's cells.
+split is never loaded. Semi-supervised RNP's validation numbers at the table's settings come
+from the table's cells.
 Each finished variant is stored in ``benchmarks/results/ssr_sweep_cells`` and skipped when the
 script runs again; the table's SSR and FR cells of the same dataset and seed must exist.
 
 Usage (from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets)::
 
     python benchmarks/ssr_sweep.py --dataset movies --method ssr-unif --seeds 0 --threads 1
+    python benchmarks/ssr_sweep.py --dataset fever --variants epochs=12,annotated_task_input=gold
     python benchmarks/ssr_sweep.py --report-only
 """
 
@@ -61,7 +69,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "annotated_task_input": "selected"
     },
     "predictor reads the gold rationale on annotated examples": {"annotated_task_input": "gold"},
+    "12 epochs": {"epochs": 12},
 }
+#: Variants that are also trained as semi-supervised RNP, and the name of that row: they
+#: change the budget of both methods, so SSR's row is only comparable with semi's under it.
+SEMI_COUNTERPARTS = {"12 epochs": "semi-supervised RNP, 12 epochs"}
 #: Validation metrics reported, from summary.json's ``validation`` section.
 METRICS = {
     "accuracy": "acc",
@@ -70,6 +82,12 @@ METRICS = {
     "token_recall": "tok R",
     "selection_rate": "sel",
 }
+
+
+def variant_slug(name: str) -> str:
+    """Folder name of a variant: the settings it changes, so renaming or reordering variants
+    keeps their runs."""
+    return ",".join(f"{key}={value}" for key, value in VARIANTS[name].items())
 
 
 @dataclass(frozen=True)
@@ -81,13 +99,16 @@ class Variant:
 
     @property
     def slug(self) -> str:
-        """Folder name: the changed settings, so renaming or reordering variants keeps them."""
-        return ",".join(f"{key}={value}" for key, value in VARIANTS[self.name].items())
+        return variant_slug(self.name)
 
     def config(self, table_cache: Path) -> TrainConfig:
         base = table.cell_config(self.base, table_cache)
+        change = VARIANTS[self.name]
+        if "epochs" in change and base.shortcut_run is not None:
+            # discovery keeps using the table's unsupervised run
+            change = {"discovery_epochs": base.discovery_epochs or base.epochs} | change
         # validated, unlike model_copy(update=...), so a misspelt setting fails here
-        return TrainConfig.model_validate(base.model_dump() | VARIANTS[self.name])
+        return TrainConfig.model_validate(base.model_dump() | change)
 
     def run_dir(self, cache_dir: Path) -> Path:
         return cache_dir / self.base.dataset / self.base.name / self.slug / f"seed{self.base.seed}"
@@ -161,20 +182,47 @@ def run_variant(variant: Variant, cache_dir: Path, cells_dir: Path, command: str
 SEMI_ROW = "semi-supervised RNP (table settings)"
 
 
+def semi_cell(base: table.Cell) -> table.Cell:
+    return table.Cell(base.dataset, "semi", base.seed)
+
+
+def runs_of(base: table.Cell, name: str) -> list[Variant]:
+    """The runs a variant needs: the SSR cell changed, and semi changed alike if it has a row."""
+    runs = [Variant(base, name)]
+    if name in SEMI_COUNTERPARTS:
+        runs.append(Variant(semi_cell(base), name))
+    return runs
+
+
 def seed_validation(row: str, base: table.Cell, cells_dir: Path) -> dict[str, float] | None:
     """Validation numbers of one row for one seed: read from the table for semi and for the
     table's own SSR settings, from the sweep's records for the other variants."""
     if row == SEMI_ROW:
-        return table_validation(table.Cell(base.dataset, "semi", base.seed))
+        return table_validation(semi_cell(base))
     if row == TABLE_VARIANT:
         return table_validation(base)
-    return validation_of(finished_variant(Variant(base, row), cells_dir, table.CACHE_DIR))
+    semi_variants = {semi_row: name for name, semi_row in SEMI_COUNTERPARTS.items()}
+    if row in semi_variants:
+        variant = Variant(semi_cell(base), semi_variants[row])
+    else:
+        variant = Variant(base, row)
+    return validation_of(finished_variant(variant, cells_dir, table.CACHE_DIR))
+
+
+def row_names() -> list[str]:
+    """semi's reference row, then each variant, preceded by its semi counterpart if any."""
+    names = [SEMI_ROW]
+    for name in VARIANTS:
+        if name in SEMI_COUNTERPARTS:
+            names.append(SEMI_COUNTERPARTS[name])
+        names.append(name)
+    return names
 
 
 def rows(base_cells: Sequence[table.Cell], cells_dir: Path) -> list[dict]:
-    """One row per variant, and semi's reference row: validation mean ± std over the seeds."""
+    """One row per variant, and semi's reference rows: validation mean ± std over the seeds."""
     out = []
-    for row in (SEMI_ROW, *VARIANTS):
+    for row in row_names():
         finished = [
             values
             for base in base_cells
@@ -242,8 +290,9 @@ def build_report(
                 "rows": rows(base_cells, cells_dir),
             }
         )
-        for path in sorted((cells_dir / dataset / base_cells[0].name).rglob("seed*.json")):
-            machines.append(table.read_json(path)["machine"])
+        for cell_name in (base_cells[0].name, "semi"):
+            for path in sorted((cells_dir / dataset / cell_name).rglob("seed*.json")):
+                machines.append(table.read_json(path)["machine"])
     return {
         "command": command,
         "built": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -253,12 +302,25 @@ def build_report(
 
 
 def stored_plan(cells_dir: Path) -> dict[tuple[str, str], list[int]]:
-    """(dataset, method) → seeds of every stored variant record."""
+    """(dataset, SSR method) → seeds of every stored variant record (semi's counterparts are
+    reported in the section of their SSR method)."""
     plan: dict[tuple[str, str], set[int]] = {}
     for path in cells_dir.glob("*/*/*/seed*.json"):
-        dataset, cell_name = path.parts[-4], path.parts[-3]
-        plan.setdefault((dataset, cell_name.split("+")[0]), set()).add(int(path.stem[4:]))
+        dataset, method = path.parts[-4], path.parts[-3].split("+")[0]
+        if method in table.SSR_METHODS:
+            plan.setdefault((dataset, method), set()).add(int(path.stem[4:]))
     return {key: sorted(seeds) for key, seeds in sorted(plan.items())}
+
+
+def variant_names(text: str) -> list[str]:
+    """``--variants``: comma-separated slugs (the settings a variant changes) → variant names."""
+    by_slug = {variant_slug(name): name for name in VARIANTS if name != TABLE_VARIANT}
+    unknown = [slug for slug in text.split(",") if slug not in by_slug]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown variant {', '.join(unknown)}; choose from {', '.join(by_slug)}"
+        )
+    return [by_slug[slug] for slug in text.split(",")]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -266,6 +328,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", default="movies", choices=table.DATASETS)
     parser.add_argument("--method", default="ssr-unif", choices=table.SSR_METHODS)
     parser.add_argument("--seeds", type=table.seeds_argument, default=[0], help="default: 0")
+    parser.add_argument(
+        "--variants",
+        type=variant_names,
+        default=[name for name in VARIANTS if name != TABLE_VARIANT],
+        help="comma-separated, named by the settings they change, e.g. "
+        "epochs=12,shortcut_weight=0.0 (default: all)",
+    )
     parser.add_argument(
         "--max-minutes",
         type=float,
@@ -290,11 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             deadline = table.Deadline(args.max_minutes)
             for seed in args.seeds:
                 base = base_cell(args.dataset, args.method, seed)
-                for name in VARIANTS:
-                    variant = Variant(base, name)
-                    if name == TABLE_VARIANT or finished_variant(
-                        variant, CELLS_DIR, table.CACHE_DIR
-                    ):
+                for variant in (run for name in args.variants for run in runs_of(base, name)):
+                    if finished_variant(variant, CELLS_DIR, table.CACHE_DIR):
                         continue
                     if deadline.passed():
                         console.print(f"deadline passed: {variant} not started")

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from tests.benchmarks.test_ssr_table import MACHINE
 
 from rationalizer.errors import RationalizerError
+from rationalizer.training.discovery import unsupervised_config
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ssr_sweep.py"
 
@@ -71,13 +72,27 @@ def test_variants_change_one_setting_of_the_tables_cell(sweep):
             for key, value in config.model_dump().items()
             if value != table_config.model_dump()[key]
         }
-        assert differing == {
-            key for key, value in change.items() if value != getattr(table_config, key)
-        }
-        # the variant reuses the table's discovery run of its seed
+        changed = {key for key, value in change.items() if value != getattr(table_config, key)}
+        # more epochs pin discovery to the table's epochs; nothing else changes with them
+        assert differing == changed | ({"discovery_epochs"} if "epochs" in changed else set())
+        # the variant reuses the table's discovery run of its seed, with its settings
         assert config.shortcut_run == table.Cell("movies", "fr", 1).run_dir(table.CACHE_DIR)
+        assert unsupervised_config(config) == unsupervised_config(table_config)
     paths = {sweep.Variant(base, name).run_dir(Path("cache")) for name in sweep.VARIANTS}
     assert len(paths) == len(sweep.VARIANTS)
+
+
+def test_a_longer_schedule_is_also_given_to_semi(sweep):
+    table = sweep.table
+    base = table.Cell("fever", "ssr-unif", 2, "random")
+    ssr_run, semi_run = sweep.runs_of(base, "12 epochs")
+    assert ssr_run == sweep.Variant(base, "12 epochs")
+    semi_config = semi_run.config(table.CACHE_DIR)
+    semi_table_config = table.cell_config(table.Cell("fever", "semi", 2), table.CACHE_DIR)
+    assert semi_config == semi_table_config.model_copy(update={"epochs": 12})
+    assert semi_run.run_dir(Path("cache")) != ssr_run.run_dir(Path("cache"))
+    # variants of SSR's own terms have no semi counterpart
+    assert sweep.runs_of(base, "λ = 1") == [sweep.Variant(base, "λ = 1")]
 
 
 def test_a_variant_with_an_invalid_setting_is_refused(sweep, monkeypatch):
@@ -125,8 +140,12 @@ def test_report_rows_and_markdown(sweep, tmp_path):
     for seed, semi_f1 in ((0, 0.24), (1, 0.26)):
         write_table_record(sweep, table.Cell("movies", "semi", seed), semi_f1)
     write_table_record(sweep, table.Cell("movies", "ssr-unif", 1, "semantic"), 0.27)
-    for seed, f1 in ((0, 0.21), (1, 0.23)):
-        variant = sweep.Variant(table.Cell("movies", "ssr-unif", seed, "semantic"), "λ = 0.01")
+    stored = [
+        (sweep.Variant(table.Cell("movies", "ssr-unif", seed, "semantic"), "λ = 0.01"), f1)
+        for seed, f1 in ((0, 0.21), (1, 0.23))
+    ]
+    stored.append((sweep.Variant(table.Cell("movies", "semi", 0), "12 epochs"), 0.28))
+    for variant, f1 in stored:
         record = {
             "config": table.config_json(variant.config(table.CACHE_DIR)),
             "validation": validation(f1),
@@ -142,8 +161,26 @@ def test_report_rows_and_markdown(sweep, tmp_path):
     assert rows[sweep.TABLE_VARIANT]["validation"]["token_f1"]["mean"] == pytest.approx(0.26)
     assert rows["λ = 0.01"]["seeds"] == "2/2"
     assert rows["λ = 1"]["seeds"] == "0/2" and rows["λ = 1"]["validation"]["token_f1"] is None
+    # semi's counterpart sits in SSR's section, just before the variant it is compared with
+    semi_12 = sweep.SEMI_COUNTERPARTS["12 epochs"]
+    assert rows[semi_12]["seeds"] == "1/2"
+    assert rows[semi_12]["validation"]["token_f1"]["mean"] == pytest.approx(0.28)
+    names = list(rows)
+    assert names.index(semi_12) + 1 == names.index("12 epochs")
     markdown = sweep.render(report)
     assert "| λ = 0.01 | 2/2 | 0.800 ± 0.000 | 0.220 ± 0.014 |" in markdown
     assert "| λ = 1 | 0/2 | missing |" in markdown
     assert "0.990" not in markdown  # the test report is never read
     assert "Linux-test, 2 CPUs" in markdown
+
+
+def test_variants_are_chosen_by_the_settings_they_change(sweep):
+    args = sweep.parse_args(["--variants", "epochs=12,annotated_task_input=gold"])
+    assert args.variants == [
+        "12 epochs",
+        "predictor reads the gold rationale on annotated examples",
+    ]
+    assert sweep.TABLE_VARIANT not in sweep.parse_args([]).variants
+    assert len(sweep.parse_args([]).variants) == len(sweep.VARIANTS) - 1
+    with pytest.raises(SystemExit):
+        sweep.parse_args(["--variants", "epochs=13"])

@@ -51,3 +51,32 @@ def test_shortcuts_without_annotated_examples_is_a_clear_error(tmp_path, tiny_co
             ["shortcuts", "--config", str(tiny_config), "--labeled-fraction", "0", "--out", "x"],
             catch_exceptions=False,
         )
+
+
+def test_rank_by_skew_reorders_a_reused_discovery(tmp_path, tiny_config):
+    by_count_dir, by_skew_dir = tmp_path / "count", tmp_path / "skew"
+    invoke("shortcuts", "--config", str(tiny_config), "--out", str(by_count_dir))
+    reused = str(by_count_dir / "shortcut-discovery")
+    invoke(
+        "shortcuts", "--config", str(tiny_config), "--reuse", reused, "--rank-by", "skew",
+        "--out", str(by_skew_dir),
+    )  # fmt: skip
+    by_count = ShortcutReport.load(by_count_dir / "shortcuts.json")
+    by_skew = ShortcutReport.load(by_skew_dir / "shortcuts.json")
+    assert (by_count.rank_by, by_skew.rank_by) == ("count", "skew")
+    odds = [stats.log_odds for stats in by_skew.phrases]
+    assert odds == sorted(odds, reverse=True)
+    assert by_skew.distinct_phrases == by_count.distinct_phrases
+    scores = json.loads((by_skew_dir / "shortcut-discovery-scores.json").read_text("utf-8"))
+    assert scores["rank_by"] == "skew"
+
+
+def test_an_unknown_ranking_is_refused_before_training(tmp_path, tiny_config):
+    out_dir = tmp_path / "never"
+    result = runner.invoke(
+        app,
+        ["shortcuts", "--config", str(tiny_config), "--rank-by", "often", "--out", str(out_dir)],
+    )
+    assert result.exit_code == 2
+    assert "'often' is not one of count, skew" in result.output
+    assert not out_dir.exists()

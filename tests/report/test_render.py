@@ -98,6 +98,9 @@ def test_every_input_adds_its_chart_and_tables(full_page):
     assert page.tags.count("svg") == 6
     assert "occlusion" in full_page and "deletions" in full_page  # a field the report did not know
     assert "with my cousin" in full_page  # a planted shortcut phrase, in chart and table
+    # each shortcut report says how it is ranked, in its summary and its chart's caption
+    assert full_page.count("most frequent first") == 2
+    assert full_page.count("most label-skewed first") == 2
 
 
 def browser_json(html: str) -> dict:

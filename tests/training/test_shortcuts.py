@@ -152,6 +152,85 @@ def test_report_ranks_by_examples_then_occurrences_then_alphabet():
     ]
 
 
+def _labelled_rows(
+    rows: list[tuple[str, str, int]], planted: frozenset[str] = frozenset()
+) -> tuple[list[Example], dict]:
+    """``count`` examples ``text fine`` of ``label`` per row, where every word but the gold
+    "fine" is a shortcut; a text in ``planted`` is a planted shortcut of its examples."""
+    examples, masks = [], {}
+    for text, label, count in rows:
+        n = len(text.split())
+        spans = ((0, n),) if text in planted else ()
+        for i in range(count):
+            example_id = f"{text}/{label}/{i}"
+            text_fine = f"{text} fine"
+            examples.append(make_example(example_id, text_fine, label, ((n, n + 1),), spans))
+            masks[example_id] = np.array([1] * n + [0])
+    return examples, masks
+
+
+def test_report_ranked_by_skew_puts_label_giveaways_above_frequent_unskewed_phrases():
+    # "is" in 10 examples of each label; "odeon" in 6 positive ones, "rialto" in 3 negative ones,
+    # "cinema" in 2 negative and 1 positive one
+    examples, masks = _labelled_rows(
+        [
+            ("is", "neg", 10),
+            ("is", "pos", 10),
+            ("odeon", "pos", 6),
+            ("rialto", "neg", 3),
+            ("cinema", "neg", 2),
+            ("cinema", "pos", 1),
+        ]
+    )
+    by_count = build_report(examples, masks, LABELS)
+    by_skew = build_report(examples, masks, LABELS, rank_by="skew")
+    assert [s.phrase for s in by_count.phrases] == ["is", "odeon", "cinema", "rialto"]
+    assert [s.phrase for s in by_skew.phrases] == ["odeon", "rialto", "cinema", "is"]
+    assert [s.log_odds for s in by_skew.phrases] == sorted(
+        (s.log_odds for s in by_skew.phrases), reverse=True
+    )
+    # the same statistics, only the order differs
+    assert sorted(by_count.phrases, key=lambda s: s.phrase) == sorted(
+        by_skew.phrases, key=lambda s: s.phrase
+    )
+    assert [
+        s.phrase for s in build_report(examples, masks, LABELS, rank_by="skew", top=1).phrases
+    ] == ["odeon"]
+    assert (by_count.rank_by, by_skew.rank_by) == ("count", "skew")
+    assert "| ranking | most label-skewed first" in by_skew.to_markdown()
+    assert "| ranking | most frequent first |" in by_count.to_markdown()
+
+
+def test_skew_ties_fall_back_to_the_frequency_order():
+    # balanced labels: "a" and "b" lean to pos exactly as much as "c" and "d" to neg
+    rows = [("b", "pos", 2), ("a", "pos", 2), ("d", "neg", 2), ("c", "neg", 2)]
+    examples, masks = _labelled_rows(rows)
+    report = build_report(examples, masks, LABELS, rank_by="skew")
+    assert len({round(s.log_odds, 12) for s in report.phrases}) == 1
+    assert [s.phrase for s in report.phrases] == ["a", "b", "c", "d"]
+
+
+def test_an_unknown_ranking_is_refused(hand_made):
+    examples, masks, _ = hand_made
+    with pytest.raises(RationalizerError, match=r"unknown ranking 'often'.*count, skew"):
+        build_report(examples, masks, LABELS, rank_by="often")  # type: ignore[arg-type]
+
+
+def test_report_ranking_round_trips_and_version_1_reports_load_as_ranked_by_count(
+    hand_made, tmp_path
+):
+    examples, masks, _ = hand_made
+    report = build_report(examples, masks, LABELS, rank_by="skew")
+    assert ShortcutReport.load(report.save_json(tmp_path / "skew.json")) == report
+
+    def as_version_1(payload: dict) -> None:
+        payload["version"] = 1
+        del payload["report"]["rank_by"]
+
+    old = build_report(examples, masks, LABELS)
+    assert ShortcutReport.load(_edited(old, tmp_path, as_version_1)) == old
+
+
 def test_report_min_count_and_unigrams(hand_made):
     examples, masks, _ = hand_made
     report = build_report(examples, masks, LABELS)  # min_count=2
@@ -481,6 +560,29 @@ def test_phrase_recall_at_depth_counts_planted_phrases_a_reader_of_the_top_rows_
     assert shallow["phrase_recall_at_depth"] == pytest.approx(1 / 3)
     with pytest.raises(RationalizerError, match="depth"):
         discovery_scores(examples, masks, planted, depth=0)
+
+
+def test_skew_ranking_lifts_planted_phrases_over_frequent_unskewed_words():
+    # "." is selected in 8 examples of each label; the planted phrases in fewer, one label each
+    planted = {"at the odeon": "pos", "with my cousin": "neg"}
+    examples, masks = _labelled_rows(
+        [
+            (".", "neg", 8),
+            (".", "pos", 8),
+            ("at the odeon", "pos", 5),
+            ("with my cousin", "neg", 4),
+        ],
+        planted=frozenset(planted),
+    )
+    by_count = discovery_scores(examples, masks, planted)
+    by_skew = discovery_scores(examples, masks, planted, rank_by="skew")
+    assert (by_count["rank_by"], by_skew["rank_by"]) == ("count", "skew")
+    assert by_count["top_phrases"] == [".", "at the odeon"]
+    assert by_count["phrase_recall"] == 0.5
+    assert by_skew["top_phrases"] == ["at the odeon", "with my cousin"]
+    assert by_skew["phrase_recall"] == by_skew["phrase_precision"] == 1.0
+    # token scores do not depend on the ranking: 27 of the 43 discovered words are planted
+    assert by_skew["token_precision"] == by_count["token_precision"] == pytest.approx(27 / 43)
 
 
 def test_discovery_scores_need_planted_spans():

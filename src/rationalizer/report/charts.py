@@ -288,8 +288,8 @@ def _gold_density(results: Sequence[ResultsInput]) -> float:
 
 
 def shortcut_bars(report: ShortcutReport, key: str) -> Markup | None:
-    """The top shortcut phrases by number of examples, each bar split by the examples' labels,
-    with the skew label, its share and the log-odds at the bar's end."""
+    """The report's top shortcut phrases (in its ranking), each bar the number of examples
+    split by their labels, with the skew label, its share and the log-odds at the bar's end."""
     phrases = report.phrases[:TOP_PHRASES]
     if not phrases:
         return None

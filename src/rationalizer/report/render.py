@@ -316,6 +316,7 @@ def _shortcuts_view(item: ShortcutsInput, index: int) -> ShortcutsView:
         "mean shortcut words per example": f"{report.mean_shortcut_words:.2f}",
         "shortcut rate (shortcut words / selected words)": report.shortcut_rate,
         "labels of the annotated examples": report.label_counts,
+        "ranking": report.ranking_title,
         "distinct phrases / words found": f"{report.distinct_phrases:,} / "
         f"{report.distinct_unigrams:,}",
         "listed: top, at least in (examples), context window (words)": [

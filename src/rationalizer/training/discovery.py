@@ -22,6 +22,7 @@ from rationalizer.training.batching import choose_annotated
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.shortcuts import (
+    RankBy,
     ShortcutReport,
     build_report,
     discovery_scores,
@@ -82,9 +83,17 @@ def ensure_unsupervised_run(
 
 
 def discover_shortcuts(
-    config: TrainConfig, out: Path, console: Console, train: Dataset | None = None
+    config: TrainConfig,
+    out: Path,
+    console: Console,
+    train: Dataset | None = None,
+    rank_by: RankBy = "count",
 ) -> Discovery:
-    """Shortcut masks of the annotated training examples, with the report written to ``out``."""
+    """Shortcut masks of the annotated training examples, with the report written to ``out``.
+
+    ``rank_by`` orders the report (and the planted-shortcut scores); the masks do not depend
+    on it.
+    """
     from rationalizer.training.api import Rationalizer
 
     train = train or limit_examples(load(config.dataset, "train", config.data_dir), config)
@@ -105,7 +114,7 @@ def discover_shortcuts(
         for ex, p in zip(annotated, predictions, strict=True)
     }
     masks = shortcut_masks(annotated, predicted)
-    report = build_report(annotated, masks, train.labels, predicted=predicted)
+    report = build_report(annotated, masks, train.labels, predicted=predicted, rank_by=rank_by)
     if report.selected_words == 0:
         console.print(
             f"[yellow]warning:[/yellow] the unsupervised run in {run_dir} selects no words on the "
@@ -119,7 +128,7 @@ def discover_shortcuts(
     scores = None
     planted = _planted_shortcuts(config.dataset)
     if planted is not None:
-        scores = discovery_scores(annotated, masks, planted)
+        scores = discovery_scores(annotated, masks, planted, rank_by=rank_by)
         (out / SCORES_JSON).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     return Discovery(masks, report, scores)
 

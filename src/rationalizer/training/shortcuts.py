@@ -6,10 +6,10 @@ word of that example. :func:`shortcut_masks` computes those masks from predicted
 
 Beyond the paper, :func:`build_report` aggregates the shortcut words of a dataset into a
 :class:`ShortcutReport`: shortcut *phrases* (maximal runs of consecutive shortcut words) and
-single words, ranked by how many examples they appear in, each with its label distribution, a
-label-skew score and example contexts — a practitioner's view of what the data lets a model
-cheat with. On the synthetic dataset, whose shortcuts are planted, :func:`discovery_scores`
-measures how well discovery recovers them.
+single words, ranked by how many examples they appear in (or by label skew), each with its
+label distribution, a label-skew score and example contexts — a practitioner's view of what the
+data lets a model cheat with. On the synthetic dataset, whose shortcuts are planted,
+:func:`discovery_scores` measures how well discovery recovers them.
 
 Everything is indexed by word position in the example's only document (training uses
 single-document examples).
@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn, get_args
 
 import numpy as np
 from pydantic import ConfigDict, TypeAdapter
@@ -37,7 +37,18 @@ from rationalizer.errors import DataFormatError, RationalizerError
 from rationalizer.metrics.hard import token_prf
 
 REPORT_FORMAT = "rationalizer-shortcut-report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+#: Versions :meth:`ShortcutReport.load` reads; version 1 had no ``rank_by`` (always by count).
+READABLE_VERSIONS = (1, 2)
+#: How a report orders its phrases: ``count`` — examples where the phrase is a shortcut, most
+#: first; ``skew`` — the smoothed label log-odds ratio (:func:`label_log_odds`), largest first.
+RankBy = Literal["count", "skew"]
+RANKINGS: tuple[str, ...] = get_args(RankBy)
+#: What each ranking means, for reports and help texts.
+RANKING_TITLES = {
+    "count": "most frequent first",
+    "skew": "most label-skewed first (smoothed log-odds ratio)",
+}
 #: Words of context shown on each side of a shortcut occurrence.
 DEFAULT_WINDOW = 5
 #: How many top phrases of a report a reader looks at; :func:`discovery_scores` counts the
@@ -181,7 +192,7 @@ def label_log_odds(
 
 @dataclass(frozen=True)
 class ShortcutReport:
-    """Shortcut phrases and words of a dataset, ranked by the number of examples they occur in.
+    """Shortcut phrases and words of a dataset, ranked as ``rank_by`` says (see :data:`RankBy`).
 
     ``label_counts`` holds the labels of all ``annotated_examples`` (the prior of the skew
     score); ``selected_words`` is None when the report was built without the predicted masks.
@@ -201,6 +212,7 @@ class ShortcutReport:
     top: int | None
     min_count: int
     window: int
+    rank_by: RankBy = "count"
     phrases: tuple[PhraseStats, ...] = ()
     unigrams: tuple[PhraseStats, ...] = ()
 
@@ -208,6 +220,11 @@ class ShortcutReport:
     def mean_shortcut_words(self) -> float:
         """Shortcut words per annotated example."""
         return self.shortcut_words / self.annotated_examples if self.annotated_examples else 0.0
+
+    @property
+    def ranking_title(self) -> str:
+        """How the phrases are ordered, in words."""
+        return RANKING_TITLES[self.rank_by]
 
     @property
     def shortcut_rate(self) -> float | None:
@@ -240,11 +257,11 @@ class ShortcutReport:
             raise DataFormatError(
                 path, f"not a shortcut report (expected {REPORT_FORMAT!r})", field="format"
             )
-        if header.version != REPORT_VERSION:
+        if header.version not in READABLE_VERSIONS:
             raise DataFormatError(
                 path,
                 f"shortcut report version {header.version} is not supported (this version of "
-                f"rationalizer reads version {REPORT_VERSION})",
+                f"rationalizer reads versions {', '.join(map(str, READABLE_VERSIONS))})",
                 field="version",
             )
         report = parse_json(_FILE_ADAPTER, text, path).report
@@ -271,6 +288,7 @@ class ShortcutReport:
             f"| mean shortcut words per example | {self.mean_shortcut_words:.2f} |",
             f"| shortcut rate (shortcut words / selected words) | {rate} |",
             f"| labels of the annotated examples | {prior} |",
+            f"| ranking | {self.ranking_title} |",
             "",
             "*count*: examples where the phrase is a shortcut; *skew*: the label most "
             "over-represented among them vs the label prior, its share, and the add-one smoothed "
@@ -401,34 +419,43 @@ def _context(example: Example, tokens: Sequence[str], span: Span, window: int) -
     )
 
 
+def _stats(
+    phrase: str, tally: _Tally, labels: Sequence[str], prior: Mapping[str, int]
+) -> PhraseStats:
+    log_odds = label_log_odds(tally.label_counts, prior, labels)
+    skew = max(labels, key=lambda label: log_odds[label])  # first label wins ties
+    return PhraseStats(
+        phrase=phrase,
+        count=len(tally.examples),
+        occurrences=tally.occurrences,
+        label_counts={label: tally.label_counts[label] for label in labels},
+        skew_label=skew,
+        skew_share=tally.label_counts[skew] / len(tally.examples),
+        log_odds=log_odds[skew],
+        contexts=tuple(tally.contexts),
+    )
+
+
 def _ranked(
     tallies: Mapping[str, _Tally],
     labels: Sequence[str],
     prior: Mapping[str, int],
     top: int | None,
     min_count: int,
+    rank_by: RankBy,
 ) -> tuple[PhraseStats, ...]:
-    """Tallies with at least ``min_count`` examples, most frequent first (ties: occurrences,
-    then alphabetical), cut to ``top``."""
-    kept = [(key, t) for key, t in tallies.items() if len(t.examples) >= min_count]
-    kept.sort(key=lambda item: (-len(item[1].examples), -item[1].occurrences, item[0]))
-    ranked = []
-    for key, tally in kept[:top]:
-        log_odds = label_log_odds(tally.label_counts, prior, labels)
-        skew = max(labels, key=lambda label: log_odds[label])  # first label wins ties
-        ranked.append(
-            PhraseStats(
-                phrase=key,
-                count=len(tally.examples),
-                occurrences=tally.occurrences,
-                label_counts={label: tally.label_counts[label] for label in labels},
-                skew_label=skew,
-                skew_share=tally.label_counts[skew] / len(tally.examples),
-                log_odds=log_odds[skew],
-                contexts=tuple(tally.contexts),
-            )
-        )
-    return tuple(ranked)
+    """Tallies with at least ``min_count`` examples, ordered by ``rank_by`` (ties: examples,
+    occurrences, then alphabetical), cut to ``top``."""
+    kept = [
+        _stats(phrase, tally, labels, prior)
+        for phrase, tally in tallies.items()
+        if len(tally.examples) >= min_count
+    ]
+    skew_first = rank_by == "skew"
+    kept.sort(
+        key=lambda s: (-s.log_odds if skew_first else 0.0, -s.count, -s.occurrences, s.phrase)
+    )
+    return tuple(kept[:top])
 
 
 def build_report(
@@ -441,6 +468,7 @@ def build_report(
     min_count: int = 2,
     window: int = DEFAULT_WINDOW,
     predicted: Mapping[str, np.ndarray] | None = None,
+    rank_by: RankBy = "count",
 ) -> ShortcutReport:
     """Aggregate the shortcut masks of the annotated ``examples`` into a :class:`ShortcutReport`.
 
@@ -451,7 +479,12 @@ def build_report(
     ``window`` words on each side. ``labels`` is the label set in canonical order (ties of the
     skew go to the earlier label). Pass the ``predicted`` masks that the shortcut masks came
     from to get the shortcut rate (shortcut words / selected words).
+
+    ``rank_by="skew"`` orders by label skew instead of frequency: frequent words that a
+    rationalizer selects in examples of every label (".", "is") sink, and phrases that give the
+    label away rise, while the smoothing still favours phrases seen in many examples.
     """
+    _check_rank_by(rank_by)
     if top is not None and top < 1:
         raise RationalizerError(f"top must be at least 1 (or None for all), got {top}")
     if min_count < 1:
@@ -501,9 +534,15 @@ def build_report(
         top=top,
         min_count=min_count,
         window=window,
-        phrases=_ranked(phrase_tallies, labels, prior, top, min_count),
-        unigrams=_ranked(word_tallies, labels, prior, top, min_count),
+        rank_by=rank_by,
+        phrases=_ranked(phrase_tallies, labels, prior, top, min_count, rank_by),
+        unigrams=_ranked(word_tallies, labels, prior, top, min_count, rank_by),
     )
+
+
+def _check_rank_by(rank_by: str) -> None:
+    if rank_by not in RANKINGS:
+        raise RationalizerError(f"unknown ranking {rank_by!r}: choose one of {', '.join(RANKINGS)}")
 
 
 def _planted_mask(example: Example) -> np.ndarray:
@@ -558,6 +597,7 @@ def discovery_scores(
     planted: Mapping[str, str],
     *,
     depth: int = READING_DEPTH,
+    rank_by: RankBy = "count",
 ) -> dict:
     """How well the shortcut ``masks`` recover planted shortcuts, over the annotated examples.
 
@@ -568,7 +608,7 @@ def discovery_scores(
     * ``token_recall`` = planted words that were discovered / planted words
     * ``token_f1`` their harmonic mean; every ratio is 0 when its denominator is 0.
 
-    Phrase level, on the ranking of the discovered phrases (most frequent first, as by
+    Phrase level, on the ranking of the discovered phrases (``rank_by``, as by
     :func:`build_report`, over every phrase however rare). A discovered phrase *matches* a
     planted one when, after dropping punctuation tokens at its ends, it equals the planted
     phrase or is a contiguous part of it holding at least one non-stopword (case-insensitive):
@@ -577,8 +617,8 @@ def discovery_scores(
 
     * ``phrase_precision`` = top-k phrases that match some planted phrase / top-k phrases and
       ``phrase_recall`` = planted phrases matched by some top-k phrase / planted phrases, with
-      ``k`` = the number of planted phrases (``top_phrases``): strict, as frequent unskewed
-      words ("." or "is") may outrank every planted phrase;
+      ``k`` = the number of planted phrases (``top_phrases``): strict, as by count frequent
+      unskewed words ("." or "is") may outrank every planted phrase;
     * ``phrase_recall_at_depth`` = planted phrases matched within the top ``depth`` phrases /
       planted phrases: what a reader of the report's first rows sees (``depth`` defaults to
       :data:`READING_DEPTH`).
@@ -603,6 +643,7 @@ def discovery_scores(
         top=None,
         contexts=0,
         min_count=1,
+        rank_by=rank_by,
     ).phrases
     k = len(planted)
     planted_words = {phrase: tuple(phrase.lower().split()) for phrase in planted}
@@ -649,6 +690,7 @@ def discovery_scores(
         "token_precision": micro["p"],
         "token_recall": micro["r"],
         "token_f1": micro["f1"],
+        "rank_by": rank_by,
         "k": k,
         "top_phrases": [stats.phrase for stats in top],
         "planted_found": [phrase for phrase in planted if details[phrase]["found"]],

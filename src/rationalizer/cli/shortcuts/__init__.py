@@ -39,6 +39,14 @@ def shortcuts_command(
             "settings) to reuse instead of training one."
         ),
     ] = None,
+    rank_by: Annotated[
+        str,
+        typer.Option(
+            help="Order of the report: count (phrases in the most examples first) or skew "
+            "(phrases that give the label away first, by smoothed label log-odds; frequent "
+            "words selected under every label sink).",
+        ),
+    ] = "count",
     config: Annotated[
         Path | None,
         typer.Option(
@@ -52,15 +60,21 @@ def shortcuts_command(
 
     Trains (or reuses) an unsupervised rationalizer on the training split, runs it on the
     annotated training examples, and reports the words it selects outside the human rationale,
-    ranked by frequency with their label skew and example contexts (OUT/shortcuts.json and
-    OUT/shortcuts.md). On the synthetic dataset it also scores discovery against the planted
-    shortcut phrases.
+    ranked by frequency (or by label skew, --rank-by skew) with their label skew and example
+    contexts (OUT/shortcuts.json and OUT/shortcuts.md). On the synthetic dataset it also
+    scores discovery against the planted shortcut phrases.
 
     Example: [bold]rationalizer shortcuts -d movies --labeled-fraction 0.25 -o runs/shortcuts[/]
     """
     # Imported here so that `--help` does not pay for torch.
     from rationalizer.training.config import TrainConfig
     from rationalizer.training.discovery import REPORT_JSON, REPORT_MD, discover_shortcuts
+    from rationalizer.training.shortcuts import RANKINGS
+
+    if rank_by not in RANKINGS:  # before training, not after
+        raise typer.BadParameter(
+            f"{rank_by!r} is not one of {', '.join(RANKINGS)}", param_hint="--rank-by"
+        )
 
     settings = TrainConfig.from_file(config) if config else TrainConfig()
     settings = settings.with_overrides(
@@ -74,7 +88,7 @@ def shortcuts_command(
         shortcut_run=str(reuse) if reuse else None,
         data_dir=str(data_dir) if data_dir else None,
     )
-    found = discover_shortcuts(settings, out, console_err)
+    found = discover_shortcuts(settings, out, console_err, rank_by=rank_by)
     console.print(found.report.rich_table())
     if found.scores is not None:
         scores = found.scores

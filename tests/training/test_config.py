@@ -59,6 +59,7 @@ def test_learning_rate_depends_on_the_encoder_unless_given() -> None:
         ({"batch_size": 0}, "batch_size", "greater than or equal to 1"),
         ({"device": "gpu0"}, "device", "not a torch device"),
         ({"select_by": "recall"}, "select_by", "'token_f1'"),
+        ({"balance_supervision": 1.5}, "balance_supervision", "less than or equal to 1"),
     ],
 )
 def test_invalid_values_name_the_setting(settings: dict, field: str, words: str) -> None:
@@ -67,6 +68,12 @@ def test_invalid_values_name_the_setting(settings: dict, field: str, words: str)
     error = caught.value.errors()[0]
     assert error["loc"] == (field,)
     assert words in error["msg"]
+
+
+def test_balance_supervision_reads_the_booleans_of_earlier_versions() -> None:
+    # runs and benchmark cells saved before γ became a number hold true (γ = 1) or false
+    assert TrainConfig.model_validate({"balance_supervision": True}) == TrainConfig()
+    assert TrainConfig.model_validate({"balance_supervision": False}).balance_supervision == 0.0
 
 
 @pytest.mark.parametrize("method", ["rnp", "fr", "semi", "supervised"])

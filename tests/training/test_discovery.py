@@ -97,6 +97,13 @@ def test_discovery_epochs_set_the_unsupervised_run_only() -> None:
     assert unsupervised_config(longer).discovery_epochs is None
 
 
+def test_settings_the_unsupervised_run_never_reads_do_not_split_discovery() -> None:
+    changes = {"shortcut_weight": 1.0, "supervision_weight": 2.0, "balance_supervision": 0.5}
+    for name, value in changes.items():
+        other = SMALL.model_copy(update={name: value})
+        assert unsupervised_config(other) == unsupervised_config(SMALL), name
+
+
 def test_shortcuts_are_the_words_the_unsupervised_run_selects_outside_the_gold(discovered):
     out, found, _ = discovered
     train = limit_examples(load("synthetic", "train"), SMALL)

@@ -278,6 +278,15 @@ def test_a_run_directory_with_other_settings_is_refused(trained, splits):
     assert (run_dir / "metrics.jsonl").read_text() == before
 
 
+@pytest.mark.parametrize(("balance", "weight"), [(1.0, 4.0), (0.5, 2.0), (0.0, 1.0)])
+def test_balance_supervision_sets_the_weight_of_rationale_words(splits, tmp_path, balance, weight):
+    # k = 0.2: the balancing weight (1 - k)/k = 4 is raised to the power γ
+    config = tiny_config("synthetic", "semi", selection_rate=0.2, balance_supervision=balance)
+    trainer = make_trainer(config, tmp_path, splits)
+    trainer.fit()
+    assert trainer.method.weights.rationale_class_weight == pytest.approx(weight)
+
+
 def test_ssr_needs_shortcut_masks(splits):
     train, validation = splits("synthetic")
     with pytest.raises(RationalizerError, match="needs discovered shortcut masks"):

@@ -153,11 +153,14 @@ class TrainConfig(BaseModel):
     supervision_weight: float = Field(
         1.0, ge=0.0, description="weight of the selector's cross-entropy against gold rationales"
     )
-    balance_supervision: bool = Field(
-        True,
-        description="weight rationale words by (1 − k)/k in the selector's cross-entropy, so that "
-        "a rare rationale class still wins the argmax (unweighted, the selector learns to select "
-        "almost nothing at evaluation)",
+    balance_supervision: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="γ: rationale words weigh ((1 − k)/k)^γ in the selector's cross-entropy. 1 "
+        "balances the classes, so a rare rationale class still wins the argmax; 0 leaves them "
+        "unweighted (the selector learns to select almost nothing at evaluation); values in "
+        "between trade recall for precision. true/false read as 1/0",
     )
     shortcut_weight: float = Field(
         0.1, ge=0.0, description="λ: weight of the SSR shortcut terms (KL to uniform)"

@@ -56,6 +56,7 @@ def unsupervised_config(config: TrainConfig) -> TrainConfig:
         "augment_copies",
         "shortcut_weight",
         "supervision_weight",
+        "balance_supervision",
         "annotated_task_input",
         "shortcut_run",
         "discovery_epochs",

@@ -164,7 +164,7 @@ class Trainer:
                 continuity=cfg.continuity_weight,
                 selection_rate=rate,
                 supervision=cfg.supervision_weight,
-                rationale_class_weight=(1 - rate) / rate if cfg.balance_supervision else 1.0,
+                rationale_class_weight=((1 - rate) / rate) ** cfg.balance_supervision,
                 shortcut=shortcut_weight,
                 annotated_task_input=cfg.annotated_task_input,
             ),

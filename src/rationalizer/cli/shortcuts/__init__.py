@@ -65,6 +65,9 @@ def shortcuts_command(
     scores discovery against the planted shortcut phrases.
 
     Example: [bold]rationalizer shortcuts -d movies --labeled-fraction 0.25 -o runs/shortcuts[/]
+
+    The same discovery, ordered by label skew: [bold]rationalizer shortcuts -d movies --reuse
+    runs/shortcuts/shortcut-discovery --rank-by skew -o runs/shortcuts-by-skew[/]
     """
     # Imported here so that `--help` does not pay for torch.
     from rationalizer.training.config import TrainConfig

@@ -5,9 +5,16 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.13.0
-RATIONALIZER_DATA ?= $(abspath ../shared/data)
 DEMO_OUT ?= demo-output
+# The datasets: $RATIONALIZER_DATA if set; else the project's sibling data folder where a
+# checkout has one; else the package default ~/.cache/rationalizer (`rationalizer data download`).
+ifeq ($(origin RATIONALIZER_DATA), undefined)
+ifneq ($(wildcard ../shared/data),)
+RATIONALIZER_DATA := $(abspath ../shared/data)
 export RATIONALIZER_DATA
+endif
+endif
+DATA_DIR = $(or $(RATIONALIZER_DATA),$(HOME)/.cache/rationalizer)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -31,9 +38,9 @@ dev: $(VENV)/.installed-dev
 
 demo: install
 	@rm -rf $(DEMO_OUT)/run && mkdir -p $(DEMO_OUT)
-	@if [ -d "$(RATIONALIZER_DATA)/movies-zaidan" ]; then dataset=movies; else \
+	@if [ -d "$(DATA_DIR)/movies-eraser" ]; then dataset=movies; else \
 		dataset=synthetic; \
-		echo "movies data not found under $(RATIONALIZER_DATA): the demo uses the synthetic dataset"; \
+		echo "movies data not found under $(DATA_DIR) (get it with: $(VENV)/bin/rationalizer data download movies): the demo uses the synthetic dataset"; \
 	fi; \
 	set -e; \
 	$(VENV)/bin/rationalizer data stats $$dataset --max-length 512 --json $(DEMO_OUT)/data-stats.json; \

@@ -41,7 +41,22 @@ class DataFormatError(RationalizerError, ValueError):
 
 
 class DatasetNotFoundError(RationalizerError, FileNotFoundError):
-    """A dataset's files are not where we looked; the message says where to get them."""
+    """A dataset's files are not where we looked; the message says where to get them.
+
+    ``dataset`` and ``folder`` name a registered dataset whose whole folder is missing (not
+    a file missing inside a present folder), so callers such as the test suite can tell "this
+    machine has no copy" apart from "this copy is broken".
+    """
+
+    def __init__(
+        self, message: str, *, dataset: str | None = None, folder: Path | None = None
+    ) -> None:
+        self.dataset = dataset
+        self.folder = folder
+        super().__init__(message)
+
+    def __str__(self) -> str:  # FileNotFoundError would otherwise format errno-style
+        return str(self.args[0])
 
 
 class UnknownNameError(RationalizerError, KeyError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -14,7 +13,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.report.sample_inputs import write_pseudo_results
 
 from rationalizer.data import Dataset, Document, Evidence, Example, Span, load, merge_spans
-from rationalizer.data.movies import parse_tagged_review
 from rationalizer.report import load_inputs, write_report
 from rationalizer.training.shortcuts import ShortcutReport, build_report
 
@@ -58,16 +56,10 @@ search.dispatchEvent(new Event("input", {bubbles: true}));
 """
 
 
-def all_movie_reviews(data_dir: Path) -> Dataset:
-    """All 2,000 reviews: the three annotated splits and the unannotated tenth fold."""
-    annotated = [ex for split in ("train", "validation", "test") for ex in load("movies", split)]
-    tenth_fold = []
-    for label in ("neg", "pos"):
-        for number in range(900, 1000):
-            path = data_dir / "movies-zaidan" / f"withRats_{label}" / f"{label}_{number}.txt"
-            tokens, _ = parse_tagged_review(path, label)
-            tenth_fold.append(Example(path.name, (Document(path.name, tokens),), label))
-    return Dataset("movies", "all", (*annotated, *tenth_fold), ("neg", "pos"))
+def all_movie_reviews() -> Dataset:
+    """All 2,000 reviews: ERASER's three splits together."""
+    examples = [ex for split in ("train", "validation", "test") for ex in load("movies", split)]
+    return Dataset("movies", "all", tuple(examples), ("NEG", "POS"))
 
 
 def occurrences(tokens: tuple[str, ...], phrases) -> list[tuple[int, int]]:
@@ -88,8 +80,8 @@ def merged(pairs) -> list[tuple[int, int]]:
 
 
 @pytest.fixture(scope="module")
-def reviews(data_dir) -> Dataset:
-    dataset = all_movie_reviews(data_dir)
+def reviews() -> Dataset:
+    dataset = all_movie_reviews()
     assert len(dataset) == 2_000
     return dataset
 
@@ -226,8 +218,8 @@ def test_filters_sorting_search_and_paging(page, expected):
     assert f"of {len(incorrect):,} matching" in page_info(page)
     assert all(card["incorrect"] for card in shown(page))
 
-    timings["gold pos"] = page.execute_script(TIMED_CHANGE, "gold-label", "pos")
-    wrong_pos = [c for c in incorrect if c["label"] == "pos"]
+    timings["gold pos"] = page.execute_script(TIMED_CHANGE, "gold-label", "POS")
+    wrong_pos = [c for c in incorrect if c["label"] == "POS"]
     assert f"of {len(wrong_pos):,} matching" in page_info(page)
 
     page.execute_script(TIMED_CHANGE, "outcome", "all")

@@ -71,7 +71,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_user_errors_are_one_clear_line_without_traceback(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"annotation_id": "x"\n')
-    result = run_cli("evaluate", "-d", "hatexplain", "-s", "test", "-p", str(bad))
+    result = run_cli("evaluate", "-d", "synthetic", "-s", "test", "-p", str(bad))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{bad}, line 1" in result.stderr and "not valid JSON" in result.stderr
@@ -84,5 +84,5 @@ def test_user_errors_are_one_clear_line_without_traceback(tmp_path):
 def test_missing_dataset_says_where_it_looked(tmp_path):
     result = run_cli("data", "stats", "movies", "--data-dir", str(tmp_path))
     assert result.returncode == 2
-    assert str(tmp_path / "movies-zaidan") in result.stderr.replace("\n", "")
+    assert str(tmp_path / "movies-eraser") in result.stderr.replace("\n", "")
     assert "Traceback" not in result.stderr

@@ -99,9 +99,9 @@ def test_matches_fever_loader_on_real_files(data_dir: Path) -> None:
     assert generic.examples == fever.examples
 
 
-def test_real_evidence_text_equals_covered_tokens(data_dir: Path) -> None:
+def test_real_evidence_text_equals_covered_tokens(data_dir: Path, dataset_root) -> None:
     data = load("eraser:hatexplain-eraser", "test", data_dir)  # root test.jsonl (split 1)
-    raw = [json.loads(line) for line in (data_dir / "hatexplain-eraser/test.jsonl").open()]
+    raw = [json.loads(line) for line in (dataset_root("hatexplain") / "test.jsonl").open()]
     assert len(data) == len(raw) == 1922
     for ex, record in zip(data, raw, strict=True):
         texts = [ev["text"] for group in record["evidences"] for ev in group]

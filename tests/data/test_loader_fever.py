@@ -22,19 +22,19 @@ def fever(data_dir: Path) -> dict[str, Dataset]:
     return {split: loader.load_split(split) for split in SPLITS}
 
 
-def _raw(data_dir: Path, name: str) -> list[dict]:
-    with (data_dir / "fever-eraser" / name).open(encoding="utf-8") as handle:
+def _raw(root: Path, name: str) -> list[dict]:
+    with (root / name).open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
 
 @pytest.fixture(scope="module")
-def raw_val(data_dir: Path) -> list[dict]:
-    return _raw(data_dir, "val.jsonl")
+def raw_val(dataset_root) -> list[dict]:
+    return _raw(dataset_root("fever"), "val.jsonl")
 
 
 @pytest.fixture(scope="module")
-def raw_test(data_dir: Path) -> list[dict]:
-    return _raw(data_dir, "test.jsonl")
+def raw_test(dataset_root) -> list[dict]:
+    return _raw(dataset_root("fever"), "test.jsonl")
 
 
 def test_validation_is_the_documented_seeded_tenth(fever, raw_val) -> None:
@@ -75,9 +75,9 @@ def test_examples_follow_the_records(fever, raw_test) -> None:
                 assert ev.span == sentences[raw_ev["start_sentence"]]
 
 
-def test_documents_keep_their_lines_as_sentences(fever, data_dir: Path) -> None:
+def test_documents_keep_their_lines_as_sentences(fever, dataset_root) -> None:
     doc = fever["test"][0].document
-    lines = (data_dir / "fever-eraser/docs" / doc.docid).read_text("utf-8").split("\n")
+    lines = (dataset_root("fever") / "docs" / doc.docid).read_text("utf-8").split("\n")
     assert len(doc.sentence_starts) == len(lines)
     assert [doc.tokens[s.start : s.end] for s in doc.sentences()] == [
         tuple(line.split(" ")) for line in lines

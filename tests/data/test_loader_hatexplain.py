@@ -34,13 +34,13 @@ def _raw_records(root: Path) -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def raw(data_dir: Path) -> dict[str, list[dict]]:
-    return _raw_records(data_dir / "hatexplain-eraser")
+def raw(dataset_root) -> dict[str, list[dict]]:
+    return _raw_records(dataset_root("hatexplain"))
 
 
 @pytest.fixture(scope="module")
-def division(data_dir: Path) -> dict[str, list[str]]:
-    return json.loads((data_dir / "hatexplain-eraser/data/post_id_divisions.json").read_text())
+def division(dataset_root) -> dict[str, list[str]]:
+    return json.loads((dataset_root("hatexplain") / "data/post_id_divisions.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_train_is_the_labelled_part_of_official_train(
 
 
 def test_evidence_follows_the_records(
-    hatexplain: dict[str, Dataset], raw: dict[str, list[dict]], data_dir: Path
+    hatexplain: dict[str, Dataset], raw: dict[str, list[dict]], dataset_root
 ) -> None:
     records = {r["annotation_id"]: r for rs in raw.values() for r in rs}
     for split in SPLITS:
@@ -98,7 +98,7 @@ def test_evidence_follows_the_records(
             ]
             assert covered == [ev["text"] for group in record["evidences"] for ev in group]
     sample = hatexplain["test"][0]
-    doc_file = data_dir / "hatexplain-eraser/docs" / sample.id
+    doc_file = dataset_root("hatexplain") / "docs" / sample.id
     assert sample.document.tokens == tuple(doc_file.read_text("utf-8").split(" "))
 
 

@@ -44,9 +44,9 @@ def minilm() -> SubwordTokenizer:
 
 
 @pytest.fixture(scope="module")
-def hatexplain_posts(data_dir: Path) -> dict[str, list[str]]:
+def hatexplain_posts(dataset_root) -> dict[str, list[str]]:
     """The zero-subword posts plus the first 150 posts (by docid) with non-ASCII text."""
-    docs = data_dir / "hatexplain-eraser" / "docs"
+    docs = dataset_root("hatexplain") / "docs"
     posts = {
         name: (docs / name).read_text(encoding="utf-8").split(" ") for name in ZERO_SUBWORD_POSTS
     }
@@ -60,9 +60,9 @@ def hatexplain_posts(data_dir: Path) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def fever_examples(data_dir: Path) -> list[tuple[list[str], list[str]]]:
+def fever_examples(dataset_root) -> list[tuple[list[str], list[str]]]:
     """(claim words, document words) of the first 12 FEVER validation records."""
-    root = data_dir / "fever-eraser"
+    root = dataset_root("fever")
     examples = []
     with (root / "val.jsonl").open(encoding="utf-8") as handle:
         for line, _ in zip(handle, range(12), strict=False):

@@ -33,12 +33,12 @@ def test_one_text_is_printed_with_its_rationale_and_top_words(movies_run):
 def test_json_output_has_one_score_per_word_and_the_chosen_settings(movies_run):
     out = invoke(
         "explain", "-m", str(movies_run), "-x", "integrated-gradients", "-t", TEXT,
-        "--option", "n_steps=8", "--rationale", "top-k:3", "--target", "neg", "--json",
+        "--option", "n_steps=8", "--rationale", "top-k:3", "--target", "NEG", "--json",
     )  # fmt: skip
     explanation = json.loads(out)
     assert explanation["words"] == TEXT.split()
     assert len(explanation["scores"]) == len(TEXT.split())
-    assert explanation["target"] == "neg"
+    assert explanation["target"] == "NEG"
     assert explanation["settings"]["n_steps"] == 8
     assert explanation["settings"]["rule"] == "top-k:3"
     assert sum(end - start for start, end in explanation["rationale"]) <= 3

@@ -120,9 +120,11 @@ def test_measure_matches_the_rationalizers_own_faithfulness(rationalizer_adapter
     the same scores through the adapter gives the same probabilities."""
     rationalizer = rationalizer_adapter.rationalizer
     records = rationalizer.predict_dataset(reviews, aopc_thresholds=THRESHOLDS)
-    predictions = rationalizer.predict([example.document.tokens for example in reviews])
+    predictions = rationalizer.predict(
+        [example.document.tokens for example in reviews], [example.query for example in reviews]
+    )
     for example, record, prediction in zip(reviews, records, predictions, strict=True):
-        instance = rationalizer_adapter.prepare(example.document.tokens)
+        instance = rationalizer_adapter.prepare(example.document.tokens, example.query)
         assert instance.encoding.truncated_words > 0
         result = measure(
             rationalizer_adapter,

@@ -79,7 +79,9 @@ def locate_user_path(argument: str, data_dir: Path, *, directory: bool) -> Path:
             return candidate
     kind = "folder" if directory else "file"
     looked = " and ".join(str(c.absolute()) for c in candidates)
-    raise DatasetNotFoundError(f"no {kind} {argument!r}: looked for {looked}")
+    raise DatasetNotFoundError(
+        f"no {kind} {argument!r}: looked for {looked}", folder=data_dir / given
+    )
 
 
 def document_from_text(docid: str, text: str, *, path: Path, line: int | None = None) -> Document:
@@ -324,7 +326,32 @@ def _excerpt(text: str, limit: int = 60) -> str:
     return json.dumps(text if len(text) <= limit else text[:limit] + "…", ensure_ascii=False)
 
 
-class EraserLoader(DatasetLoader):
+class EraserSplitsLoader(DatasetLoader):
+    """A dataset kept as one ERASER folder whose ``train``/``val``/``test.jsonl`` are its splits.
+
+    Subclasses say where the folder is (``folder`` or :meth:`root`) and which ``labels`` it has.
+    """
+
+    labels: tuple[str, ...]
+
+    @cached_property
+    def folder_reader(self) -> EraserFolder:
+        return EraserFolder(self.root())
+
+    @property
+    def dataset_name(self) -> str:
+        return self.name
+
+    def load_split(self, split: str) -> Dataset:
+        reader = self.folder_reader
+        source = SPLIT_FILES[split]
+        if not (reader.root / source).is_file():
+            raise DatasetNotFoundError(f"{reader.root} has no {source} for split {split!r}")
+        examples = tuple(reader.example(a, self.labels) for a in reader.annotations(source))
+        return Dataset(self.dataset_name, split, examples, self.labels, self.info)
+
+
+class EraserLoader(EraserSplitsLoader):
     """Any dataset in ERASER format: ``eraser:PATH`` with PATH the dataset folder.
 
     PATH is taken relative to the working directory, else to the data directory. Labels are
@@ -347,12 +374,12 @@ class EraserLoader(DatasetLoader):
     def root(self) -> Path:
         return locate_user_path(str(self.argument), self.data_dir, directory=True)
 
-    @cached_property
-    def folder_reader(self) -> EraserFolder:
-        return EraserFolder(self.root())
+    @property
+    def dataset_name(self) -> str:
+        return f"eraser:{self.argument}"
 
     @cached_property
-    def labels(self) -> tuple[str, ...]:
+    def labels(self) -> tuple[str, ...]:  # type: ignore[override]
         present = [f for f in SPLIT_FILES.values() if (self.folder_reader.root / f).is_file()]
         if not present:
             raise DatasetNotFoundError(
@@ -360,11 +387,3 @@ class EraserLoader(DatasetLoader):
             )
         annotations = (a for f in present for a in self.folder_reader.annotations(f))
         return tuple(sorted({a.record.classification for a in annotations}))
-
-    def load_split(self, split: str) -> Dataset:
-        reader = self.folder_reader
-        source = SPLIT_FILES[split]
-        if not (reader.root / source).is_file():
-            raise DatasetNotFoundError(f"{reader.root} has no {source} for split {split!r}")
-        examples = tuple(reader.example(a, self.labels) for a in reader.annotations(source))
-        return Dataset(f"eraser:{self.argument}", split, examples, self.labels, self.info)

@@ -1,16 +1,21 @@
-"""Zaidan et al. (2007) movie reviews with annotator rationales, read from the raw tagged files.
+"""Movie-review sentiment with human rationales, in two published forms.
 
-The folder keeps the original layout: ``withRats_neg/negR_NNN.txt`` and
-``withRats_pos/posR_NNN.txt``, one pre-tokenised review per file, rationales marked inline by
-whitespace-delimited ``<NEG> … </NEG>`` (negative) or ``<POS> … </POS>`` (positive) tags.
-Removing the tags gives the review's word tokens; the tag positions give the rationale spans,
-returned as a single evidence group.
+``movies`` is ERASER's "Movie Reviews" (DeYoung et al., 2020), the split every published
+rationalization result on "Movies" uses: ``train.jsonl`` (1,600 reviews), ``val.jsonl`` (200)
+and ``test.jsonl`` (200, reviews 900–999), one sentence per line, labels ``NEG``/``POS``. The
+test rationales were collected anew and are *comprehensive* (density about 0.28 against 0.09
+in train), so token F1 on test is not comparable with token F1 on validation.
 
-No split is shipped, so the three-digit number fixes one, per class: 000–699 train,
-700–799 validation, 800–899 test. Files 900–999 (the tenth fold) were never annotated and are
-left out. ``posR_161.txt`` lies in an annotated fold but carries no tags; it is kept in train
-as an *unannotated* example (``evidence is None``, ``metadata["tagged"] is False``) rather
-than as an example whose annotator marked nothing.
+``movies-zaidan`` reads the raw tagged files of Zaidan et al. (2007): ``withRats_neg/
+negR_NNN.txt`` and ``withRats_pos/posR_NNN.txt``, one pre-tokenised review per file,
+rationales marked inline by whitespace-delimited ``<NEG> … </NEG>`` or ``<POS> … </POS>``
+tags. Removing the tags gives the review's word tokens; the tag positions give the rationale
+spans, returned as a single evidence group. No split is shipped, so the three-digit number
+fixes one, per class: 000–699 train, 700–799 validation, 800–899 test. Files 900–999 (the
+tenth fold) were never annotated and are left out. ``posR_161.txt`` lies in an annotated fold
+but carries no tags; it is kept in train as an *unannotated* example (``evidence is None``,
+``metadata["tagged"] is False``) rather than as an example whose annotator marked nothing.
+This split is ours alone: its numbers cannot be set beside a paper's.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rationalizer.data.eraser import EraserSplitsLoader
 from rationalizer.data.example import Dataset, DatasetInfo, Document, Evidence, Example, Span
 from rationalizer.data.registry import DatasetLoader
 from rationalizer.errors import DataFormatError, DatasetNotFoundError
 
+ERASER_LABELS = ("NEG", "POS")
 LABELS = ("neg", "pos")
 SPLIT_NUMBERS = {"train": range(0, 700), "validation": range(700, 800), "test": range(800, 900)}
 _ANY_TAG = re.compile(r"</?(?:NEG|POS)>")
@@ -74,23 +81,49 @@ def _tag_error(path: Path, line: int, position: int, message: str) -> DataFormat
     )
 
 
-class MoviesLoader(DatasetLoader):
-    """Movie-review sentiment with the human rationales of Zaidan et al. (2007)."""
+_PANG_LEE_CITATION = (
+    "B. Pang, L. Lee. 2004. A Sentimental Education: Sentiment Analysis Using Subjectivity "
+    "Summarization Based on Minimum Cuts. ACL 2004."
+)
+_ZAIDAN_CITATION = (
+    'O. Zaidan, J. Eisner, C. Piatko. 2007. Using "Annotator Rationales" to Improve Machine '
+    "Learning for Text Categorization. NAACL-HLT 2007, 260-267."
+)
+
+
+class MoviesLoader(EraserSplitsLoader):
+    """Movie-review sentiment in ERASER's standard split (the one papers report on)."""
 
     name = "movies"
+    folder = "movies-eraser"
+    labels = ERASER_LABELS
+    info = DatasetInfo(
+        name="movies",
+        description="Movie-review sentiment (NEG/POS) with annotator rationales, ERASER's "
+        "standard split: train 1,600 / validation 200 / test 200 (test rationales are "
+        "comprehensive, about 3x denser)",
+        url="https://www.eraserbenchmark.com/",
+        citation="J. DeYoung, S. Jain, N. F. Rajani, E. Lehman, C. Xiong, R. Socher, "
+        "B. C. Wallace. 2020. ERASER: A Benchmark to Evaluate Rationalized NLP Models. "
+        f"ACL 2020. {_ZAIDAN_CITATION} {_PANG_LEE_CITATION}",
+        license="research use; no explicit licence",
+    )
+
+
+class MoviesZaidanLoader(DatasetLoader):
+    """Zaidan et al.'s raw tagged reviews, split by file number (not comparable with papers)."""
+
+    name = "movies-zaidan"
     folder = "movies-zaidan"
     labels = LABELS
     info = DatasetInfo(
-        name="movies",
+        name="movies-zaidan",
         description="Movie-review sentiment (neg/pos) with annotator rationales (Zaidan et al. "
-        "2007), raw tagged files; split by file number: 000-699 train, 700-799 validation, "
-        "800-899 test",
+        "2007), raw tagged files; our split by file number: 000-699 train, 700-799 "
+        "validation, 800-899 test (not ERASER's; use 'movies' to compare with papers)",
         url="https://github.com/yezhang-xiaofan/Rationale-CNN/tree/"
         "724f528851df593e239436a6d582f5b790397318/movies",
-        citation='O. Zaidan, J. Eisner, C. Piatko. 2007. Using "Annotator Rationales" to '
-        "Improve Machine Learning for Text Categorization. NAACL-HLT 2007, 260-267. "
-        "B. Pang, L. Lee. 2004. A Sentimental Education: Sentiment Analysis Using Subjectivity "
-        "Summarization Based on Minimum Cuts. ACL 2004.",
+        citation=f"{_ZAIDAN_CITATION} {_PANG_LEE_CITATION}",
         license="research use; no explicit licence",
     )
 

@@ -1,4 +1,4 @@
-"""``rationalizer data``: list the datasets and describe a split."""
+"""``rationalizer data``: list, download and describe the datasets."""
 
 from __future__ import annotations
 
@@ -9,41 +9,123 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rationalizer.cli._common import DataDirOption, console
+from rationalizer.cli._common import DataDirOption, console, console_err
 from rationalizer.data import available_datasets, load, resolve_data_dir
+from rationalizer.data.download import (
+    DownloadError,
+    Outcome,
+    State,
+    download_source,
+    downloadable,
+    folder_state,
+    sources_for,
+)
 from rationalizer.data.registry import SPLITS, loader_class
 from rationalizer.data.stats import SplitStats, split_stats
 from rationalizer.errors import RationalizerError
 
 app = typer.Typer(
-    help="Datasets with human rationales: what is available and what a split looks like.",
+    help="Datasets with human rationales: what is available, downloading them, and what a "
+    "split looks like.",
     no_args_is_help=True,
 )
 
 
 @app.command("list")
 def list_command(data_dir: DataDirOption = None) -> None:
-    """List the registered datasets, whether their files are present, and where to get them.
+    """List the registered datasets: whether their files are downloaded (by [bold]rationalizer
+    data download[/], verified), present (placed by hand) or missing, the download size, and
+    the source.
 
     Example: [bold]rationalizer data list[/]
     """
     root = resolve_data_dir(data_dir)
+    sources = downloadable()
     table = Table(title=f"Datasets (data directory: {root})")
-    for column in ("name", "description", "files", "source"):
+    for column in ("name", "description", "files", "download", "source"):
         table.add_column(column, overflow="fold")
     for name, info in available_datasets().items():
         loader_cls = loader_class(name)
+        size = ""
         if loader_cls.parametrised:
             status = "your path"
         elif loader_cls.folder is None:
             status = "[green]built in[/]"
+        elif name in sources:
+            source = sources[name]
+            size = _size(source.download_size, exact=source.archive_size is not None)
+            status = {
+                State.DOWNLOADED: "[green]downloaded[/]",
+                State.PRESENT: "[green]present[/] (placed by hand)",
+                State.MISSING: f"[yellow]missing[/]: rationalizer data download {name}",
+            }[folder_state(source, root)]
         else:
-            status = (
-                "[green]present[/]" if (root / loader_cls.folder).is_dir() else "[yellow]missing[/]"
-            )
+            present = (root / loader_cls.folder).is_dir()
+            status = "[green]present[/]" if present else "[yellow]missing[/]"
         shown = f"{name}:PATH" if loader_cls.parametrised else name
-        table.add_row(shown, info.description, status, info.url)
+        table.add_row(shown, info.description, status, size, info.url)
     console.print(table)
+
+
+def _size(size: int, exact: bool) -> str:
+    return f"{'' if exact else '~'}{size / 1e6:.{1 if exact else 0}f} MB"
+
+
+@app.command("download")
+def download_command(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset to download (movies, movies-zaidan, hatexplain, fever), or all.",
+            show_default=False,
+        ),
+    ],
+    data_dir: DataDirOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Download again and replace an existing dataset folder (needed when it does "
+            "not match its pin).",
+        ),
+    ] = False,
+) -> None:
+    """Download a dataset from its pinned source, verify it, and install it in the data
+    directory.
+
+    Each dataset gets its own folder in the data directory (--data-dir, else
+    $RATIONALIZER_DATA, else ~/.cache/rationalizer): movies-eraser/, movies-zaidan/,
+    hatexplain-eraser/, fever-eraser/. Archives are downloaded to .downloads/ in the data
+    directory and deleted once installed. ERASER's movies archive must match its pinned size
+    and sha256 before it is extracted; GitHub generates its archives on request, so for those
+    the sha256 of the extracted files is pinned instead. The folder appears only after it
+    passed verification. An interrupted download resumes where it stopped when you run the
+    command again; a folder that is already there and verified is left alone. Exit status 1
+    when a download fails.
+
+    Examples: [bold]rationalizer data download movies[/] ·
+    [bold]rationalizer data download all --data-dir data[/]
+    """
+    root = resolve_data_dir(data_dir)
+    failed = 0
+    for dataset, source in sources_for(name):
+        target = root / source.folder
+        try:
+            outcome = download_source(source, root, label=dataset, force=force, console=console_err)
+        except DownloadError as error:
+            console_err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            failed += 1
+            continue
+        message = {
+            Outcome.DOWNLOADED: f"[green]downloaded and verified[/] into {target}",
+            Outcome.VERIFIED: f"already in {target} and verified; nothing to do",
+            Outcome.KEPT_UNVERIFIED: f"[yellow]{target} exists (placed by hand) and cannot be "
+            "checked, since the source pins the archive's bytes; kept as is (--force replaces "
+            "it with a fresh download)[/]",
+        }[outcome]
+        console.print(f"{dataset}: {message}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("stats")

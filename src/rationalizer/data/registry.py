@@ -68,7 +68,8 @@ class DatasetLoader(ABC):
             raise DatasetNotFoundError(
                 f"dataset {self.name!r} not found: looked for folder {path} "
                 f"(data directory from --data-dir, ${DATA_ENV_VAR} or ~/.cache/rationalizer). "
-                f"Get it with `rationalizer data download {self.name}` (source: "
+                f"Get it with `rationalizer data download {self.name} --data-dir "
+                f"{self.data_dir}` (source: "
                 f"{self.info.url}), or point ${DATA_ENV_VAR} at the folder that contains it.",
                 dataset=self.name,
                 folder=path,

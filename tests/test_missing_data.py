@@ -45,7 +45,7 @@ def test_no_data_folder_skips_data_tests_with_reasons(
     result.stdout.fnmatch_lines(
         [
             "*needs dataset 'movies'*movies-eraser*rationalizer data download movies*",
-            "*needs the datasets folder*rationalizer data download all*",
+            "*needs folder*rationalizer data download all*",
         ],
         consecutive=False,
     )

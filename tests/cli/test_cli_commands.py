@@ -13,11 +13,12 @@ from rationalizer.data import load, write_results
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan
 
 
-def test_data_list_shows_every_dataset_and_presence():
-    out = invoke("data", "list")
+def test_data_list_shows_every_dataset_and_presence(tmp_path):
+    (tmp_path / "fever-eraser").mkdir()  # placed by hand: present, not downloaded
+    out = invoke("data", "list", "--data-dir", str(tmp_path))
     for name in ("movies", "hatexplain", "fever", "synthetic", "eraser:PATH", "jsonl:PATH"):
         assert name in out
-    assert "present" in out and "built in" in out
+    assert "present" in out and "built in" in out and "missing" in out
 
 
 @pytest.mark.parametrize("name", ["movies", "hatexplain", "fever", "synthetic"])

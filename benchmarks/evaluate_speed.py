@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
-from rationalizer._environment import machine_info
+from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data.example import Dataset, Document, Evidence, Example, Span, mask_to_spans
 from rationalizer.data.results import (
     DocumentRationale,
@@ -41,7 +41,8 @@ from rationalizer.metrics import DEFAULT_AOPC_THRESHOLDS, evaluate, flatten
 LABELS = ("negative", "positive")
 VOCABULARY = tuple(f"w{i}" for i in range(1000))
 TARGET_SECONDS = 5.0
-RESULTS = Path(__file__).resolve().parent / "results"
+SCRIPT = Path(__file__).resolve()
+RESULTS = SCRIPT.parent / "results"
 
 
 def make_dataset(n_examples: int, rng: np.random.Generator) -> Dataset:
@@ -167,6 +168,7 @@ def main() -> None:
         "tokens": tokens,
         "repeats": args.repeats,
         "target_seconds": TARGET_SECONDS,
+        "provenance": benchmark_provenance(SCRIPT),
         "machine": machine(),
         "cases": {},
     }
@@ -229,6 +231,8 @@ def _markdown(result: dict) -> str:
         f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs "
         f"({m['usable_cpus']} usable); Python {m['python']}, numpy {m['numpy']}, "
         f"scipy {m['scipy']}, scikit-learn {m['scikit-learn']}.",
+        "",
+        f"Code: {code_text(result.get('provenance'))}.",
         "",
     ]
     return "\n".join(lines)

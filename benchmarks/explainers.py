@@ -25,8 +25,10 @@ Run from the repository root, with ``RATIONALIZER_DATA`` pointing at the dataset
 
 It writes ``explainers.json`` and ``explainers.md`` to ``--out-dir`` (default
 ``benchmarks/results``). Each model, and each method's result on a model, is cached with the
-settings it was made with; a rerun with the same settings reuses them, so an interrupted run
-loses at most the method it was in.
+settings and the code it was made with; a rerun with the same settings reuses them, so an
+interrupted run loses at most the method it was in. A cached result made by other code (the
+package or this script changed since) is computed again, and a model folder built by other code
+is refused, unless ``--reuse-stale`` is given: then they are reused and marked.
 """
 
 from __future__ import annotations
@@ -50,7 +52,13 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 import rationalizer
-from rationalizer._environment import machine_info
+from rationalizer._environment import (
+    STALE_MARK,
+    benchmark_provenance,
+    code_text,
+    machine_info,
+    same_code,
+)
 from rationalizer.data import Dataset, load, write_results
 from rationalizer.data.pretrained import minilm_path
 from rationalizer.data.stats import split_stats
@@ -71,12 +79,15 @@ from rationalizer.explain.adapters.encoded import EncodedAdapter
 from rationalizer.explain.methods.greedy import at_least, search_units
 from rationalizer.explain.search import classifier_scorer, exhaustive_search
 from rationalizer.metrics import evaluate, flatten
+from rationalizer.provenance import describe
 from rationalizer.training.api import Rationalizer
 
-ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parent.parent
 CACHE_DIR = Path("benchmarks/.cache/explainers")
 RESULTS_DIR = Path("benchmarks/results")
 #: in a folder this benchmark built: the settings it was built with, and how long it took
+#: and by which code
 SETTINGS_FILE = "benchmark-settings.json"
 BUILD_FILE = "benchmark-build.json"
 
@@ -134,10 +145,29 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def cached_folder(folder: Path, settings: Mapping[str, Any], build: Callable[[Path], None]) -> Path:
-    """``folder``, built by ``build`` unless an earlier run built it with the same settings.
+def provenance() -> dict[str, Any]:
+    """The code that makes this benchmark's models and results now: the package and this
+    script."""
+    return benchmark_provenance(SCRIPT)
 
-    A folder built with other settings is refused, never mixed in or silently deleted.
+
+def stale_note(stored: Mapping[str, Any]) -> dict[str, str]:
+    """``{"made_by": …}`` for a cached item made by other code than now; empty otherwise."""
+    made = stored.get("provenance")
+    return {} if same_code(made, provenance()) else {"made_by": describe(made)}
+
+
+def cached_folder(
+    folder: Path,
+    settings: Mapping[str, Any],
+    build: Callable[[Path], None],
+    reuse_stale: bool = False,
+) -> Path:
+    """``folder``, built by ``build`` unless an earlier run built it with the same settings
+    and, unless ``reuse_stale``, the same code.
+
+    A folder built with other settings or by other code is refused, never mixed in or silently
+    deleted.
     """
     marker = folder / SETTINGS_FILE
     stored = read_json(marker)
@@ -147,7 +177,14 @@ def cached_folder(folder: Path, settings: Mapping[str, Any], build: Callable[[Pa
         )
     if stored is None:
         build(folder)
+        built = read_json(folder / BUILD_FILE) or {}
+        write_json(folder / BUILD_FILE, built | {"provenance": provenance()})
         write_json(marker, settings)
+    elif not reuse_stale and (note := stale_note(read_json(folder / BUILD_FILE) or {})):
+        raise RationalizerError(
+            f"{folder} was built by other code ({note['made_by']}); delete it to rebuild it, or "
+            "pass --reuse-stale to reuse it (its results are then marked stale)"
+        )
     return folder
 
 
@@ -227,13 +264,24 @@ def accuracy(adapter: EncodedAdapter, dataset: Dataset, keep_fraction: float = 1
 
 
 def model_info(
-    name: str, folder: Path, adapter: EncodedAdapter, dataset: str, settings: Mapping, cache: Path
+    name: str,
+    folder: Path,
+    adapter: EncodedAdapter,
+    dataset: str,
+    settings: Mapping,
+    cache: Path,
+    reuse_stale: bool = False,
 ) -> dict[str, Any]:
-    """Validation accuracy on full and on partial inputs (computed once per model and cached
-    under ``cache``), and the seconds it took to build the model if this benchmark built it."""
+    """Validation accuracy on full and on partial inputs (computed once per model and code,
+    and cached under ``cache``), the seconds it took to build the model if this benchmark
+    built it, and ``made_by`` where the model or its accuracy came from other code."""
     path = cache / "results" / name / "model.json"
     stored = read_json(path)
-    if stored is None or stored["settings"] != as_json(settings):
+    if (
+        stored is None
+        or stored["settings"] != as_json(settings)
+        or (stale_note(stored) and not reuse_stale)
+    ):
         validation = load(dataset, "validation")
         stored = {
             "settings": settings,
@@ -241,12 +289,17 @@ def model_info(
             f"validation_accuracy_{PARTIAL_INPUT_FRACTION:g}_words": accuracy(
                 adapter, validation, PARTIAL_INPUT_FRACTION
             ),
+            "provenance": provenance(),
         }
         write_json(path, stored)
-    built = read_json(folder / BUILD_FILE) or {}
-    return {key: value for key, value in stored.items() if key != "settings"} | {
-        "build_seconds": built.get("seconds")
-    }
+    built = read_json(folder / BUILD_FILE)
+    notes = [f"built by {n}" for n in stale_note(built).values()] if built is not None else []
+    notes += [f"accuracy measured by {n}" for n in stale_note(stored).values()]
+    info = {key: value for key, value in stored.items() if key not in ("settings", "provenance")}
+    info["build_seconds"] = (built or {}).get("seconds")
+    if notes:
+        info["made_by"] = "; ".join(notes)
+    return info
 
 
 def timed_build(folder: Path, build: Callable[[], Any]) -> None:
@@ -255,7 +308,9 @@ def timed_build(folder: Path, build: Callable[[], Any]) -> None:
     write_json(folder / BUILD_FILE, {"seconds": time.perf_counter() - started})
 
 
-def movies_models(run: Path | None, cache: Path, seed: int, console: Console) -> list[Model]:
+def movies_models(
+    run: Path | None, cache: Path, seed: int, console: Console, reuse_stale: bool = False
+) -> list[Model]:
     """The movies rationalizer (trained here unless ``run`` is given) and its compatible copy."""
     if run is None:
         settings = MOVIES_TRAINING | {"seed": seed}
@@ -264,7 +319,7 @@ def movies_models(run: Path | None, cache: Path, seed: int, console: Console) ->
         def train(folder: Path) -> None:
             timed_build(folder, lambda: rationalizer.train(folder, console, **settings))
 
-        cached_folder(run, settings, train)
+        cached_folder(run, settings, train, reuse_stale)
     config = Rationalizer.load(run).config
     source = {"run": str(run), "config": json.loads(config.to_json())}
     compatible_settings = {"source": source, "finetune": COMPATIBILITY | {"seed": seed}}
@@ -278,7 +333,10 @@ def movies_models(run: Path | None, cache: Path, seed: int, console: Console) ->
         )
 
     compatible = cached_folder(
-        cache / "models" / "movies-gru-compatible", compatible_settings, make_compatible
+        cache / "models" / "movies-gru-compatible",
+        compatible_settings,
+        make_compatible,
+        reuse_stale,
     )
     models = []
     for name, folder, settings, description in (
@@ -297,12 +355,12 @@ def movies_models(run: Path | None, cache: Path, seed: int, console: Console) ->
         ),
     ):
         adapter = RationalizerAdapter.load(folder)
-        info = model_info(name, folder, adapter, "movies", settings, cache)
+        info = model_info(name, folder, adapter, "movies", settings, cache, reuse_stale)
         models.append(Model(name, "movies", adapter, description, settings, info))
     return models
 
 
-def hatexplain_model(cache: Path, seed: int) -> Model:
+def hatexplain_model(cache: Path, seed: int, reuse_stale: bool = False) -> Model:
     """MiniLM fine-tuned on the HateXplain training split."""
     settings = {
         "base": "minilm",
@@ -322,7 +380,7 @@ def hatexplain_model(cache: Path, seed: int) -> Model:
         )
 
     name = "hatexplain-minilm"
-    folder = cached_folder(cache / "models" / name, settings, build)
+    folder = cached_folder(cache / "models" / name, settings, build, reuse_stale)
     adapter = HFClassifierAdapter.from_pretrained(folder, max_length=HATEXPLAIN_MAX_LENGTH)
     return Model(
         name,
@@ -330,7 +388,7 @@ def hatexplain_model(cache: Path, seed: int) -> Model:
         adapter,
         "MiniLM (6-layer BERT) fine-tuned on HateXplain, [MASK] masking",
         settings,
-        model_info(name, folder, adapter, "hatexplain", settings, cache),
+        model_info(name, folder, adapter, "hatexplain", settings, cache, reuse_stale),
     )
 
 
@@ -359,11 +417,17 @@ def method_scores(report: Mapping[str, Any], seconds: Sequence[float]) -> dict[s
 
 
 def run_method(
-    model: Model, explainer: Explainer, sample: Dataset, cache: Path, console: Console
+    model: Model,
+    explainer: Explainer,
+    sample: Dataset,
+    cache: Path,
+    console: Console,
+    reuse_stale: bool = False,
 ) -> tuple[dict[str, float], list]:
-    """The method's scores on ``model`` over ``sample`` (cached) and its results records;
-    ``wall_seconds`` is the time of the whole :func:`explain_dataset` call when it ran, and
-    ``load_average_after`` the machine's load when it ended."""
+    """The method's scores on ``model`` over ``sample`` (cached with the code that made them)
+    and its results records; ``wall_seconds`` is the time of the whole :func:`explain_dataset`
+    call when it ran, ``load_average_after`` the machine's load when it ended, and
+    ``made_by`` names the other code that made a stale result reused with ``reuse_stale``."""
     folder = cache / "results" / model.name
     settings = {
         "model": model.settings,
@@ -373,10 +437,14 @@ def run_method(
     }
     stored = read_json(folder / f"{explainer.name}.json")
     records_path = folder / f"{explainer.name}.jsonl"
-    if stored is not None and stored["settings"] == as_json(settings):
+    if (
+        stored is not None
+        and stored["settings"] == as_json(settings)
+        and (reuse_stale or not stale_note(stored))
+    ):
         console.print(f"{model.name} / {explainer.name}: cached")
         records = rationalizer.read_results(records_path, sample)
-        return stored["scores"] | stored["run"], records
+        return stored["scores"] | stored["run"] | stale_note(stored), records
     stopwatch = Stopwatch(explainer)
     started = time.perf_counter()
     records = explain_dataset(
@@ -391,7 +459,8 @@ def run_method(
     folder.mkdir(parents=True, exist_ok=True)
     write_results(records_path, records)
     write_json(
-        folder / f"{explainer.name}.json", {"settings": settings, "scores": scores, "run": run}
+        folder / f"{explainer.name}.json",
+        {"settings": settings, "scores": scores, "run": run, "provenance": provenance()},
     )
     console.print(
         f"{model.name} / {explainer.name}: token F1 {scores['token_f1']:.3f}, comprehensiveness "
@@ -572,6 +641,8 @@ def render_markdown(result: Mapping[str, Any]) -> str:
         f"{m['python']}, torch {m['torch']} with {m['torch_threads']} thread(s); load average "
         f"(1/5/15 min) at the start: {', '.join(map(str, result['load_average_start']))}.",
         "",
+        f"Code: {code_text(result.get('provenance'))}.",
+        "",
         "## Models",
         "",
         "| model | what it is | validation accuracy | with "
@@ -582,7 +653,8 @@ def render_markdown(result: Mapping[str, Any]) -> str:
     for name, model in result["models"].items():
         partial = model[f"validation_accuracy_{PARTIAL_INPUT_FRACTION:g}_words"]
         lines.append(
-            f"| {name} | {model['description']} | {number(model['validation_accuracy'])} | "
+            f"| {name}{_mark(model)} | {model['description']} | "
+            f"{number(model['validation_accuracy'])} | "
             f"{number(partial)} | {model['examples']} of {model['dataset']}/{model['split']} | "
             f"`{model['rule']}` | {minutes(model['build_seconds'])} |"
         )
@@ -621,7 +693,7 @@ def render_markdown(result: Mapping[str, Any]) -> str:
                 number(scores.get(key), 2 if key == "seconds_per_example" else 3)
                 for key in METHOD_COLUMNS
             ]
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+            lines.append(f"| {method}{_mark(scores)} | " + " | ".join(cells) + " |")
         loads = [
             scores["load_average_after"][1]
             for scores in model["methods"].values()
@@ -638,7 +710,33 @@ def render_markdown(result: Mapping[str, Any]) -> str:
             f"together, on {m['torch_threads']} thread(s){load_text}.",
         ]
     lines += _greedy_markdown(result["greedy"])
+    lines += _stale_markdown(result["models"])
     return "\n".join(lines) + "\n"
+
+
+def _mark(entry: Mapping[str, Any]) -> str:
+    return f" {STALE_MARK}" if "made_by" in entry else ""
+
+
+def _stale_markdown(models: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The models and results made by other code (reused with ``--reuse-stale``)."""
+    stale = [
+        f"- {name}: {model['made_by']}" for name, model in models.items() if "made_by" in model
+    ]
+    stale += [
+        f"- {name} / {method}: {scores['made_by']}"
+        for name, model in models.items()
+        for method, scores in model["methods"].items()
+        if "made_by" in scores
+    ]
+    if not stale:
+        return []
+    return [
+        "",
+        f"{STALE_MARK} Made by other code than this result's, reused with `--reuse-stale`:",
+        "",
+        *stale,
+    ]
 
 
 def _greedy_markdown(greedy: Mapping[str, Any]) -> list[str]:
@@ -757,6 +855,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="reuse cached models and results made by other code instead of making them again "
+        "(a model folder made by other code is refused otherwise); the results mark them",
+    )
     args = parser.parse_args(argv)
     if min(args.threads, *args.timing_threads) < 1:
         parser.error("thread counts must be at least 1")
@@ -768,14 +872,15 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> d
     result: dict[str, Any] = {
         "command": command,
         "seeds": [args.seed],
+        "provenance": provenance(),
         "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
         "load_average_start": load_average(),
         "models": {},
         "greedy": {"rationale_length": {}},
     }
     models = [
-        *movies_models(args.movies_run, args.cache_dir, args.seed, console),
-        hatexplain_model(args.cache_dir, args.seed),
+        *movies_models(args.movies_run, args.cache_dir, args.seed, console, args.reuse_stale),
+        hatexplain_model(args.cache_dir, args.seed, args.reuse_stale),
     ]
     sizes = {"movies": args.movies_examples, "hatexplain": args.hatexplain_examples}
     for model in models:
@@ -784,7 +889,9 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> d
         methods: dict[str, dict[str, float]] = {}
         for method in args.methods:
             explainer = get_explainer(method)(rule=rule, seed=args.seed)
-            methods[method], records = run_method(model, explainer, sample, args.cache_dir, console)
+            methods[method], records = run_method(
+                model, explainer, sample, args.cache_dir, console, args.reuse_stale
+            )
             if method == "greedy":
                 result["greedy"]["rationale_length"][model.name] = rationale_length(
                     model, sample, records

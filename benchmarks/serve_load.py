@@ -40,14 +40,15 @@ import httpx
 import numpy as np
 from rich.console import Console
 
-from rationalizer._environment import machine_info
+from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import load
 from rationalizer.serve import ServeLimits
 from rationalizer.serve.app import serve
 from rationalizer.training.api import train
 from rationalizer.training.checkpoint import load_checkpoint
 
-RESULTS = Path(__file__).resolve().parent / "results"
+SCRIPT = Path(__file__).resolve()
+RESULTS = SCRIPT.parent / "results"
 HOST = "127.0.0.1"
 #: the run trained when none is given: small, but it reads whole movie reviews
 DEFAULT_RUN = {
@@ -191,6 +192,7 @@ def main() -> None:
         + " ".join(shlex.quote(a) for a in ["benchmarks/serve_load.py", *sys.argv[1:]]),
         "seeds": [args.seed],
         "note": args.note,
+        "provenance": benchmark_provenance(SCRIPT),
         "machine": machine_info(),
         "load_average_before": load_before,
         "run": {
@@ -267,6 +269,8 @@ def _markdown(result: dict) -> str:
         "",
         f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs "
         f"({m['usable_cpus']} usable); Python {m['python']}, torch {m['torch']}.",
+        "",
+        f"Code: {code_text(result.get('provenance'))}.",
         "",
     ]
     return "\n".join(lines)

@@ -2,7 +2,9 @@
 
 For each seed, ``rationalizer shortcuts`` is run on ``synthetic`` with its default settings
 (the unsupervised FR rationalizer, 25% annotated training examples): the run is trained once
-and cached under ``benchmarks/.cache/shortcut_discovery/`` (not committed). Its shortcut masks
+and cached under ``benchmarks/.cache/shortcut_discovery/`` (not committed); a cached run trained
+by other code is refused unless ``--reuse-stale`` is given (the report then names its code). Its
+shortcut masks
 are scored against the planted phrases with :func:`rationalizer.training.shortcuts.
 discovery_scores` under both rankings of the report:
 
@@ -35,17 +37,25 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from rationalizer._environment import machine_info
+from rationalizer._environment import (
+    benchmark_provenance,
+    code_text,
+    machine_info,
+    same_code,
+    trained_by,
+)
 from rationalizer.data import load
 from rationalizer.data.synthetic import PLANTED_SHORTCUTS
 from rationalizer.errors import RationalizerError
+from rationalizer.provenance import describe
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import discover_shortcuts
+from rationalizer.training.discovery import DISCOVERY_DIR, discover_shortcuts
 from rationalizer.training.shortcuts import RANKINGS, discovery_scores
 from rationalizer.training.trainer import limit_examples
 
-ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parents[1]
 CACHE_DIR = ROOT / "benchmarks" / ".cache" / "shortcut_discovery"
 #: The scores compared across rankings, in table order.
 SCORES = (
@@ -58,11 +68,16 @@ SCORES = (
 )
 
 
-def discover(base: TrainConfig, seed: int, cache_dir: Path, console: Console) -> dict:
-    """Discovery for one seed, scored under every ranking, with its wall time."""
+def discover(
+    base: TrainConfig, seed: int, cache_dir: Path, console: Console, reuse_stale: bool = False
+) -> dict:
+    """Discovery for one seed, scored under every ranking, with its wall time and the code
+    that trained its unsupervised run (a cached run of other code only with ``reuse_stale``)."""
     config = base.with_overrides(seed=seed)
+    out = cache_dir / f"seed{seed}"
+    trained_by(out / DISCOVERY_DIR, reuse_stale)
     started = time.perf_counter()
-    found = discover_shortcuts(config, cache_dir / f"seed{seed}", console)
+    found = discover_shortcuts(config, out, console)
     seconds = time.perf_counter() - started
     train = limit_examples(load(config.dataset, "train", config.data_dir), config)
     annotated_ids = choose_annotated(train, config.labeled_fraction, config.seed)
@@ -71,6 +86,7 @@ def discover(base: TrainConfig, seed: int, cache_dir: Path, console: Console) ->
     return {
         "seed": seed,
         "seconds": round(seconds, 1),
+        "trained_by": trained_by(out / DISCOVERY_DIR, reuse_stale=True),
         "rankings": {
             rank_by: discovery_scores(annotated, found.masks, planted, rank_by=rank_by)
             for rank_by in RANKINGS
@@ -133,7 +149,17 @@ def render(report: Mapping) -> str:
         f"({machine['usable_cpus']} usable), Python {machine['python']}, torch "
         f"{machine['torch']} with {machine['torch_threads']} thread(s).",
         "",
+        f"Code: {code_text(report.get('provenance'))}.",
+        "",
     ]
+    current = report.get("provenance")
+    reused = [
+        f"- seed {run['seed']}: {describe(run['trained_by'])}"
+        for run in report["runs"]
+        if current and not same_code(run["trained_by"], current)
+    ]
+    if reused:
+        lines += ["Unsupervised runs trained by other code (`--reuse-stale`):", "", *reused, ""]
     return "\n".join(lines)
 
 
@@ -149,6 +175,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="reuse cached unsupervised runs trained by other code (the report names it).",
+    )
     return parser.parse_args(argv)
 
 
@@ -165,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         base = TrainConfig.from_file(args.config) if args.config else TrainConfig()
         base = base.with_overrides(dataset="synthetic", method="ssr-unif")
-        runs = [discover(base, seed, args.cache_dir, console) for seed in seeds]
+        runs = [discover(base, seed, args.cache_dir, console, args.reuse_stale) for seed in seeds]
     except RationalizerError as err:
         console.print(f"[red]error:[/red] {err}")
         return 1
@@ -182,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
         ),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "provenance": benchmark_provenance(SCRIPT),
         "settings": ", ".join(f"{name}={value}" for name, value in settings.items()),
         "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
         "runs": runs,

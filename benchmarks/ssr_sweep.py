@@ -24,7 +24,9 @@ Only validation numbers (the selected epoch's ``summary.json``) are read and rep
 split is never loaded. Semi-supervised RNP's validation numbers at the table's settings come
 from the table's cells.
 Each finished variant is stored in ``benchmarks/results/ssr_sweep_cells`` and skipped when the
-script runs again; the table's SSR and FR cells of the same dataset and seed must exist.
+script runs again, unless it was made by other code (the package, this script or the table's
+changed since: a stale variant runs again, or with ``--reuse-stale`` is reused and marked); the
+table's SSR and FR cells of the same dataset and seed must exist.
 
 Usage (from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets)::
 
@@ -51,11 +53,13 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ssr_table as table
+from rationalizer._environment import benchmark_provenance, code_text
 from rationalizer.errors import RationalizerError
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
 
+SCRIPT = Path(__file__).resolve()
 CACHE_DIR = table.CACHE_DIR.parent / "ssr_sweep"
 CELLS_DIR = table.RESULTS_DIR / "ssr_sweep_cells"
 REPORT_JSON = table.RESULTS_DIR / "ssr_sweep.json"
@@ -126,47 +130,64 @@ class Variant:
         base = self.base
         return cells_dir / base.dataset / base.name / self.slug / f"seed{base.seed}.json"
 
+    @property
+    def key(self) -> str:
+        """``dataset/cell/slug/seedK``, as its record is stored."""
+        return f"{self.base.dataset}/{self.base.name}/{self.slug}/seed{self.base.seed}"
+
     def __str__(self) -> str:
         return f"{self.base} [{self.name}]"
 
 
-def base_cell(dataset: str, method: str, seed: int) -> table.Cell:
-    """The table's cell of ``method`` with the augmentation the table chose on validation."""
-    augment = table.choose_augmentation(
-        table.search_scores(dataset, method, table.CELLS_DIR, table.CACHE_DIR)
-    )
+def provenance() -> dict:
+    """The code that makes this script's records now: the package, this script and the
+    table's (whose settings and helpers it uses)."""
+    return benchmark_provenance(SCRIPT, table.SCRIPT)
+
+
+def base_cell(dataset: str, method: str, seed: int, *, stale_ok: bool = False) -> table.Cell:
+    """The table's cell of ``method`` with the augmentation the table chose on validation
+    (from search cells made by the code of now, or by any code with ``stale_ok``)."""
+
+    def chosen(stale: bool) -> str | None:
+        scores = table.search_scores(
+            dataset, method, table.CELLS_DIR, table.CACHE_DIR, stale_ok=stale
+        )
+        return table.choose_augmentation(scores)
+
+    augment = chosen(stale_ok)
     if augment is None:
+        other_code = not stale_ok and chosen(True) is not None
         raise RationalizerError(
-            f"the table's augmentation search for {dataset}/{method} has not finished: run "
-            f"python benchmarks/ssr_table.py --datasets {dataset} --methods {method} --seeds 0"
+            f"the table's augmentation search for {dataset}/{method} has not finished"
+            + (" with the code of now (--reuse-stale uses its stale cells)" if other_code else "")
+            + f": run python benchmarks/ssr_table.py --datasets {dataset} --methods {method} "
+            "--seeds 0"
         )
     return table.Cell(dataset, method, seed, augment)
 
 
-def validation_of(record: Mapping | None) -> dict[str, float] | None:
-    if record is None:
-        return None
-    return {key: record["validation"][key] for key in METRICS}
-
-
-def table_validation(cell: table.Cell) -> dict[str, float] | None:
-    """Validation numbers of a finished table cell (None when it is missing or stale)."""
-    config = table.cell_config(cell, table.CACHE_DIR)
-    return validation_of(table.finished_record(cell, config, table.CELLS_DIR))
-
-
-def finished_variant(variant: Variant, cells_dir: Path, table_cache: Path) -> dict | None:
+def finished_variant(
+    variant: Variant, cells_dir: Path, table_cache: Path, *, stale_ok: bool = False
+) -> dict | None:
+    """The variant's record if it was made with its settings by the code of now (by any code
+    with ``stale_ok``)."""
     record = table.read_json(variant.record_path(cells_dir))
     if record is None or not table.same_settings(record["config"], variant.config(table_cache)):
+        return None
+    if not (stale_ok or table.is_current(record, provenance())):
         return None
     return record
 
 
-def run_variant(variant: Variant, cache_dir: Path, cells_dir: Path, command: str) -> dict:
+def run_variant(
+    variant: Variant, cache_dir: Path, cells_dir: Path, command: str, reuse_stale: bool = False
+) -> dict:
     """Train one variant (resuming an interrupted run) and store its validation record."""
     config = variant.config(table.CACHE_DIR)
     run_dir = variant.run_dir(cache_dir)
-    table.check_same_run(run_dir, config)
+    runs = table.cell_runs(config, run_dir)
+    table.check_runs(runs, config, reuse_stale)
     started = time.perf_counter()
     resumed = (run_dir / "resume.json").is_file()
     if not (run_dir / SUMMARY_FILE).is_file():
@@ -183,6 +204,8 @@ def run_variant(variant: Variant, cache_dir: Path, cells_dir: Path, command: str
         "machine": table.machine(),
         "command": command,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "provenance": provenance(),
+        **table.made_from(runs, summary),
     }
     table.write_json(variant.record_path(cells_dir), record)
     return record
@@ -203,19 +226,23 @@ def runs_of(base: table.Cell, name: str) -> list[Variant]:
     return runs
 
 
-def seed_validation(row: str, base: table.Cell, cells_dir: Path) -> dict[str, float] | None:
-    """Validation numbers of one row for one seed: read from the table for semi and for the
-    table's own SSR settings, from the sweep's records for the other variants."""
-    if row == SEMI_ROW:
-        return table_validation(semi_cell(base))
-    if row == TABLE_VARIANT:
-        return table_validation(base)
+def seed_record(row: str, base: table.Cell, cells_dir: Path) -> tuple[str, dict | None, bool]:
+    """The cell, record and staleness of one row for one seed, stale or not: read from the
+    table for semi and for the table's own SSR settings, from the sweep's records for the
+    other variants."""
+    if row in (SEMI_ROW, TABLE_VARIANT):
+        cell = semi_cell(base) if row == SEMI_ROW else base
+        config = table.cell_config(cell, table.CACHE_DIR)
+        record = table.finished_record(cell, config, table.CELLS_DIR, stale_ok=True)
+        return str(cell), record, record is not None and not table.is_current(record)
     semi_variants = {semi_row: name for name, semi_row in SEMI_COUNTERPARTS.items()}
     if row in semi_variants:
         variant = Variant(semi_cell(base), semi_variants[row])
     else:
         variant = Variant(base, row)
-    return validation_of(finished_variant(variant, cells_dir, table.CACHE_DIR))
+    record = finished_variant(variant, cells_dir, table.CACHE_DIR, stale_ok=True)
+    stale = record is not None and not table.is_current(record, provenance())
+    return variant.key, record, stale
 
 
 def row_names() -> list[str]:
@@ -228,27 +255,35 @@ def row_names() -> list[str]:
     return names
 
 
-def rows(base_cells: Sequence[table.Cell], cells_dir: Path) -> list[dict]:
-    """One row per variant, and semi's reference rows: validation mean ± std over the seeds."""
-    out = []
+def rows(base_cells: Sequence[table.Cell], cells_dir: Path) -> tuple[list[dict], dict]:
+    """One row per variant, and semi's reference rows: validation mean ± std over the seeds,
+    stale records included and named; and the stale records, by cell."""
+    out, stale = [], {}
     for row in row_names():
-        finished = [
-            values
-            for base in base_cells
-            if (values := seed_validation(row, base, cells_dir)) is not None
-        ]
-        summaries = {key: table.summarize([v[key] for v in finished]) for key in METRICS}
+        found = [(base, *seed_record(row, base, cells_dir)) for base in base_cells]
+        finished = [(base, record) for base, _, record, _ in found if record is not None]
+        stale |= {cell: table.stale_entry(record) for _, cell, record, old in found if old}
+        summaries = {
+            key: table.summarize([record["validation"][key] for _, record in finished])
+            for key in METRICS
+        }
         out.append(
             {
                 "variant": row,
                 "seeds": f"{len(finished)}/{len(base_cells)}",
+                "stale_seeds": [base.seed for base, _, _, old in found if old],
+                "switched": [
+                    {"seed": base.seed} | override
+                    for base, record in finished
+                    for override in table.switched(record)
+                ],
                 "validation": {
                     key: None if summary is None else asdict(summary)
                     for key, summary in summaries.items()
                 },
             }
         )
-    return out
+    return out, stale
 
 
 def render(report: Mapping) -> str:
@@ -261,6 +296,9 @@ def render(report: Mapping) -> str:
         "read.",
         "",
         f"Report built by: `{report['command']}` ({report['built']}).",
+        "",
+        f"Code: {code_text(report['provenance'])}. Rows marked {table.STALE_MARK} "
+        "hold seeds made by other code (see [Stale cells](#stale-cells)).",
         "",
     ]
     metric = table.Metric("", "", False)
@@ -276,27 +314,37 @@ def render(report: Mapping) -> str:
             values = [
                 table.format_summary(row["validation"][key], metric, seeds) for key in METRICS
             ]
-            lines.append(f"| {row['variant']} | {row['seeds']} | " + " | ".join(values) + " |")
+            mark = f" {table.STALE_MARK}" if row["stale_seeds"] else ""
+            lines.append(
+                f"| {row['variant']} | {row['seeds']}{mark} | " + " | ".join(values) + " |"
+            )
+        lines += table.switched_markdown(
+            {row["variant"]: row["switched"] for row in section["rows"]}
+        )
         lines.append("")
     machines = sorted({table.machine_text(m) for m in report["machines"]})
     lines += ["Machines:", "", *[f"- {m}" for m in machines], ""]
+    lines += ["## Stale cells", "", *table.stale_markdown(report["stale"]), ""]
     return "\n".join(lines)
 
 
 def build_report(
     plan: Mapping[tuple[str, str], Sequence[int]], cells_dir: Path, command: str
 ) -> dict:
-    """The report of every (dataset, method) in ``plan`` over its seeds."""
-    sections, machines = [], []
+    """The report of every (dataset, method) in ``plan`` over its seeds; records made by other
+    code are shown, and named."""
+    sections, machines, stale = [], [], {}
     for (dataset, method), seeds in plan.items():
-        base_cells = [base_cell(dataset, method, seed) for seed in seeds]
+        base_cells = [base_cell(dataset, method, seed, stale_ok=True) for seed in seeds]
+        section_rows, section_stale = rows(base_cells, cells_dir)
+        stale |= section_stale
         sections.append(
             {
                 "dataset": dataset,
                 "method": method,
                 "cell": base_cells[0].name,
                 "seeds": ", ".join(map(str, seeds)),
-                "rows": rows(base_cells, cells_dir),
+                "rows": section_rows,
             }
         )
         for cell_name in (base_cells[0].name, "semi"):
@@ -305,8 +353,10 @@ def build_report(
     return {
         "command": command,
         "built": datetime.now(UTC).isoformat(timespec="seconds"),
+        "provenance": provenance(),
         "sections": sections,
         "machines": table.distinct(machines),
+        "stale": stale,
     }
 
 
@@ -354,6 +404,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--report-only", action="store_true", help="train nothing: rebuild the report"
     )
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="reuse variants, table cells and run directories made by other code instead of "
+        "running them again; the report marks them",
+    )
     return parser.parse_args(argv)
 
 
@@ -366,16 +422,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not args.report_only:
             deadline = table.Deadline(args.max_minutes)
+            reuse = args.reuse_stale
             for seed in args.seeds:
-                base = base_cell(args.dataset, args.method, seed)
+                base = base_cell(args.dataset, args.method, seed, stale_ok=reuse)
                 for variant in (run for name in args.variants for run in runs_of(base, name)):
-                    if finished_variant(variant, CELLS_DIR, table.CACHE_DIR):
+                    if finished_variant(variant, CELLS_DIR, table.CACHE_DIR, stale_ok=reuse):
                         continue
                     if deadline.passed():
                         console.print(f"deadline passed: {variant} not started")
                         continue
                     console.rule(str(variant))
-                    record = run_variant(variant, CACHE_DIR, CELLS_DIR, command)
+                    record = run_variant(variant, CACHE_DIR, CELLS_DIR, command, reuse)
                     console.print(
                         f"{variant}: validation token F1 {record['validation']['token_f1']:.3f}, "
                         f"accuracy {record['validation']['accuracy']:.3f}"

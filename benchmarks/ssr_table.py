@@ -19,9 +19,11 @@ Run from the repository root, with ``RATIONALIZER_DATA`` pointing at the dataset
 Each finished cell (dataset × method/augmentation × seed) keeps its run directory under
 ``benchmarks/.cache/ssr_table/`` (not committed) and its metrics as a small JSON file under
 ``benchmarks/results/ssr_table_cells/`` (committed); a cell whose JSON exists with the same
-settings is skipped, so the benchmark can be run in sittings (``--max-minutes``). The report,
-``benchmarks/results/ssr_table.{json,md}``, always covers the whole protocol and lists the cells
-still missing.
+settings and was made by the same code (the package's code digest and this script's, see
+:func:`is_current`) is skipped, so the benchmark can be run in sittings (``--max-minutes``). A
+cell made by other code is *stale*: it runs again unless ``--reuse-stale`` is given. The report,
+``benchmarks/results/ssr_table.{json,md}``, always covers the whole protocol, marks the stale
+cells and lists the cells still missing.
 """
 
 from __future__ import annotations
@@ -49,11 +51,19 @@ from rich.console import Console
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from rationalizer._environment import machine_info
+from rationalizer._environment import (
+    STALE_MARK,
+    benchmark_provenance,
+    code_text,
+    machine_info,
+    same_code,
+    trained_by,
+)
 from rationalizer.data import Dataset, load, mask_to_spans
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan, write_results
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics import classification_metrics, evaluate, flatten
+from rationalizer.provenance import describe
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
 from rationalizer.training.config import TrainConfig
@@ -62,7 +72,8 @@ from rationalizer.training.discovery import REPORT_JSON as SHORTCUTS_JSON
 from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
 
-ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parent.parent
 # Relative to the repository root (the script changes into it), so that the settings stored in
 # run directories and cell files do not depend on where the checkout lives.
 CACHE_DIR = Path("benchmarks/.cache/ssr_table")
@@ -209,7 +220,9 @@ def config_json(config: TrainConfig) -> dict:
     return config.model_dump(mode="json")
 
 
-CellState = Literal["done", "stale", "missing"]
+#: done: stored with these settings by the code of now (or stale, reused on request); stale:
+#: stored with these settings by other code; changed: stored with other settings.
+CellState = Literal["done", "stale", "changed", "missing"]
 
 
 def read_json(path: Path) -> dict | None:
@@ -235,18 +248,63 @@ def same_settings(stored: Mapping[str, Any], config: TrainConfig) -> bool:
         return False
 
 
-def finished_record(cell: Cell, config: TrainConfig, cells_dir: Path) -> dict | None:
-    """The cell's stored record if it was produced with these settings."""
+def provenance() -> dict:
+    """The code that makes this script's records now: the package and this script."""
+    return benchmark_provenance(SCRIPT)
+
+
+def is_current(record: Mapping, current: Mapping | None = None) -> bool:
+    """Whether a record, and every run it was made from, was made by the code of now
+    (``current``, by default this script's); a record without provenance is not."""
+    current = current or provenance()
+    runs = (record.get("trained_by") or {}).values()
+    return same_code(record.get("provenance"), current) and all(
+        same_code(run, current) for run in runs
+    )
+
+
+def stale_entry(record: Mapping) -> dict:
+    """What the report says about a stale record: its code and when it was finished."""
+    return {"made_by": made_by(record), "finished": record.get("finished")}
+
+
+def made_by(record: Mapping) -> str:
+    """The code that made a record, for people; the runs it reused when their code differs."""
+    own = record.get("provenance")
+    runs = [
+        f"{name} trained by {describe(run)}"
+        for name, run in (record.get("trained_by") or {}).items()
+        if own and not same_code(run, own)
+    ]
+    return "; ".join([describe(own), *runs])
+
+
+def stored_record(cell: Cell, config: TrainConfig, cells_dir: Path) -> dict | None:
+    """The cell's stored record if it was produced with these settings, by any code."""
     record = read_json(cell.record_path(cells_dir))
     if record is None or not same_settings(record["config"], config):
         return None
     return record
 
 
-def cell_state(cell: Cell, config: TrainConfig, cells_dir: Path) -> CellState:
-    if finished_record(cell, config, cells_dir) is not None:
-        return "done"
-    return "stale" if cell.record_path(cells_dir).is_file() else "missing"
+def finished_record(
+    cell: Cell, config: TrainConfig, cells_dir: Path, *, stale_ok: bool = False
+) -> dict | None:
+    """The cell's stored record if it was produced with these settings by the code of now
+    (by any code with ``stale_ok``)."""
+    record = stored_record(cell, config, cells_dir)
+    if record is None or not (stale_ok or is_current(record)):
+        return None
+    return record
+
+
+def cell_state(
+    cell: Cell, config: TrainConfig, cells_dir: Path, *, reuse_stale: bool = False
+) -> CellState:
+    record = stored_record(cell, config, cells_dir)
+    if record is None:
+        return "changed" if cell.record_path(cells_dir).is_file() else "missing"
+    return "done" if reuse_stale or is_current(record) else "stale"
 
 
 def choose_augmentation(scores: Mapping[str, float | None]) -> str | None:
@@ -259,16 +317,28 @@ def choose_augmentation(scores: Mapping[str, float | None]) -> str | None:
     return max(AUGMENTATIONS, key=lambda augment: scores[augment])
 
 
-def search_scores(
-    dataset: str, method: str, cells_dir: Path, cache_dir: Path
-) -> dict[str, float | None]:
-    """Validation score of each augmentation of an SSR method on the search seed."""
-    scores: dict[str, float | None] = {}
+def search_records(
+    dataset: str, method: str, cells_dir: Path, cache_dir: Path, *, stale_ok: bool = False
+) -> dict[str, dict | None]:
+    """The finished search cell of each augmentation of an SSR method (None where missing)."""
+    records = {}
     for augment in AUGMENTATIONS:
         cell = Cell(dataset, method, SEARCH_SEED, augment)
-        record = finished_record(cell, cell_config(cell, cache_dir), cells_dir)
-        scores[augment] = None if record is None else record["validation"][SEARCH_METRIC]
-    return scores
+        records[augment] = finished_record(
+            cell, cell_config(cell, cache_dir), cells_dir, stale_ok=stale_ok
+        )
+    return records
+
+
+def search_scores(
+    dataset: str, method: str, cells_dir: Path, cache_dir: Path, *, stale_ok: bool = False
+) -> dict[str, float | None]:
+    """Validation score of each augmentation of an SSR method on the search seed."""
+    records = search_records(dataset, method, cells_dir, cache_dir, stale_ok=stale_ok)
+    return {
+        augment: None if record is None else record["validation"][SEARCH_METRIC]
+        for augment, record in records.items()
+    }
 
 
 def planned_cells(
@@ -332,21 +402,29 @@ def run_cells(
     cells_dir: Path,
     deadline: Deadline,
     console: Console,
+    reuse_stale: bool = False,
 ) -> Outcome:
-    """Run every cell that has no finished record, until the deadline; a failing cell is
-    reported and the others still run, so a long sitting is not lost to one error."""
+    """Run every cell that has no finished record (made by the code of now, unless
+    ``reuse_stale``), until the deadline; a failing cell is reported and the others still
+    run, so a long sitting is not lost to one error."""
     outcome = Outcome()
     for cell in cells:
         config = configure(cell)
-        state = cell_state(cell, config, cells_dir)
+        state = cell_state(cell, config, cells_dir, reuse_stale=reuse_stale)
         if state == "done":
             outcome.skipped.append(str(cell))
             continue
         if deadline.passed():
             outcome.not_started.append(str(cell))
             continue
-        if state == "stale":
+        if state == "changed":
             console.print(f"[yellow]{cell}: settings changed since its record; running again")
+        elif state == "stale":
+            record = read_json(cell.record_path(cells_dir)) or {}
+            console.print(
+                f"[yellow]{cell}: its record was made by other code ({made_by(record)}); "
+                "running again"
+            )
         console.rule(str(cell))
         try:
             run(cell, config)
@@ -369,6 +447,34 @@ def check_same_run(run_dir: Path, config: TrainConfig) -> None:
             )
 
 
+def cell_runs(config: TrainConfig, run_dir: Path) -> dict[str, Path]:
+    """The run directories a record is made from: its own, and an SSR cell's discovery run."""
+    runs = {"run": run_dir}
+    if config.shortcut_run is not None:
+        runs["discovery"] = config.shortcut_run
+    return runs
+
+
+def check_runs(runs: Mapping[str, Path], config: TrainConfig, reuse_stale: bool) -> None:
+    """Refuse a cached run of other settings, and a finished run trained by other code unless
+    ``reuse_stale`` (the record made from it is then stale)."""
+    check_same_run(runs["run"], config)
+    for run_dir in runs.values():
+        trained_by(run_dir, reuse_stale)
+
+
+def made_from(runs: Mapping[str, Path], summary: Mapping) -> dict:
+    """What a record says about its runs: the code that trained them, and the settings the
+    run used, with those the code changed at run time (λ off without shortcuts, say)."""
+    return {
+        "trained_by": {
+            name: trained_by(run_dir, reuse_stale=True) for name, run_dir in runs.items()
+        },
+        "effective_config": summary.get("effective_config"),
+        "overrides": summary.get("overrides"),
+    }
+
+
 def run_cell(
     cell: Cell,
     config: TrainConfig,
@@ -377,11 +483,13 @@ def run_cell(
     cells_dir: Path,
     console: Console,
     command: str,
+    reuse_stale: bool = False,
 ) -> dict:
     """Train the cell (unless its run directory holds a finished run), score it on the test
     split and store its record."""
     run_dir = cell.run_dir(cache_dir)
-    check_same_run(run_dir, config)
+    runs = cell_runs(config, run_dir)
+    check_runs(runs, config, reuse_stale)
     if (run_dir / SUMMARY_FILE).is_file():
         wall = read_json(run_dir / WALL_FILE) or {"train_seconds": None, "resumed": None}
         console.print(f"{cell}: reusing the finished run in {run_dir}")
@@ -432,6 +540,8 @@ def run_cell(
         "machine": machine(),
         "command": command,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "provenance": provenance(),
+        **made_from(runs, summary),
     }
     if (discovery := discovery_summary(run_dir)) is not None:
         record["discovery"] = discovery
@@ -466,11 +576,12 @@ def discovery_summary(run_dir: Path) -> dict | None:
 def seed_discoveries(
     dataset: str, seeds: Sequence[int], cells_dir: Path, cache_dir: Path
 ) -> dict[int, dict]:
-    """Each seed's discovery, from its SSR_unif cell (every SSR cell of a seed shares it)."""
+    """Each seed's discovery, from its SSR_unif cell (every SSR cell of a seed shares it),
+    stale or not."""
     found = {}
     for seed in seeds:
         cell = Cell(dataset, SSR_METHODS[0], seed)
-        record = finished_record(cell, cell_config(cell, cache_dir), cells_dir)
+        record = finished_record(cell, cell_config(cell, cache_dir), cells_dir, stale_ok=True)
         if record is not None and record.get("discovery") is not None:
             found[seed] = record["discovery"]
     return found
@@ -655,6 +766,7 @@ def compute_references(dataset: str, cache_dir: Path) -> dict:
         "top_words_at_gold_density": top_words(density),
         "seconds": time.perf_counter() - started,
         "machine": machine(),
+        "provenance": provenance(),
     }
 
 
@@ -666,10 +778,18 @@ def references_path(cells_dir: Path, dataset: str) -> Path:
     return cells_dir / dataset / "references.json"
 
 
-def ensure_references(dataset: str, cells_dir: Path, cache_dir: Path, console: Console) -> None:
+def ensure_references(
+    dataset: str, cells_dir: Path, cache_dir: Path, console: Console, reuse_stale: bool = False
+) -> None:
+    """Compute the references unless they are stored with these settings by the code of now
+    (by any code with ``reuse_stale``)."""
     path = references_path(cells_dir, dataset)
     stored = read_json(path)
-    if stored is not None and stored["settings"] == reference_settings(dataset, cache_dir):
+    if (
+        stored is not None
+        and stored["settings"] == reference_settings(dataset, cache_dir)
+        and (reuse_stale or is_current(stored))
+    ):
         return
     console.print(f"{dataset}: computing the bag-of-words references")
     write_json(path, compute_references(dataset, cache_dir))
@@ -702,6 +822,7 @@ def measure_throughput(encoder: str, cells_dir: Path, console: Console, command:
             "machine": machine(),
             "command": command,
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "provenance": provenance(),
         },
     )
     console.print(f"throughput {encoder}: {result.examples_per_second:.2f} examples/s")
@@ -769,10 +890,41 @@ def table_rows(best: Mapping[str, str | None]) -> list[Row]:
     return rows
 
 
+def switched(record: Mapping) -> list[dict]:
+    """The settings the code replaced at run time (defaults it filled in are not listed)."""
+    return [o for o in record.get("overrides") or [] if o["requested"] is not None]
+
+
 def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_dir: Path) -> dict:
-    """Rows (mean ± std over the finished seeds), augmentation search, references, targets."""
-    search = {m: search_scores(dataset, m, cells_dir, cache_dir) for m in SSR_METHODS}
+    """Rows (mean ± std over the finished seeds), augmentation search, references, targets.
+
+    Cells made by other code are included and named (``stale``, ``stale_seeds``), as are the
+    settings the code switched at run time (``switched``).
+    """
+    stale: dict[str, dict] = {}  # cell → stale_entry
+
+    def note(cell: Cell, record: Mapping) -> bool:
+        """Whether the record is stale, noting it if so."""
+        if is_current(record):
+            return False
+        stale[str(cell)] = stale_entry(record)
+        return True
+
+    search_cells = {
+        m: search_records(dataset, m, cells_dir, cache_dir, stale_ok=True) for m in SSR_METHODS
+    }
+    search = {
+        m: search_scores(dataset, m, cells_dir, cache_dir, stale_ok=True) for m in SSR_METHODS
+    }
     best = {m: choose_augmentation(search[m]) for m in SSR_METHODS}
+    stale_search = {
+        m: [
+            a
+            for a, r in found.items()
+            if r is not None and note(Cell(dataset, m, SEARCH_SEED, a), r)
+        ]
+        for m, found in search_cells.items()
+    }
     rows: dict[str, dict] = {}
     missing: list[str] = []
     for row in table_rows(best):
@@ -783,20 +935,28 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
                 + ", ".join(f"{row.method}+{a}/seed{SEARCH_SEED}" for a in absent)
                 + ")"
             )
-            rows[row.key] = {"label": row.label, "cell": None, "seeds": [], "metrics": {}}
+            rows[row.key] = {
+                "label": row.label,
+                "cell": None,
+                "seeds": [],
+                "stale_seeds": [],
+                "switched": [],
+                "metrics": {},
+            }
             continue
         records = {}
         for seed in seeds:
             cell = Cell(dataset, row.method, seed, row.augment)
-            record = finished_record(cell, cell_config(cell, cache_dir), cells_dir)
+            record = finished_record(cell, cell_config(cell, cache_dir), cells_dir, stale_ok=True)
             if record is None:
                 missing.append(str(cell))
             else:
-                records[seed] = cell_metrics(record)
+                records[seed] = record
         names = list(TEST_METRICS) + list(COST_METRICS)
+        values_by_seed = [cell_metrics(record) for record in records.values()]
         metrics = {}
         for name in names:
-            values = [r[name] for r in records.values() if name in r]
+            values = [r[name] for r in values_by_seed if name in r]
             summary = summarize(values)
             if summary is not None:
                 metrics[name] = vars(summary) | {"values": values}
@@ -804,19 +964,38 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
             "label": row.label,
             "cell": Cell(dataset, row.method, 0, row.augment).name,
             "seeds": sorted(records),
+            "stale_seeds": [
+                seed
+                for seed, record in records.items()
+                if note(Cell(dataset, row.method, seed, row.augment), record)
+            ],
+            "switched": [
+                {"seed": seed} | override
+                for seed, record in records.items()
+                for override in switched(record)
+            ],
             "metrics": metrics,
         }
     references = read_json(references_path(cells_dir, dataset))
+    if references is not None and not is_current(references):
+        stale[f"{dataset}/references"] = stale_entry(references)
     return {
         "settings": COMMON_SETTINGS | DATASET_SETTINGS[dataset],
         "rows": rows,
         "augmentation_search": {
-            m: {"validation_" + SEARCH_METRIC: search[m], "chosen": best[m]} for m in SSR_METHODS
+            m: {
+                "validation_" + SEARCH_METRIC: search[m],
+                "chosen": best[m],
+                "stale": stale_search[m],
+            }
+            for m in SSR_METHODS
         },
         "references": references,
+        "references_stale": f"{dataset}/references" in stale,
         "targets": evaluate_targets(dataset, rows, references, len(seeds)),
         "discovery": seed_discoveries(dataset, seeds, cells_dir, cache_dir),
         "missing": missing,
+        "stale": stale,
     }
 
 
@@ -876,6 +1055,12 @@ def build_report(cells_dir: Path, cache_dir: Path, command: str) -> dict:
             throughput[encoder] = None
     missing = [m for d in datasets.values() for m in d["missing"]]
     missing += [f"throughput/{e}" for e, stored in throughput.items() if stored is None]
+    stale = {cell: entry for d in datasets.values() for cell, entry in d["stale"].items()}
+    stale |= {
+        f"throughput/{e}": stale_entry(stored)
+        for e, stored in throughput.items()
+        if stored is not None and not is_current(stored)
+    }
     records = [
         json.loads(path.read_text(encoding="utf-8"))
         for path in sorted(cells_dir.glob("*/*/seed*.json"))
@@ -885,6 +1070,7 @@ def build_report(cells_dir: Path, cache_dir: Path, command: str) -> dict:
         "title": "SSR Table 1 reproduction (BiGRU, CPU)",
         "command": command,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "provenance": provenance(),
         "machine": machine(),
         "seeds": list(SEEDS),
         "search": {"seed": SEARCH_SEED, "metric": "validation " + SEARCH_METRIC},
@@ -892,6 +1078,7 @@ def build_report(cells_dir: Path, cache_dir: Path, command: str) -> dict:
         "datasets": datasets,
         "throughput": throughput,
         "missing": missing,
+        "stale": stale,
         "cell_commands": sorted({r["command"] for r in records}),
         "cell_machines": distinct([r["machine"] for r in records]),
     }
@@ -947,6 +1134,9 @@ def render_markdown(report: Mapping) -> str:
         "paper's numbers. `benchmarks/README.md` says how to run and resume it.",
         "",
         f"Report built by: `{report['command']}` ({report['generated']}).",
+        "",
+        f"Code: {code_text(report['provenance'])}. Cells marked {STALE_MARK} were made by other "
+        "code (see [Stale cells](#stale-cells)).",
         "",
         "Cells produced by:",
         "",
@@ -1010,12 +1200,33 @@ def render_markdown(report: Mapping) -> str:
         )
     for name, data in report["datasets"].items():
         lines += ["", *_dataset_markdown(name, data, seeds)]
-    lines += ["", *_throughput_markdown(report["throughput"])]
+    lines += ["", *_throughput_markdown(report["throughput"], report["stale"])]
     lines += ["", "## Missing cells", ""]
     lines += [f"- {m}" for m in group_missing(report["missing"])] or [
         "None: every cell has finished."
     ]
+    lines += ["", "## Stale cells", "", *stale_markdown(report["stale"])]
     return "\n".join(lines) + "\n"
+
+
+def stale_markdown(stale: Mapping[str, Mapping]) -> list[str]:
+    """The stale cells grouped by the code that made them, with when they were finished."""
+    if not stale:
+        return ["None: every cell was made by the code of this report."]
+    by_code: dict[str, list[str]] = {}
+    for cell, entry in stale.items():
+        by_code.setdefault(entry["made_by"], []).append(cell)
+    lines = [
+        f"Made by other code than this report's (marked {STALE_MARK}); `not recorded`: made "
+        "before provenance was recorded. The next run of the benchmark runs them again unless "
+        "it is given `--reuse-stale`.",
+        "",
+    ]
+    for code, cells in by_code.items():
+        dates = sorted(d[:10] for c in cells if (d := stale[c].get("finished")))
+        when = f", finished {dates[0]} to {dates[-1]}" if dates else ""
+        lines += [f"- Code: {code}{when}", *[f"  - {c}" for c in group_missing(cells)]]
+    return lines
 
 
 def machine_text(m: Mapping) -> str:
@@ -1036,15 +1247,35 @@ def _dataset_markdown(name: str, data: Mapping, seeds: int) -> list[str]:
     for row in data["rows"].values():
         done = len(row["seeds"])
         cells = [format_summary(row["metrics"].get(k), m, done) for k, m in columns.items()]
-        lines.append(f"| {row['label']} | {done}/{seeds} | " + " | ".join(cells) + " |")
+        mark = f" {STALE_MARK}" if row["stale_seeds"] else ""
+        lines.append(f"| {row['label']} | {done}/{seeds}{mark} | " + " | ".join(cells) + " |")
+    if any(row["stale_seeds"] for row in data["rows"].values()):
+        lines += [
+            "",
+            f"{STALE_MARK} some seeds of the row were made by other code "
+            "(see [Stale cells](#stale-cells)).",
+        ]
+    lines += switched_markdown({row["label"]: row["switched"] for row in data["rows"].values()})
     lines += ["", f"Augmentation search (seed {SEARCH_SEED}, validation {SEARCH_METRIC}):", ""]
     lines += ["| method | " + " | ".join(AUGMENTATIONS) + " | chosen |", "|---|---|---|---|---|"]
     for method, search in data["augmentation_search"].items():
         scores = search["validation_" + SEARCH_METRIC]
-        shown = ["missing" if scores[a] is None else f"{scores[a]:.3f}" for a in AUGMENTATIONS]
+        shown = [
+            "missing"
+            if scores[a] is None
+            else f"{scores[a]:.3f}" + (STALE_MARK if a in search["stale"] else "")
+            for a in AUGMENTATIONS
+        ]
         lines.append(f"| {method} | " + " | ".join(shown) + f" | {search['chosen'] or '—'} |")
-    lines += ["", *_discovery_markdown(data.get("discovery") or {})]
-    lines += ["", *_references_markdown(data["references"]), "", "Targets:", ""]
+    stale_discovery = data["rows"][SSR_METHODS[0]]["stale_seeds"]
+    lines += ["", *_discovery_markdown(data.get("discovery") or {}, stale_discovery)]
+    lines += [
+        "",
+        *_references_markdown(data["references"], data["references_stale"]),
+        "",
+        "Targets:",
+        "",
+    ]
     for target in data["targets"]:
         difference = target["difference"]
         shown = "" if difference is None else f" (difference {difference:+.3f})"
@@ -1052,7 +1283,18 @@ def _dataset_markdown(name: str, data: Mapping, seeds: int) -> list[str]:
     return lines
 
 
-def _discovery_markdown(discoveries: Mapping) -> list[str]:
+def switched_markdown(switched: Mapping[str, Sequence[Mapping]]) -> list[str]:
+    """The settings the code switched at run time (by row label), seed by seed."""
+    lines = [
+        f"- {label}, seed {o['seed']}: `{o['setting']}` {o['requested']} → {o['used']} "
+        f"({o['reason']})"
+        for label, overrides in switched.items()
+        for o in overrides
+    ]
+    return ["", "Settings the code switched at run time:", "", *lines] if lines else []
+
+
+def _discovery_markdown(discoveries: Mapping, stale_seeds: Sequence[int] = ()) -> list[str]:
     if not discoveries:
         return ["Shortcut discovery: not recorded yet (no finished SSR_unif cell holds it)."]
     lines = [
@@ -1068,8 +1310,9 @@ def _discovery_markdown(discoveries: Mapping) -> list[str]:
         selected = found["selected_words"]
         share = f"{found['shortcut_words'] / selected:.2f}" if selected else "— (none selected)"
         phrases = ", ".join(f"`{p}`" for p in found["top_phrases"]) or "—"
+        mark = STALE_MARK if int(seed) in stale_seeds else ""
         lines.append(
-            f"| {seed} | {annotated} | {found['examples_with_shortcuts']} | "
+            f"| {seed}{mark} | {annotated} | {found['examples_with_shortcuts']} | "
             f"{found['shortcut_words'] / annotated:.1f} | {share} | {phrases} |"
         )
     if all(not found["selected_words"] for found in discoveries.values()):
@@ -1082,14 +1325,15 @@ def _discovery_markdown(discoveries: Mapping) -> list[str]:
     return lines
 
 
-def _references_markdown(references: Mapping | None) -> list[str]:
+def _references_markdown(references: Mapping | None, stale: bool = False) -> list[str]:
     if references is None:
         return ["References: missing (computed when the dataset is run)."]
     bow = references["bag_of_words"]
     rate = references["random_selection"]["rate"]
     fraction = references["top_words"]["fraction"]
+    mark = f" {STALE_MARK} made by other code" if stale else ""
     lines = [
-        f"References (test split; the regression is trained on the same "
+        f"References{mark} (test split; the regression is trained on the same "
         f"{references['train_examples']} training examples, C chosen on validation accuracy):",
         "",
         "| reference | acc | F1 w | F1 m | tok P | tok R | tok F1 | IOU F1 | sel |",
@@ -1130,7 +1374,9 @@ def _references_markdown(references: Mapping | None) -> list[str]:
     return lines
 
 
-def _throughput_markdown(throughput: Mapping[str, Mapping | None]) -> list[str]:
+def _throughput_markdown(
+    throughput: Mapping[str, Mapping | None], stale: Mapping[str, str]
+) -> list[str]:
     settings = ", ".join(f"`{k}={v}`" for k, v in THROUGHPUT_SETTINGS.items())
     lines = [
         "## Training throughput by encoder",
@@ -1146,8 +1392,9 @@ def _throughput_markdown(throughput: Mapping[str, Mapping | None]) -> list[str]:
         if stored is None:
             lines.append(f"| {encoder} | missing | missing | missing | |")
         else:
+            mark = f" {STALE_MARK}" if f"{THROUGHPUT}/{encoder}" in stale else ""
             lines.append(
-                f"| {encoder} | {stored['examples']} | {stored['seconds']:.1f} | "
+                f"| {encoder}{mark} | {stored['examples']} | {stored['seconds']:.1f} | "
                 f"{stored['examples_per_second']:.2f} | {machine_text(stored['machine'])} |"
             )
     return lines
@@ -1210,6 +1457,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="train nothing: rebuild ssr_table.json/.md from the stored cells",
     )
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="reuse cells, references and run directories made by other code (the package or "
+        "this script changed since) instead of running them again; the report marks them",
+    )
     return parser.parse_args(argv)
 
 
@@ -1220,7 +1473,11 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> O
         for encoder in THROUGHPUT_RUNS:
             stored = read_json(throughput_path(CELLS_DIR, encoder))
             label = f"{THROUGHPUT}/{encoder}"
-            if stored is not None and same_settings(stored["config"], throughput_config(encoder)):
+            if (
+                stored is not None
+                and same_settings(stored["config"], throughput_config(encoder))
+                and (args.reuse_stale or is_current(stored))
+            ):
                 outcome.skipped.append(label)
             elif deadline.passed():
                 outcome.not_started.append(label)
@@ -1231,14 +1488,16 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> O
     methods = [m for m in args.methods if m != THROUGHPUT]
     for dataset in args.datasets:
         if not deadline.passed():
-            ensure_references(dataset, CELLS_DIR, CACHE_DIR, console)
+            ensure_references(dataset, CELLS_DIR, CACHE_DIR, console, args.reuse_stale)
         if not methods:
             continue
         cells = planned_cells(
             dataset,
             args.seeds,
             methods,
-            lambda d, m: choose_augmentation(search_scores(d, m, CELLS_DIR, CACHE_DIR)),
+            lambda d, m: choose_augmentation(
+                search_scores(d, m, CELLS_DIR, CACHE_DIR, stale_ok=args.reuse_stale)
+            ),
         )
         outcome.merge(
             run_cells(
@@ -1251,10 +1510,12 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> O
                     cells_dir=CELLS_DIR,
                     console=console,
                     command=command,
+                    reuse_stale=args.reuse_stale,
                 ),
                 cells_dir=CELLS_DIR,
                 deadline=deadline,
                 console=console,
+                reuse_stale=args.reuse_stale,
             )
         )
         if SSR_METHODS[0] in methods and not deadline.passed():
@@ -1279,7 +1540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(
         f"ran {len(outcome.ran)}, already done {len(outcome.skipped)}, "
         f"failed {len(outcome.failed)}, not started (time limit) {len(outcome.not_started)}; "
-        f"{len(report['missing'])} cells missing in the report; wrote {REPORT_MD}"
+        f"{len(report['missing'])} cells missing and {len(report['stale'])} stale in the "
+        f"report; wrote {REPORT_MD}"
     )
     for cell in outcome.failed:
         console.print(f"[red]failed:[/] {cell}")

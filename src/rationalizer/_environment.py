@@ -1,12 +1,26 @@
-"""The machine a number was measured on, for benchmark and report outputs."""
+"""The machine and the code a number was measured with, for benchmark and report outputs.
+
+A benchmark's code is the package (its ``code_digest``) plus its own script files: a cached
+result is reused only when both are the same as now (:func:`same_code`), or when the user
+asks for stale results to be reused (``--reuse-stale``), which the benchmarks then mark.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+from collections.abc import Mapping
 from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rationalizer.errors import RationalizerError
+from rationalizer.provenance import code_provenance, describe, file_digest
 
 _PACKAGES = ("numpy", "scipy", "scikit-learn", "torch")
+#: Marks, in a benchmark's Markdown, a number made by other code than the report's.
+STALE_MARK = "†"
 
 
 def machine_info() -> dict[str, object]:
@@ -24,3 +38,49 @@ def machine_info() -> dict[str, object]:
         except metadata.PackageNotFoundError:
             info[package] = None
     return info
+
+
+def benchmark_provenance(*scripts: Path) -> dict[str, Any]:
+    """:func:`~rationalizer.provenance.code_provenance` plus the sha256 of each script that
+    makes the benchmark's results, by file name."""
+    return code_provenance() | {"scripts": {path.name: file_digest(path) for path in scripts}}
+
+
+def code_text(provenance: Mapping[str, Any] | None) -> str:
+    """A benchmark result's code for Markdown: commit, version, code digest and the digest of
+    each script."""
+    if not provenance:
+        return "not recorded (made before provenance was recorded)"
+    scripts = ", ".join(f"{name} {digest[:12]}" for name, digest in provenance["scripts"].items())
+    return f"{describe(provenance)}; {scripts}"
+
+
+def same_code(stored: Mapping[str, Any] | None, current: Mapping[str, Any]) -> bool:
+    """Whether ``stored`` provenance names the code of ``current``: the same package digest,
+    and the same digest for every script it names (a script it does not name is not its
+    concern: a table cell read by another benchmark). No provenance is other code."""
+    if not stored or stored.get("code_digest") != current["code_digest"]:
+        return False
+    scripts = current.get("scripts", {})
+    return all(scripts.get(name) == digest for name, digest in stored.get("scripts", {}).items())
+
+
+def trained_by(run_dir: Path, reuse_stale: bool) -> dict[str, Any] | None:
+    """The provenance in the summary of the finished run in ``run_dir`` (None without one).
+
+    A finished run trained by other code is refused, since reusing it would make a result of
+    the old code look new: delete the folder to train it again, or pass ``reuse_stale``.
+    """
+    from rationalizer.training.trainer import SUMMARY_FILE
+
+    path = run_dir / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    provenance = json.loads(path.read_text(encoding="utf-8")).get("provenance")
+    if not reuse_stale and not same_code(provenance, code_provenance()):
+        raise RationalizerError(
+            f"{run_dir} holds a run trained by other code ({describe(provenance)}; now "
+            f"{describe(code_provenance())}): delete that folder to train it again, or pass "
+            "--reuse-stale to reuse it (its results are then marked stale)"
+        )
+    return provenance

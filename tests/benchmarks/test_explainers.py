@@ -6,13 +6,17 @@ Nothing here trains or fine-tunes a model: the explainers run on a keyword black
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
+from tests.benchmarks.test_ssr_table import OLD_CODE
 
+from rationalizer._environment import code_text
 from rationalizer.data import Dataset, Document, Evidence, Example, Span, load
 from rationalizer.errors import RationalizerError
 from rationalizer.explain import CallableAdapter, explain_dataset, get_explainer
@@ -98,6 +102,45 @@ def test_a_cached_folder_is_built_once_and_refused_for_other_settings(bench, tmp
     assert builds == [folder]
     with pytest.raises(RationalizerError, match=r"other settings.*delete it"):
         bench.cached_folder(folder, {"epochs": 3, "path": Path("runs/x")}, build)
+    assert bench.read_json(folder / bench.BUILD_FILE)["provenance"] == bench.provenance()
+
+
+@pytest.mark.parametrize("built", [{"seconds": 3.0}, {"provenance": OLD_CODE}])
+def test_a_cached_folder_built_by_other_code_is_refused_unless_reused(bench, tmp_path, built):
+    """Built before provenance was recorded, or by an older package."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    settings = {"epochs": 2}
+    bench.write_json(folder / bench.SETTINGS_FILE, settings)
+    bench.write_json(folder / bench.BUILD_FILE, built)
+
+    def build(folder: Path) -> None:
+        raise AssertionError("a stale folder is never rebuilt over")
+
+    with pytest.raises(RationalizerError, match=r"built by other code.*delete it.*--reuse-stale"):
+        bench.cached_folder(folder, settings, build)
+    assert bench.cached_folder(folder, settings, build, reuse_stale=True) == folder
+
+
+def test_a_method_result_made_by_other_code_is_computed_again_unless_reused(bench, tmp_path):
+    sample = posts()
+    model = bench.Model("keywords", "posts", keyword_model(), "a black box", {"kind": "keywords"})
+    explainer = get_explainer("occlusion")(rule="top-k:1")
+    console = Console(file=io.StringIO())
+    first, _ = bench.run_method(model, explainer, sample, tmp_path, console)
+    assert "made_by" not in first
+    stored_path = tmp_path / "results" / "keywords" / "occlusion.json"
+    stored = bench.read_json(stored_path)
+    assert stored["provenance"] == bench.provenance()
+    again, _ = bench.run_method(model, explainer, sample, tmp_path, console)
+    assert again == first  # the code of now: cached
+    bench.write_json(stored_path, stored | {"provenance": OLD_CODE, "run": {"wall_seconds": -1}})
+    reused, records = bench.run_method(model, explainer, sample, tmp_path, console, True)
+    assert reused["wall_seconds"] == -1 and len(records) == len(sample)
+    assert reused["made_by"] == "commit 1234567, rationalizer 0.0.9, code 000000000000"
+    computed, _ = bench.run_method(model, explainer, sample, tmp_path, console)
+    assert computed["wall_seconds"] > 0 and "made_by" not in computed
+    assert bench.read_json(stored_path)["provenance"] == bench.provenance()
 
 
 def test_method_scores_read_rationale_metrics_from_the_annotated_posts(bench):
@@ -222,6 +265,18 @@ def small_result(bench) -> dict:
         },
         "wall_seconds": 600.0,
     }
+
+
+def test_markdown_names_the_code_and_marks_what_other_code_made(bench):
+    result = small_result(bench)
+    result["provenance"] = bench.provenance()
+    methods = result["models"]["hatexplain-minilm"]["methods"]
+    methods["lime"]["made_by"] = "commit 1234567, rationalizer 0.0.9, code 000000000000"
+    text = bench.render_markdown(result)
+    assert f"Code: {code_text(bench.provenance())}." in text
+    assert "| lime † | 0.400 |" in text and "| greedy | 0.250 |" in text
+    assert "- hatexplain-minilm / lime: commit 1234567, rationalizer 0.0.9" in text
+    assert "Code: not recorded" in bench.render_markdown(small_result(bench))
 
 
 def test_markdown_has_the_command_a_row_per_method_and_greedys_measurements(bench):

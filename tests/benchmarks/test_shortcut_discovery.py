@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.benchmarks.test_ssr_table import OLD_CODE
 
+from rationalizer._environment import benchmark_provenance, code_text
+from rationalizer.provenance import code_provenance
 from rationalizer.training.shortcuts import RANKINGS, ShortcutReport
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "shortcut_discovery.py"
@@ -62,11 +65,26 @@ def test_discovery_is_scored_under_both_rankings_and_reused(benchmark, tmp_path,
     assert markdown.count("| count | ") == 2 and markdown.count("| skew | ") == 2
     assert "| **skew** | mean |" in markdown
 
+    assert report["provenance"] == benchmark_provenance(benchmark.SCRIPT)
+    assert all(run["trained_by"] == code_provenance() for run in report["runs"])
+    assert f"Code: {code_text(report['provenance'])}." in markdown
+    assert "trained by other code" not in markdown
+
     capsys.readouterr()
     assert benchmark.main([*argv, "--cache-dir", str(cache_dir)]) == 0
     assert capsys.readouterr().err.count("reusing the unsupervised run") == 2
     again = json.loads((out_dir / "shortcut_discovery.json").read_text(encoding="utf-8"))
     assert [run["rankings"] for run in again["runs"]] == [run["rankings"] for run in report["runs"]]
+
+    # a cached run the old code trained is refused, or reused and named on request
+    summary_path = cache_dir / "seed1" / "shortcut-discovery" / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary_path.write_text(json.dumps(summary | {"provenance": OLD_CODE}), encoding="utf-8")
+    assert benchmark.main([*argv, "--cache-dir", str(cache_dir)]) == 1
+    assert "trained by other code" in " ".join(capsys.readouterr().err.split())
+    assert benchmark.main([*argv, "--cache-dir", str(cache_dir), "--reuse-stale"]) == 0
+    markdown = (out_dir / "shortcut_discovery.md").read_text(encoding="utf-8")
+    assert "- seed 1: commit 1234567, rationalizer 0.0.9" in markdown
 
 
 def test_bad_seeds_are_a_clear_error(benchmark, tmp_path, capsys):

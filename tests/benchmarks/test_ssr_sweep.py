@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from tests.benchmarks.test_ssr_table import MACHINE
+from tests.benchmarks.test_ssr_table import MACHINE, OLD_CODE
 
+from rationalizer._environment import code_text
 from rationalizer.errors import RationalizerError
+from rationalizer.provenance import code_provenance
 from rationalizer.training.discovery import unsupervised_config
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ssr_sweep.py"
@@ -43,16 +45,32 @@ def validation(token_f1: float, accuracy: float = 0.8) -> dict[str, float]:
     }
 
 
-def write_table_record(sweep, cell, token_f1: float) -> None:
-    """A table cell record as ssr_table.py stores it; its test report must never be read."""
+def write_table_record(sweep, cell, token_f1: float, **fields) -> None:
+    """A table cell record as ssr_table.py stores it, made by the code of now unless
+    ``fields`` say otherwise; its test report must never be read."""
     table = sweep.table
     record = {
         "config": table.config_json(table.cell_config(cell, table.CACHE_DIR)),
         "report": {"token_prf.instance_micro.f1": 0.99},
         "validation": validation(token_f1),
         "machine": MACHINE,
+        "provenance": table.provenance(),
+        "trained_by": {"run": code_provenance()},
     }
-    table.write_json(cell.record_path(table.CELLS_DIR), record)
+    table.write_json(cell.record_path(table.CELLS_DIR), record | fields)
+
+
+def write_variant_record(sweep, variant, cells: Path, token_f1: float, **fields) -> None:
+    """A variant record as run_variant stores it, made by the code of now unless ``fields``
+    say otherwise."""
+    record = {
+        "config": sweep.table.config_json(variant.config(sweep.table.CACHE_DIR)),
+        "validation": validation(token_f1),
+        "machine": MACHINE,
+        "provenance": sweep.provenance(),
+        "trained_by": {"run": code_provenance()},
+    }
+    sweep.table.write_json(variant.record_path(cells), record | fields)
 
 
 def finish_search(sweep, dataset: str = "movies", method: str = "ssr-unif") -> None:
@@ -116,10 +134,23 @@ def test_run_variant_stores_validation_numbers_only(sweep, tmp_path, monkeypatch
     variant = sweep.Variant(sweep.base_cell("movies", "ssr-unif", 0), "λ = 1")
     trained = []
 
+    overrides = [{"setting": "shortcut_weight", "requested": 1.0, "used": 0.0, "reason": "none"}]
+
     def fake_train(config, run_dir, console):
+        """Writes the summaries train_run writes: the discovery run's and the variant's."""
         trained.append(config)
+        config.shortcut_run.mkdir(parents=True)
+        discovery = {"provenance": code_provenance()}
+        (config.shortcut_run / "summary.json").write_text(json.dumps(discovery), encoding="utf-8")
         run_dir.mkdir(parents=True)
-        summary = {"validation": validation(0.31), "best_epoch": 5, "epochs_run": 8}
+        summary = {
+            "validation": validation(0.31),
+            "best_epoch": 5,
+            "epochs_run": 8,
+            "provenance": code_provenance(),
+            "effective_config": {"shortcut_weight": 0.0},
+            "overrides": overrides,
+        }
         (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
 
     monkeypatch.setattr(sweep, "train_run", fake_train)
@@ -131,6 +162,12 @@ def test_run_variant_stores_validation_numbers_only(sweep, tmp_path, monkeypatch
     assert "report" not in record  # no test numbers
     assert sweep.finished_variant(variant, cells, sweep.table.CACHE_DIR) == record
     assert sweep.stored_plan(cells) == {("movies", "ssr-unif"): [0]}
+    # the code that made it, and what the run really used
+    assert record["provenance"] == sweep.provenance()
+    assert set(record["provenance"]["scripts"]) == {"ssr_sweep.py", "ssr_table.py"}
+    assert record["trained_by"]["run"] == code_provenance()
+    assert record["effective_config"] == {"shortcut_weight": 0.0}
+    assert record["overrides"] == overrides
 
 
 def test_report_rows_and_markdown(sweep, tmp_path):
@@ -146,12 +183,7 @@ def test_report_rows_and_markdown(sweep, tmp_path):
     ]
     stored.append((sweep.Variant(table.Cell("movies", "semi", 0), "12 epochs"), 0.28))
     for variant, f1 in stored:
-        record = {
-            "config": table.config_json(variant.config(table.CACHE_DIR)),
-            "validation": validation(f1),
-            "machine": MACHINE,
-        }
-        table.write_json(variant.record_path(cells), record)
+        write_variant_record(sweep, variant, cells, f1)
     report = sweep.build_report(sweep.stored_plan(cells), cells, "python benchmarks/ssr_sweep.py")
     (section,) = report["sections"]
     assert section["cell"] == "ssr-unif+semantic" and section["seeds"] == "0, 1"
@@ -172,6 +204,56 @@ def test_report_rows_and_markdown(sweep, tmp_path):
     assert "| λ = 1 | 0/2 | missing |" in markdown
     assert "0.990" not in markdown  # the test report is never read
     assert "Linux-test, 2 CPUs" in markdown
+    assert report["stale"] == {} and " † |" not in markdown
+    assert f"Code: {code_text(sweep.provenance())}." in markdown
+
+
+def test_a_variant_made_by_other_code_runs_again_unless_stale_ones_are_reused(sweep, tmp_path):
+    table = sweep.table
+    finish_search(sweep)
+    cells = tmp_path / "sweep-cells"
+    variant = sweep.Variant(table.Cell("movies", "ssr-unif", 0, "semantic"), "λ = 1")
+    write_variant_record(sweep, variant, cells, 0.3, provenance=OLD_CODE)
+    assert sweep.finished_variant(variant, cells, table.CACHE_DIR) is None
+    assert sweep.finished_variant(variant, cells, table.CACHE_DIR, stale_ok=True) is not None
+    # a sweep record is also stale when only the table's script changed
+    scripts = sweep.provenance()["scripts"] | {"ssr_table.py": "0" * 64}
+    write_variant_record(
+        sweep, variant, cells, 0.3, provenance=sweep.provenance() | {"scripts": scripts}
+    )
+    assert sweep.finished_variant(variant, cells, table.CACHE_DIR) is None
+    write_variant_record(sweep, variant, cells, 0.3)
+    assert sweep.finished_variant(variant, cells, table.CACHE_DIR) is not None
+
+
+def test_the_report_shows_stale_records_marked(sweep, tmp_path):
+    table = sweep.table
+    finish_search(sweep)
+    # the table's semi cell and the search cell predate provenance
+    write_table_record(sweep, table.Cell("movies", "semi", 0), 0.24, provenance=None)
+    write_table_record(
+        sweep, table.Cell("movies", "ssr-unif", 0, "semantic"), 0.25, provenance=None
+    )
+    cells = tmp_path / "sweep-cells"
+    variant = sweep.Variant(table.Cell("movies", "ssr-unif", 0, "semantic"), "λ = 0.01")
+    write_variant_record(sweep, variant, cells, 0.21, provenance=OLD_CODE)
+    with pytest.raises(RationalizerError, match=r"with the code of now \(--reuse-stale"):
+        sweep.base_cell("movies", "ssr-unif", 0)
+    report = sweep.build_report(sweep.stored_plan(cells), cells, "python benchmarks/ssr_sweep.py")
+    rows = {row["variant"]: row for row in report["sections"][0]["rows"]}
+    assert rows[sweep.SEMI_ROW]["stale_seeds"] == [0]
+    assert rows[sweep.TABLE_VARIANT]["stale_seeds"] == [0]
+    assert rows["λ = 0.01"]["stale_seeds"] == [0]
+    assert rows["λ = 0.01"]["validation"]["token_f1"]["mean"] == pytest.approx(0.21)
+    assert set(report["stale"]) == {
+        "movies/semi/seed0",
+        "movies/ssr-unif+semantic/seed0",
+        "movies/ssr-unif+semantic/shortcut_weight=0.01/seed0",
+    }
+    markdown = sweep.render(report)
+    assert "| λ = 0.01 | 1/1 † | 0.800 | 0.210 |" in markdown
+    assert "- Code: not recorded" in markdown
+    assert "- Code: commit 1234567, rationalizer 0.0.9" in markdown
 
 
 def test_variants_are_chosen_by_the_settings_they_change(sweep):

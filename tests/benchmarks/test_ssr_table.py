@@ -17,7 +17,10 @@ import pytest
 from rich.console import Console
 from sklearn.linear_model import LogisticRegression
 
+from rationalizer._environment import code_text
 from rationalizer.data import Dataset, Document, Example
+from rationalizer.errors import RationalizerError
+from rationalizer.provenance import code_provenance
 from rationalizer.training.discovery import unsupervised_config
 from rationalizer.training.shortcuts import PhraseStats, ShortcutReport
 
@@ -53,8 +56,21 @@ MACHINE = {
 }
 
 
-def write_record(bench, cell, cache: Path, cells: Path, accuracy: float, token_f1: float):
-    """A cell record as run_cell stores it, with hand-chosen numbers."""
+#: The code of an older version of the package, with another code digest.
+OLD_CODE = {
+    "commit": "1234567" + "0" * 33,
+    "dirty": False,
+    "git": "checkout",
+    "version": "0.0.9",
+    "code_digest": "0" * 64,
+}
+
+
+def write_record(
+    bench, cell, cache: Path, cells: Path, accuracy: float, token_f1: float, **fields
+) -> Path:
+    """A cell record as run_cell stores it, with hand-chosen numbers, made by the code of now
+    unless ``fields`` say otherwise."""
     record = {
         "config": bench.config_json(bench.cell_config(cell, cache)),
         "report": {
@@ -66,8 +82,12 @@ def write_record(bench, cell, cache: Path, cells: Path, accuracy: float, token_f
         "wall_seconds": {"total": 120.0, "resumed": False},
         "machine": MACHINE,
         "command": "python benchmarks/ssr_table.py --seeds 0",
+        "finished": "2026-11-28T04:38:58+00:00",
+        "provenance": bench.provenance(),
+        "trained_by": {"run": code_provenance()},
     }
-    bench.write_json(cell.record_path(cells), record)
+    bench.write_json(cell.record_path(cells), record | fields)
+    return cell.record_path(cells)
 
 
 # ---------------------------------------------------------------------------------- cells
@@ -191,34 +211,177 @@ class FakeClock:
 
 def test_run_cells_skips_finished_cells_and_starts_none_after_the_deadline(bench, dirs):
     cache, cells = dirs
-    done, stale, late = (bench.Cell("movies", m, 0) for m in ("rnp", "fr", "semi"))
+    done, changed, late = (bench.Cell("movies", m, 0) for m in ("rnp", "fr", "semi"))
     write_record(bench, done, cache, cells, 0.8, 0.1)
     other_settings = bench.cell_config(bench.Cell("movies", "fr", 5), cache)
-    bench.write_json(stale.record_path(cells), {"config": bench.config_json(other_settings)})
+    bench.write_json(changed.record_path(cells), {"config": bench.config_json(other_settings)})
+    assert bench.cell_state(changed, bench.cell_config(changed, cache), cells) == "changed"
     ran = []
 
     def run(cell, config):
         ran.append(cell)
         write_record(bench, cell, cache, cells, 0.7, 0.1)
 
-    # constructed at 0 s with a one-minute budget; checked at 30 s (stale) and 61 s (late)
+    # constructed at 0 s with a one-minute budget; checked at 30 s (changed) and 61 s (late)
     deadline = bench.Deadline(1.0, clock=FakeClock([0.0, 30.0, 61.0]))
     outcome = bench.run_cells(
-        [done, stale, late],
+        [done, changed, late],
         configure=lambda cell: bench.cell_config(cell, cache),
         run=run,
         cells_dir=cells,
         deadline=deadline,
         console=quiet(),
     )
-    assert ran == [stale]
+    assert ran == [changed]
     assert (outcome.skipped, outcome.ran, outcome.not_started) == (
         [str(done)],
-        [str(stale)],
+        [str(changed)],
         [str(late)],
     )
-    assert bench.cell_state(stale, bench.cell_config(stale, cache), cells) == "done"
+    assert bench.cell_state(changed, bench.cell_config(changed, cache), cells) == "done"
     assert bench.cell_state(late, bench.cell_config(late, cache), cells) == "missing"
+
+
+def run_all(bench, cells_list, cache: Path, cells: Path, reuse_stale: bool):
+    """run_cells without a deadline; returns the outcome and the cells it ran."""
+    ran = []
+
+    def run(cell, config):
+        ran.append(cell)
+        write_record(bench, cell, cache, cells, 0.7, 0.1)
+
+    outcome = bench.run_cells(
+        cells_list,
+        configure=lambda cell: bench.cell_config(cell, cache),
+        run=run,
+        cells_dir=cells,
+        deadline=bench.Deadline(None),
+        console=quiet(),
+        reuse_stale=reuse_stale,
+    )
+    return outcome, ran
+
+
+@pytest.mark.parametrize(
+    "made_by",
+    [
+        {"provenance": OLD_CODE},  # the package changed since
+        {"provenance": None},  # written before provenance was recorded
+        {"trained_by": {"run": OLD_CODE}},  # scored now, from a run the old code trained
+    ],
+)
+def test_a_cell_made_by_other_code_is_run_again(bench, dirs, made_by):
+    cache, cells = dirs
+    cell = bench.Cell("hatexplain", "semi", 1)
+    config = bench.cell_config(cell, cache)
+    write_record(bench, cell, cache, cells, 0.8, 0.3, **made_by)
+    assert bench.cell_state(cell, config, cells) == "stale"
+    assert bench.finished_record(cell, config, cells) is None  # counts as missing
+    assert bench.finished_record(cell, config, cells, stale_ok=True)["validation"] == {
+        "token_f1": 0.3
+    }
+    outcome, ran = run_all(bench, [cell], cache, cells, reuse_stale=False)
+    assert ran == [cell] and outcome.ran == [str(cell)]
+    assert bench.cell_state(cell, config, cells) == "done"  # rerun by the code of now
+
+
+def test_a_stale_cell_is_reused_with_reuse_stale_and_marked_in_the_report(bench, dirs):
+    cache, cells = dirs
+    stale = bench.Cell("hatexplain", "rnp", 0)
+    old = {"provenance": OLD_CODE, "trained_by": {"run": OLD_CODE}}
+    write_record(bench, stale, cache, cells, 0.7, 0.10, **old)
+    outcome, ran = run_all(bench, [stale], cache, cells, reuse_stale=True)
+    assert ran == [] and outcome.skipped == [str(stale)]
+    write_record(bench, bench.Cell("hatexplain", "rnp", 1), cache, cells, 0.9, 0.20)
+    report = bench.build_report(cells, cache, "python benchmarks/ssr_table.py --report-only")
+    json.dumps(report)
+    row = report["datasets"]["hatexplain"]["rows"]["rnp"]
+    assert row["seeds"] == [0, 1] and row["stale_seeds"] == [0]
+    assert row["metrics"]["accuracy"]["mean"] == pytest.approx(0.8)  # shown, not dropped
+    assert report["stale"] == {
+        "hatexplain/rnp/seed0": {
+            "made_by": "commit 1234567, rationalizer 0.0.9, code 000000000000",
+            "finished": "2026-11-28T04:38:58+00:00",
+        }
+    }
+    markdown = bench.render_markdown(report)
+    assert "| RNP (unsupervised) | 2/3 † | 0.800 ± 0.141 |" in markdown
+    stale_section = markdown.split("## Stale cells")[1]
+    assert "- Code: commit 1234567, rationalizer 0.0.9, code 000000000000, finished 2026-11-28" in (
+        stale_section
+    )
+    assert "  - hatexplain/rnp: seeds 0" in stale_section
+
+
+def test_a_cell_made_by_the_code_of_now_is_reused_unmarked(bench, dirs):
+    cache, cells = dirs
+    cell = bench.Cell("fever", "fr", 2)
+    write_record(bench, cell, cache, cells, 0.64, 0.0)
+    outcome, ran = run_all(bench, [cell], cache, cells, reuse_stale=False)
+    assert ran == [] and outcome.skipped == [str(cell)]
+    report = bench.build_report(cells, cache, "python benchmarks/ssr_table.py --report-only")
+    assert report["datasets"]["fever"]["rows"]["fr"]["stale_seeds"] == []
+    assert report["stale"] == {}
+    markdown = bench.render_markdown(report)
+    assert "| FR (unsupervised) | 1/3 | 0.640 |" in markdown
+    assert "None: every cell was made by the code of this report." in markdown
+    assert f"Code: {code_text(bench.provenance())}." in markdown
+    assert bench.SCRIPT.name in bench.provenance()["scripts"]
+
+
+def test_a_cached_run_trained_by_other_code_is_not_reused_unless_asked(bench, dirs):
+    cache, _ = dirs
+    cell = bench.Cell("hatexplain", "ssr-unif", 0)
+    config = bench.cell_config(cell, cache)
+    runs = bench.cell_runs(config, cell.run_dir(cache))
+    assert runs == {"run": cell.run_dir(cache), "discovery": config.shortcut_run}
+    bench.check_runs(runs, config, reuse_stale=False)  # nothing trained yet
+    discovery = runs["discovery"]
+    discovery.mkdir(parents=True)
+    (discovery / "summary.json").write_text(json.dumps({"provenance": OLD_CODE}))
+    with pytest.raises(RationalizerError, match=r"trained by other code.*--reuse-stale"):
+        bench.check_runs(runs, config, reuse_stale=False)
+    bench.check_runs(runs, config, reuse_stale=True)
+    # the record names the code of each run it was made from: it is stale
+    summary = {
+        "effective_config": {"shortcut_weight": 0.0},
+        "overrides": [
+            {"setting": "shortcut_weight", "requested": 0.1, "used": 0.0, "reason": "none found"}
+        ],
+    }
+    made = bench.made_from(runs, summary)
+    assert made == {
+        "trained_by": {"run": None, "discovery": OLD_CODE},
+        "effective_config": {"shortcut_weight": 0.0},
+        "overrides": summary["overrides"],
+    }
+    assert not bench.is_current({"provenance": bench.provenance(), **made})
+    assert "discovery trained by commit 1234567" in bench.made_by(
+        {"provenance": bench.provenance(), **made}
+    )
+
+
+def test_settings_the_code_switched_at_run_time_are_listed(bench, dirs):
+    cache, cells = dirs
+    overrides = [
+        {"setting": "selection_rate", "requested": None, "used": 0.08, "reason": "not set"},
+        {
+            "setting": "shortcut_weight",
+            "requested": 0.1,
+            "used": 0.0,
+            "reason": "no annotated example has a shortcut word",
+        },
+    ]
+    cell = bench.Cell("fever", "ssr-virt", 1)
+    write_record(bench, cell, cache, cells, 0.55, 0.4, overrides=overrides)
+    report = bench.build_report(cells, cache, "python benchmarks/ssr_table.py --report-only")
+    row = report["datasets"]["fever"]["rows"]["ssr-virt"]
+    assert row["switched"] == [{"seed": 1} | overrides[1]]  # a default filled in is not listed
+    markdown = bench.render_markdown(report)
+    assert (
+        "- SSR_virt, seed 1: `shortcut_weight` 0.1 → 0.0 (no annotated example has a shortcut "
+        "word)" in markdown
+    )
 
 
 def test_a_setting_added_later_at_its_default_keeps_a_cell_finished(bench, dirs):

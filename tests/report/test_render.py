@@ -12,6 +12,7 @@ from tests.report.sample_inputs import write_pseudo_results
 
 from rationalizer.data import Dataset, Document, Evidence, Example, Span, read_results
 from rationalizer.metrics import evaluate, flatten
+from rationalizer.provenance import code_provenance
 from rationalizer.report import load_inputs, render_report
 from rationalizer.report.charts import CURVE_POINTS, _thinned, shortcut_bars
 from rationalizer.training.shortcuts import build_report
@@ -101,6 +102,17 @@ def test_every_input_adds_its_chart_and_tables(full_page):
     # each shortcut report says how it is ranked, in its summary and its chart's caption
     assert full_page.count("most frequent first") == 2
     assert full_page.count("most label-skewed first") == 2
+
+
+def test_a_run_names_its_code_and_the_settings_changed_at_run_time(full_page):
+    assert "effective_config" not in full_page  # the settings are not repeated field by field
+    provenance = code_provenance()
+    assert f"rationalizer {provenance['version']}, code {provenance['code_digest'][:12]}" in (
+        full_page
+    )
+    # lr and the target selection rate were left to the run
+    assert "settings changed at run time" in full_page
+    assert "selection_rate – → " in full_page and "gold rationale density" in full_page
 
 
 def browser_json(html: str) -> dict:

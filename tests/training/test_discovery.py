@@ -13,9 +13,10 @@ from rich.console import Console
 from rationalizer.data import load, spans_to_mask
 from rationalizer.data.synthetic import PLANTED_SHORTCUTS
 from rationalizer.errors import RationalizerError
+from rationalizer.provenance import code_provenance
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.batching import choose_annotated
-from rationalizer.training.config import TrainConfig
+from rationalizer.training.config import GRU_LEARNING_RATE, TrainConfig
 from rationalizer.training.discovery import (
     DISCOVERY_METHOD,
     discover_shortcuts,
@@ -58,6 +59,20 @@ def test_discovery_trains_the_unsupervised_run_and_writes_the_report(discovered)
     assert unsupervised.config == unsupervised_config(SMALL)
     assert unsupervised.config.method == DISCOVERY_METHOD == "fr"
     assert ShortcutReport.load(out / "shortcuts.json") == found.report
+    # the report names the code and the settings of the run that discovered the shortcuts
+    stored = json.loads((out / "shortcuts.json").read_text(encoding="utf-8"))
+    assert stored["provenance"] == code_provenance()
+    assert stored["effective_config"] == unsupervised_config(SMALL).model_dump(mode="json") | {
+        "lr": GRU_LEARNING_RATE
+    }
+    assert stored["overrides"] == [
+        {
+            "setting": "lr",
+            "requested": None,
+            "used": GRU_LEARNING_RATE,
+            "reason": "not set: the gru default",
+        }
+    ]
     assert (out / "shortcuts.md").read_text(encoding="utf-8").startswith("# Shortcut report")
     scores = json.loads((out / "shortcut-discovery-scores.json").read_text(encoding="utf-8"))
     assert scores == found.scores

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 from rich.console import Console
 
+import rationalizer
 from rationalizer.data import Dataset, Span, load, spans_to_mask
 from rationalizer.errors import RationalizerError
 from rationalizer.training.api import Rationalizer
@@ -269,6 +271,22 @@ def test_a_finished_run_is_not_trained_again(trained, splits):
     assert (result.best_epoch, result.epochs_run) == (summary["best_epoch"], 3)
 
 
+def test_a_run_finished_before_provenance_was_recorded_still_loads(trained, splits, tmp_path):
+    run_dir = tmp_path / "old"
+    shutil.copytree(trained("synthetic", "fr"), run_dir)
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    for field in ("provenance", "effective_config", "overrides"):
+        del summary[field]
+    summary_path.write_text(json.dumps(summary))
+    output = io.StringIO()
+    config = tiny_config("synthetic", "fr")
+    result = make_trainer(config, run_dir, splits, Console(file=output, width=200)).fit()
+    assert "already trained with these settings" in output.getvalue()
+    assert result.best_epoch == summary["best_epoch"]
+    assert Rationalizer.load(run_dir).config == config
+
+
 def test_a_run_directory_with_other_settings_is_refused(trained, splits):
     run_dir = trained("movies", "fr")
     before = (run_dir / "metrics.jsonl").read_text()
@@ -327,6 +345,51 @@ def test_without_any_shortcut_the_shortcut_terms_stay_zero(splits, tmp_path, met
     # a term computed on no example is not logged; the others are logged as zero
     logged_terms = (TERMS[method] - TERMS["semi"]) & set(logged)
     assert logged_terms and all(logged[term] == 0.0 for term in logged_terms)
+    # the summary says λ was switched off, and why, not the λ = 0.1 that was asked for
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    overrides = {o["setting"]: o for o in summary["overrides"]}
+    assert overrides["shortcut_weight"]["requested"] == config.shortcut_weight == 0.1
+    assert overrides["shortcut_weight"]["used"] == 0.0
+    assert "no annotated example has a shortcut word" in overrides["shortcut_weight"]["reason"]
+    assert summary["effective_config"]["shortcut_weight"] == 0.0
+    assert summary["effective_config"]["epochs"] == 1
+    # defaults filled in at run time are overrides with nothing requested
+    assert overrides["selection_rate"]["requested"] is None
+    assert overrides["selection_rate"]["used"] == trainer.method.weights.selection_rate
+    assert overrides["discovery_epochs"] == {
+        "setting": "discovery_epochs",
+        "requested": None,
+        "used": 1,
+        "reason": "not set: shortcut discovery trains for as many epochs as the run",
+    }
+    provenance = summary["provenance"]
+    assert set(provenance) == {"commit", "dirty", "git", "version", "code_digest"}
+    assert provenance["version"] == rationalizer.__version__
+    assert len(provenance["code_digest"]) == 64
+    # in a git checkout: the full sha and whether tracked files differ from it
+    assert provenance["commit"] is None or len(provenance["commit"]) == 40
+    assert provenance["dirty"] in (None, True, False)
+
+
+def test_a_run_without_overrides_records_the_settings_it_was_given(trained):
+    summary = json.loads((trained("synthetic", "fr") / "summary.json").read_text())
+    # fr reads no shortcut setting; only the target selection rate was left to the run
+    [target] = summary["overrides"]
+    assert target["setting"] == "selection_rate" and target["requested"] is None
+    assert "gold rationale density" in target["reason"] and 0 < target["used"] < 1
+    config = tiny_config("synthetic", "fr")
+    expected = config.model_dump(mode="json") | {"selection_rate": target["used"]}
+    assert summary["effective_config"] == expected
+
+
+def test_supervised_training_records_that_it_uses_every_rationale(trained):
+    summary = json.loads((trained("synthetic", "supervised") / "summary.json").read_text())
+    overrides = {o["setting"]: o for o in summary["overrides"]}
+    assert (overrides["labeled_fraction"]["requested"], overrides["labeled_fraction"]["used"]) == (
+        0.25,
+        1.0,
+    )
+    assert summary["effective_config"]["labeled_fraction"] == 1.0
 
 
 # ----------------------------------------------------------------------------- augmentation

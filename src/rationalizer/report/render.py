@@ -23,6 +23,7 @@ from markupsafe import Markup
 from rationalizer import __version__
 from rationalizer.metrics import describe, flatten
 from rationalizer.metrics.info import ANNOTATED_ONLY
+from rationalizer.provenance import describe as describe_code
 from rationalizer.report import charts
 from rationalizer.report.examples import browser_data
 from rationalizer.report.inputs import (
@@ -274,15 +275,38 @@ def _coverage(results: ResultsInput) -> str:
     )
 
 
+#: summary.json entries shown in words rather than field by field
+_PROVENANCE_KEYS = ("run_dir", "provenance", "effective_config", "overrides")
+
+
 def _runs_summary(runs: Sequence[RunInput]) -> Table | None:
     if not runs:
         return None
     described = [
         {k: run.train_config.get(k) for k in ("method", "dataset", "encoder", "seed")}
-        | {k: v for k, v in (run.summary or {"status": "not finished"}).items() if k != "run_dir"}
+        | {
+            k: v
+            for k, v in (run.summary or {"status": "not finished"}).items()
+            if k not in _PROVENANCE_KEYS
+        }
+        | _made_by(run.summary or {})
         for run in runs
     ]
     return _side_by_side([run.name for run in runs], described)
+
+
+def _made_by(summary: Mapping[str, Any]) -> dict[str, str]:
+    """The code that trained a run and the settings it changed at run time, in words (a run
+    trained before they were recorded shows neither)."""
+    made: dict[str, str] = {}
+    if "provenance" in summary:
+        made["code"] = describe_code(summary["provenance"])
+    if summary.get("overrides"):
+        made["settings changed at run time"] = "; ".join(
+            f"{o['setting']} {_cell(o['requested'])} → {_cell(o['used'])} ({o['reason']})"
+            for o in summary["overrides"]
+        )
+    return made
 
 
 def _epochs_table(run: RunInput) -> Table:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,19 @@ SHORTCUT_METHODS = ("ssr-unif", "ssr-virt")
 def learning_rate_for(encoder: str) -> float:
     """Default AdamW learning rate for an encoder: ``gru`` or a transformer (anything else)."""
     return GRU_LEARNING_RATE if encoder == GRU else TRANSFORMER_LEARNING_RATE
+
+
+@dataclass(frozen=True)
+class Override:
+    """A setting a run used with another value than its configuration gives, and why.
+
+    ``requested`` is None where the setting was not set and the run filled in its default.
+    """
+
+    setting: str
+    requested: Any
+    used: Any
+    reason: str
 
 
 class TrainConfig(BaseModel):
@@ -213,6 +227,27 @@ class TrainConfig(BaseModel):
     def learning_rate(self) -> float:
         """The learning rate to use: ``lr`` if given, else the encoder's default."""
         return self.lr if self.lr is not None else learning_rate_for(self.encoder)
+
+    def filled_defaults(self) -> list[Override]:
+        """The settings left unset whose value follows from the others."""
+        filled = []
+        if self.lr is None:
+            reason = f"not set: the {self.encoder_kind} default"
+            filled.append(Override("lr", None, self.learning_rate, reason))
+        if self.discovery_epochs is None and self.method in SHORTCUT_METHODS:
+            filled.append(
+                Override(
+                    "discovery_epochs",
+                    None,
+                    self.epochs,
+                    "not set: shortcut discovery trains for as many epochs as the run",
+                )
+            )
+        return filled
+
+    def effective(self, overrides: list[Override]) -> dict[str, Any]:
+        """The settings as JSON with each override's value in place of the requested one."""
+        return self.model_dump(mode="json") | {o.setting: o.used for o in overrides}
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:

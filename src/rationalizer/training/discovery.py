@@ -10,7 +10,7 @@ dataset and seed can reuse it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from rich.console import Console
 
 from rationalizer.data import Dataset, load, spans_to_mask
 from rationalizer.errors import RationalizerError
+from rationalizer.provenance import code_provenance
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
@@ -124,7 +125,14 @@ def discover_shortcuts(
             "discovery more (discovery_epochs) or a larger sparsity_weight."
         )
     out.mkdir(parents=True, exist_ok=True)
-    report.save_json(out / REPORT_JSON)
+    unsupervised = unsupervised_config(config)
+    filled = unsupervised.filled_defaults()
+    made_by = {
+        "provenance": code_provenance(),
+        "effective_config": unsupervised.effective(filled),
+        "overrides": [asdict(override) for override in filled],
+    }
+    report.save_json(out / REPORT_JSON, made_by)
     (out / REPORT_MD).write_text(report.to_markdown(), encoding="utf-8")
     scores = None
     planted = _planted_shortcuts(config.dataset)

@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, NoReturn, get_args
+from typing import Any, Literal, NoReturn, get_args
 
 import numpy as np
 from pydantic import ConfigDict, TypeAdapter
@@ -234,14 +234,16 @@ class ShortcutReport:
             return None
         return self.shortcut_words / self.selected_words
 
-    def to_json(self) -> str:
-        """The report as JSON, with a format name and version for :meth:`load`."""
+    def to_json(self, made_by: Mapping[str, Any] | None = None) -> str:
+        """The report as JSON, with a format name and version for :meth:`load`; ``made_by``
+        adds the ``provenance``, ``effective_config`` and ``overrides`` of the run that
+        discovered the shortcuts (:meth:`load` reads past them)."""
         payload = {"format": REPORT_FORMAT, "version": REPORT_VERSION, "report": asdict(self)}
-        return json.dumps(payload, ensure_ascii=False, indent=1)
+        return json.dumps(payload | dict(made_by or {}), ensure_ascii=False, indent=1)
 
-    def save_json(self, path: str | Path) -> Path:
+    def save_json(self, path: str | Path, made_by: Mapping[str, Any] | None = None) -> Path:
         path = Path(path)
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        path.write_text(self.to_json(made_by) + "\n", encoding="utf-8")
         return path
 
     @classmethod
@@ -353,6 +355,10 @@ class _ReportFile:
     format: str
     version: int
     report: ShortcutReport
+    # what made it, for people (reports written before these were recorded lack them)
+    provenance: dict[str, Any] | None = None
+    effective_config: dict[str, Any] | None = None
+    overrides: list[dict[str, Any]] | None = None
 
 
 _HEADER_ADAPTER = TypeAdapter(_Header)

@@ -25,6 +25,7 @@ from rationalizer.data import Dataset, Example, load
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics import classification_metrics, token_prf
 from rationalizer.models import ModelConfig, RationalizerModel
+from rationalizer.provenance import code_provenance
 from rationalizer.training.augment import augment
 from rationalizer.training.batching import (
     BucketBatchSampler,
@@ -41,7 +42,7 @@ from rationalizer.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from rationalizer.training.config import DEFAULT_SELECTION_RATE, TrainConfig
+from rationalizer.training.config import DEFAULT_SELECTION_RATE, Override, TrainConfig
 from rationalizer.training.methods import LossWeights, Method, get_method_class
 
 METRICS_FILE = "metrics.jsonl"
@@ -68,14 +69,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def selection_rate_target(examples: Sequence[Example], annotated: frozenset[str]) -> float:
-    """Gold rationale density (micro) of the annotated examples: the default sparsity target k."""
+def selection_rate_target(examples: Sequence[Example], annotated: frozenset[str]) -> Override:
+    """The default sparsity target k, filled in for an unset ``selection_rate``: the gold
+    rationale density (micro) of the annotated examples."""
     chosen = [ex for ex in examples if ex.id in annotated]
     words = sum(len(ex.document) for ex in chosen)
     rationale = sum(int(ex.rationale_mask().sum()) for ex in chosen)
     if not words or not rationale:
-        return DEFAULT_SELECTION_RATE
-    return rationale / words
+        return Override(
+            "selection_rate",
+            None,
+            DEFAULT_SELECTION_RATE,
+            "not set, and no annotated example has a rationale: the default target",
+        )
+    return Override(
+        "selection_rate",
+        None,
+        rationale / words,
+        "not set: the gold rationale density of the annotated training examples",
+    )
 
 
 class Trainer:
@@ -144,31 +156,8 @@ class Trainer:
             return finished
         self.run_dir.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
-        fraction = 1.0 if self.method_class.annotates_everything else cfg.labeled_fraction
-        annotated = choose_annotated(self.train_data, fraction, cfg.seed)
-        rate = cfg.selection_rate or selection_rate_target(self.train_data.examples, annotated)
-        shortcut_weight = cfg.shortcut_weight
-        if self.method_class.needs_shortcuts and not any(
-            mask.any() for mask in self.shortcut_masks.values()
-        ):
-            # SSR_virt's term on D_u would push the predictor towards uniform on the output of
-            # a virtual encoder that never saw a shortcut: noise, not shortcut knowledge.
-            shortcut_weight = 0.0
-            self.console.print(
-                "[yellow]note:[/yellow] no annotated example has a shortcut word, so the "
-                f"shortcut terms are off and {cfg.method} trains like semi-supervised RNP"
-            )
-        self.method = self.method_class(
-            LossWeights(
-                sparsity=cfg.sparsity_weight,
-                continuity=cfg.continuity_weight,
-                selection_rate=rate,
-                supervision=cfg.supervision_weight,
-                rationale_class_weight=((1 - rate) / rate) ** cfg.balance_supervision,
-                shortcut=shortcut_weight,
-                annotated_task_input=cfg.annotated_task_input,
-            ),
-        )
+        annotated, weights, overrides = self._settings_used()
+        self.method = self.method_class(weights)
         outside = sorted(set(self.shortcut_masks) - annotated)
         if outside:
             raise RationalizerError(
@@ -176,6 +165,15 @@ class Trainer:
                 f"set (e.g. {outside[0]!r}); discover them with the same labeled fraction and seed"
             )
         examples = self._training_examples(annotated)
+        if cfg.augment != "none" and len(examples) == len(self.train_data):
+            overrides.append(
+                Override(
+                    "augment",
+                    cfg.augment,
+                    "none",
+                    "no annotated example has a shortcut word to replace, so no copy was made",
+                )
+            )
         encoder, embedding_matrix, vocabulary = build_encoder(cfg, [t.example for t in examples])
         train_encoded, truncation = encode_examples(encoder, examples, self.labels, cfg.max_length)
         val_encoded, _ = encode_examples(
@@ -277,13 +275,63 @@ class Trainer:
             "run_dir": str(self.run_dir.name),
             "annotated_examples": len(annotated),
             "training_examples": len(examples),
-            "selection_rate_target": rate,
+            "selection_rate_target": weights.selection_rate,
             "truncation": str(truncation),
             "parameters": model.num_parameters(),
             "seed": cfg.seed,
+            "provenance": code_provenance(),
+            "effective_config": cfg.effective(overrides),
+            "overrides": [asdict(override) for override in overrides],
         }
         (self.run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
         return result
+
+    def _settings_used(self) -> tuple[frozenset[str], LossWeights, list[Override]]:
+        """The annotated examples and loss weights of this run, with each setting it uses
+        with another value than the configuration gives (and why), for the summary."""
+        cfg = self.config
+        overrides = cfg.filled_defaults()
+        fraction = cfg.labeled_fraction
+        if self.method_class.annotates_everything and fraction != 1.0:
+            fraction = 1.0
+            overrides.append(
+                Override(
+                    "labeled_fraction",
+                    cfg.labeled_fraction,
+                    fraction,
+                    f"{cfg.method} supervises the selector with every human rationale",
+                )
+            )
+        annotated = choose_annotated(self.train_data, fraction, cfg.seed)
+        rate = cfg.selection_rate
+        if rate is None:
+            target = selection_rate_target(self.train_data.examples, annotated)
+            rate = target.used
+            overrides.append(target)
+        shortcut_weight = cfg.shortcut_weight
+        no_shortcut = self.method_class.needs_shortcuts and not any(
+            mask.any() for mask in self.shortcut_masks.values()
+        )
+        if no_shortcut and shortcut_weight != 0.0:
+            # SSR_virt's term on D_u would push the predictor towards uniform on the output of
+            # a virtual encoder that never saw a shortcut: noise, not shortcut knowledge.
+            shortcut_weight = 0.0
+            reason = (
+                "no annotated example has a shortcut word, so the shortcut terms are off and "
+                f"{cfg.method} trains like semi-supervised RNP"
+            )
+            overrides.append(Override("shortcut_weight", cfg.shortcut_weight, 0.0, reason))
+            self.console.print(f"[yellow]note:[/yellow] {reason}")
+        weights = LossWeights(
+            sparsity=cfg.sparsity_weight,
+            continuity=cfg.continuity_weight,
+            selection_rate=rate,
+            supervision=cfg.supervision_weight,
+            rationale_class_weight=((1 - rate) / rate) ** cfg.balance_supervision,
+            shortcut=shortcut_weight,
+            annotated_task_input=cfg.annotated_task_input,
+        )
+        return annotated, weights, overrides
 
     def _finished_result(self) -> TrainResult | None:
         """A run that already finished with these settings is not trained again."""

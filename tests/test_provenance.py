@@ -81,6 +81,14 @@ def test_the_commit_and_whether_tracked_files_changed(tmp_path):
     assert len(state["commit"]) == 40 and state["dirty"] is False
     (folder / "untracked.py").write_text("x = 1\n")
     assert git_state(folder)["dirty"] is False  # only tracked files count
+    for prose_or_result in (folder / "NOTES.md", folder / "benchmarks" / "results" / "r.json"):
+        prose_or_result.parent.mkdir(parents=True, exist_ok=True)
+        prose_or_result.write_text("first\n")
+        git(folder, "add", str(prose_or_result))
+    git(folder, "commit", "-q", "-m", "notes and results")
+    (folder / "NOTES.md").write_text("edited\n")
+    (folder / "benchmarks" / "results" / "r.json").write_text("rewritten\n")
+    assert git_state(folder)["dirty"] is False  # results and prose are not code
     (folder / "sub" / "mod.py").write_text("changed\n")
     assert git_state(folder)["dirty"] is True
 

@@ -25,6 +25,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 #: Folders whose every file is code (the HTML report's and the web app's templates).
 _TEMPLATE_FOLDER = "templates"
 _GIT_TIMEOUT_SECONDS = 10
+#: What "dirty" looks at: every tracked file but results and prose, so that a benchmark writing
+#: its results, or an edited README, does not make the next result of the same code "dirty".
+_DIRTY_PATHS = (":/", ":(top,exclude)benchmarks/results", ":(top,exclude,glob)**/*.md")
 
 
 def code_provenance() -> dict[str, Any]:
@@ -63,8 +66,9 @@ def file_digest(path: Path) -> str:
 
 
 def git_state(directory: Path) -> dict[str, Any]:
-    """HEAD's full sha and whether tracked files differ from it, for the git checkout that
-    tracks ``directory``'s ``__init__.py``; ``None`` for both (and why, in ``git``) otherwise.
+    """HEAD's full sha and whether tracked files other than results and Markdown differ from it,
+    for the git checkout that tracks ``directory``'s ``__init__.py``; ``None`` for both (and
+    why, in ``git``) otherwise.
 
     A package installed into a virtual environment inside some other checkout is not tracked
     by it, so that checkout's commit is not mistaken for the package's.
@@ -74,7 +78,9 @@ def git_state(directory: Path) -> dict[str, Any]:
         return _no_commit("not in a git checkout, or git is not available")
     if _git(directory, "ls-files", "--error-unmatch", "--", "__init__.py") is None:
         return _no_commit("installed inside a git checkout that does not track it")
-    changed = _git(directory, "--no-optional-locks", "status", "--porcelain", "-uno")
+    changed = _git(
+        directory, "--no-optional-locks", "status", "--porcelain", "-uno", "--", *_DIRTY_PATHS
+    )
     if changed is None:
         return _no_commit("git could not read the checkout's status")
     return {"commit": commit.strip(), "dirty": bool(changed.strip()), "git": "checkout"}

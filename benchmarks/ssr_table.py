@@ -1,15 +1,15 @@
 """Our reproduction of Table 1 of the SSR paper (Yue et al., ICLR 2024) with a BiGRU on CPU.
 
-For movies, hatexplain and fever, 25% of the training examples keep their human rationale and
-every method trains with seeds 0, 1 and 2: unsupervised RNP, FR, semi-supervised RNP, SSR_unif
-and SSR_virt (each without augmentation and with the augmentation that scored best on the
-validation split for seed 0), the fully supervised model (100% rationales) as the upper
-reference for rationales, and the same encoder reading the full text (``full-text``, no
-selector) as the upper reference for accuracy. Every run is scored on the test split with ERASER's metrics (the predictor reads only
-the selected rationale). Cheap references come next to each table: a bag-of-words logistic
-regression on the full text, random selection at the gold rationale density and the words with
-the largest regression weights. A separate measurement times one training epoch with the GRU and
-with the MiniLM encoder.
+For movies, hatexplain and fever, 25% of the training examples keep their human rationale and every
+method trains with seeds 0, 1 and 2: unsupervised RNP, FR, semi-supervised RNP, SSR_unif and
+SSR_virt (each without augmentation and with the augmentation that scored best on the validation
+split for seed 0), the fully supervised model (100% rationales) as the upper reference for
+rationales, and the same encoder reading the full text (``full-text``, no selector) as the upper
+reference for accuracy. Every run is scored on the test split with ERASER's metrics (the predictor
+reads only the selected rationale). Cheap references come next to each table: a bag-of-words
+logistic regression on the full text, random selection at the gold rationale density and the words
+with the largest regression weights. A separate measurement times one training epoch with the GRU
+and with the MiniLM encoder.
 
 Run from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets::
 

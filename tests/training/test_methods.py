@@ -23,7 +23,7 @@ from rationalizer.training.methods import (
     uniform_kl,
 )
 
-METHODS = ("rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt")
+METHODS = ("rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt", "full-text")
 RATE = 0.25  # target selection rate k of every method test
 WEIGHTS = LossWeights(
     sparsity=0.5, continuity=0.25, selection_rate=RATE, supervision=2.0, shortcut=0.3
@@ -154,6 +154,7 @@ def make_model(method: str) -> RationalizerModel:
         hidden_size=6,
         shared_encoder=cls.shared_encoder,
         virtual_encoder=cls.virtual_encoder,
+        selects=cls.selects,
         dropout=0.0,  # so that rerunning the predictor by hand gives the same logits
     )
     model = RationalizerModel.build(config)
@@ -339,6 +340,22 @@ def test_ssr_virt_trains_v_to_imitate_and_only_the_head_to_be_unsure():
     assert touched("virtual_uniform") == {"predictor_linear"}
 
 
+def test_full_text_reads_every_real_position_and_learns_only_the_task():
+    batch = make_batch()
+    model, out, terms = run("full-text", batch)
+    assert model.selector_head is None
+    assert not any(name.startswith("selector") for name in model.state_dict())
+    assert torch.equal(out.mask, batch["attention_mask"].float())
+    # certain "select" on real positions, certain "drop" on padding; argmax agrees
+    assert torch.equal(torch.softmax(out.selector_logits, -1)[..., 1], out.mask)
+    assert torch.equal(out.logits, model.classify(batch, batch["attention_mask"].float()))
+    # one term: the cross-entropy over every example, annotated or not
+    assert set(terms) == {"task"}
+    assert terms["task"].item() == pytest.approx(
+        F.cross_entropy(out.logits, batch["labels"]).item()
+    )
+
+
 def test_methods_are_registered_with_their_architecture():
     assert tuple(available_methods()) == METHODS
     assert all(available_methods().values())
@@ -346,6 +363,7 @@ def test_methods_are_registered_with_their_architecture():
     assert all(get_method_class(m).shared_encoder for m in METHODS[1:])
     assert [m for m in METHODS if get_method_class(m).virtual_encoder] == ["ssr-virt"]
     assert [m for m in METHODS if get_method_class(m).needs_shortcuts] == ["ssr-unif", "ssr-virt"]
+    assert [m for m in METHODS if not get_method_class(m).selects] == ["full-text"]
     with pytest.raises(UnknownNameError, match="unknown method 'lasso'"):
         get_method("lasso", WEIGHTS)
 

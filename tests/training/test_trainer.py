@@ -73,6 +73,7 @@ TERMS = {
         "virtual_task",
         "virtual_uniform",
     },
+    "full-text": {"task"},
 }
 
 
@@ -193,6 +194,21 @@ def test_every_method_learns_and_logs_each_epoch(trained, splits, dataset, metho
     expected = annotated if method == "supervised" else min(16, annotated)  # 25% of 64
     assert summary["annotated_examples"] == expected
     assert summary["training_examples"] == 64
+
+
+def test_the_full_text_reference_reads_every_word(trained, splits):
+    run_dir = trained("synthetic", "full-text")
+    # every word the model sees; only the words truncation cut are left out
+    lengths = [len(ex.document) for ex in splits("synthetic")[1]]
+    seen = sum(min(n, MAX_LENGTH["synthetic"]) for n in lengths) / sum(lengths)
+    assert seen < 1.0
+    for line in read_metrics(run_dir):
+        assert line["train"]["selection_rate"] == 1.0
+        assert line["validation"]["selection_rate"] == pytest.approx(seen)
+    model = Rationalizer.load(run_dir)
+    text = "a gripping , beautifully acted film ."
+    [prediction] = model.predict([text])
+    assert [(span.start, span.end) for span in prediction.rationale] == [(0, len(text.split()))]
 
 
 @pytest.mark.parametrize(("dataset", "method"), [("hatexplain", "ssr-virt"), ("fever", "fr")])

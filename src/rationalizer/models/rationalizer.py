@@ -43,6 +43,8 @@ class ModelConfig:
     shared_encoder: bool = True
     #: SSR_virt: an extra encoder V of the same kind, with its own weights
     virtual_encoder: bool = False
+    #: False: no selector, the predictor reads every position (the full-text reference)
+    selects: bool = True
     dropout: float = 0.1
     #: gru: keep the (GloVe) word vectors fixed
     freeze_embeddings: bool = True
@@ -101,7 +103,7 @@ class RationalizerModel(nn.Module):
         if config.virtual_encoder:
             self.virtual_encoder = self._new_encoder(embedding_matrix)
         size = self.encoder.output_size
-        self.selector_head = SelectorHead(size, config.dropout)
+        self.selector_head = SelectorHead(size, config.dropout) if config.selects else None
         self.predictor_dropout = nn.Dropout(config.dropout)
         self.predictor_linear = nn.Linear(size, config.num_labels)
 
@@ -139,7 +141,12 @@ class RationalizerModel(nn.Module):
         """Selector logits (B, L, 2) on the full input and the mask (B, L) drawn from them.
 
         See :func:`~rationalizer.models.selector.sample_mask` for sampling and forced positions.
+        A model without a selector (``selects=False``) keeps every real position, with logits
+        that say so with certainty (log 0 and log 1), so soft scores and argmax agree.
         """
+        if self.selector_head is None:
+            mask = _real(batch)
+            return torch.stack([1.0 - mask, mask], dim=-1).log(), mask
         encoder = self.encoder if self.selector_encoder is None else self.selector_encoder
         hidden = self._encode(encoder, batch, _real(batch))
         logits = self.selector_head(hidden)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rationalizer.errors import DataFormatError, RationalizerError
 
-Method = Literal["rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt"]
+Method = Literal["rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt", "full-text"]
 Augmentation = Literal["none", "random", "semantic", "mixed"]
 AnnotatedTaskInput = Literal["full", "selected", "gold"]
 SelectionMetric = Literal["accuracy", "weighted_f1", "token_f1", "loss"]
@@ -80,7 +80,8 @@ class TrainConfig(BaseModel):
 
     # Method
     method: Method = Field(
-        "ssr-unif", description="training method: rnp, fr, semi, supervised, ssr-unif, ssr-virt"
+        "ssr-unif",
+        description="training method: rnp, fr, semi, supervised, ssr-unif, ssr-virt or full-text",
     )
     labeled_fraction: float = Field(
         0.25,

@@ -1,4 +1,5 @@
-"""Training methods as sets of loss terms: RNP, FR, semi-supervised, supervised, SSR_unif, SSR_virt.
+"""Training methods as sets of loss terms: RNP, FR, semi-supervised, supervised, SSR_unif, SSR_virt,
+and the full-text reference that has no selector.
 
 Every method trains through the same :class:`~rationalizer.training.trainer.Trainer`; a method
 only says which architecture it needs and which loss terms apply to which examples. The terms
@@ -119,6 +120,8 @@ class Method(ABC):
     supervises_selector: ClassVar[bool] = False
     needs_shortcuts: ClassVar[bool] = False
     annotates_everything: ClassVar[bool] = False
+    #: False: no selector; the predictor reads the whole input
+    selects: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -262,6 +265,18 @@ class SSRVirtual(Method):
                 uniform_kl(model.head(virtual.detach())), unannotated
             )
         return terms
+
+
+class FullText(Method):
+    name = "full-text"
+    description = (
+        "no selector: the predictor reads the whole input; the accuracy a rationalizer of the "
+        "same encoder is measured against"
+    )
+    selects = False
+
+    def losses(self, model, batch, out):
+        return {"task": task_loss(out.logits, batch["labels"]).mean()}
 
 
 def available_methods() -> dict[str, str]:

@@ -195,6 +195,7 @@ class Trainer:
             hidden_size=cfg.hidden_size,
             transformer_path=None if cfg.encoder == "gru" else cfg.encoder,
             shared_encoder=self.method_class.shared_encoder,
+            selects=self.method_class.selects,
             virtual_encoder=self.method_class.virtual_encoder,
             dropout=cfg.dropout,
         )

@@ -39,7 +39,8 @@ def train_command(
         typer.Option(
             "--method",
             "-m",
-            help="rnp | fr | semi | supervised | ssr-unif | ssr-virt (see --list-methods). "
+            help="rnp | fr | semi | supervised | ssr-unif | ssr-virt | full-text (see "
+            "--list-methods). "
             "Default: ssr-unif.",
         ),
     ] = None,

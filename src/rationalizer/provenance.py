@@ -61,8 +61,9 @@ def code_digest(package_dir: Path) -> str:
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of one file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of one file's bytes, read in chunks (archives can be large)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def git_state(directory: Path) -> dict[str, Any]:

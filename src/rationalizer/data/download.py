@@ -52,6 +52,7 @@ from rich.progress import (
 
 from rationalizer.data.registry import available_datasets, loader_class
 from rationalizer.errors import RationalizerError
+from rationalizer.provenance import file_digest
 
 #: written into an installed dataset folder; hidden, so not part of its content digest
 MARKER = ".rationalizer-download.json"
@@ -222,13 +223,8 @@ def content_digest(folder: Path) -> str:
                 continue
             path = Path(directory, name)
             relative = unicodedata.normalize("NFC", path.relative_to(folder).as_posix())
-            lines.append(f"{relative}\t{_file_sha256(path)}\n")
+            lines.append(f"{relative}\t{file_digest(path)}\n")
     return hashlib.sha256("".join(sorted(lines)).encode("utf-8")).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def downloadable() -> dict[str, Source]:
@@ -490,7 +486,7 @@ def _verify_archive(source: Source, archive: Path, label: str) -> str:
             f"{label}: the archive from {source.url} has {size:,} bytes, expected "
             f"{source.archive_size:,}; deleted it, run the command again"
         )
-    actual = _file_sha256(archive)
+    actual = file_digest(archive)
     if source.archive_sha256 is not None and actual != source.archive_sha256:
         _discard(archive)
         raise IntegrityError(

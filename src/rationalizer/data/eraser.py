@@ -79,8 +79,10 @@ def locate_user_path(argument: str, data_dir: Path, *, directory: bool) -> Path:
             return candidate
     kind = "folder" if directory else "file"
     looked = " and ".join(str(c.absolute()) for c in candidates)
+    # A missing folder is a dataset that is not on this machine; a missing file is not.
     raise DatasetNotFoundError(
-        f"no {kind} {argument!r}: looked for {looked}", folder=data_dir / given
+        f"no {kind} {argument!r}: looked for {looked}",
+        folder=data_dir / given if directory else None,
     )
 
 

@@ -26,7 +26,7 @@ from the table's cells.
 Each finished variant is stored in ``benchmarks/results/ssr_sweep_cells`` and skipped when the
 script runs again, unless it was made by other code (the package, this script or the table's
 changed since: a stale variant runs again, or with ``--reuse-stale`` is reused and marked); the
-table's SSR and FR cells of the same dataset and seed must exist.
+table's SSR cells and discovery runs of the same dataset and seed must exist.
 
 Usage (from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets)::
 

@@ -94,7 +94,7 @@ def test_variants_change_one_setting_of_the_tables_cell(sweep):
         # more epochs pin discovery to the table's epochs; nothing else changes with them
         assert differing == changed | ({"discovery_epochs"} if "epochs" in changed else set())
         # the variant reuses the table's discovery run of its seed, with its settings
-        assert config.shortcut_run == table.Cell("movies", "fr", 1).run_dir(table.CACHE_DIR)
+        assert config.shortcut_run == table.discovery_run_dir("movies", 1, table.CACHE_DIR)
         assert unsupervised_config(config) == unsupervised_config(table_config)
     paths = {sweep.Variant(base, name).run_dir(Path("cache")) for name in sweep.VARIANTS}
     assert len(paths) == len(sweep.VARIANTS)

@@ -100,13 +100,15 @@ def test_cell_names_and_paths(bench):
     assert bench.Cell("fever", "rnp", 0).name == "rnp"
 
 
-def test_ssr_cells_reuse_the_fr_cell_of_their_seed(bench, dirs):
+def test_ssr_cells_share_a_discovery_run_like_the_fr_cell_of_their_seed(bench, dirs):
     cache, _ = dirs
     ssr = bench.cell_config(bench.Cell("movies", "ssr-virt", 1, "mixed"), cache)
     fr = bench.cell_config(bench.Cell("movies", "fr", 1), cache)
-    assert ssr.shortcut_run == cache / "movies" / "fr" / "seed1"
-    # Discovery reuses a run only if it is exactly the unsupervised run SSR would train.
-    assert unsupervised_config(ssr) == fr
+    assert ssr.shortcut_run == cache / "movies" / "shortcut-discovery" / "seed1"
+    assert ssr.shortcut_run == bench.discovery_run_dir("movies", 1, cache)
+    # Discovery reuses a run only if it is exactly the unsupervised run SSR would train: the
+    # FR cell's settings, selecting with top-k
+    assert unsupervised_config(ssr) == fr.model_copy(update={"selection": "topk"})
     assert (ssr.augment, ssr.seed, ssr.labeled_fraction) == ("mixed", 1, 0.25)
 
 
@@ -117,10 +119,15 @@ def test_supervised_cells_use_every_rationale(bench, dirs):
     assert config.shortcut_run is None
 
 
-def test_fever_cells_cap_length_and_training_examples(bench, dirs):
-    config = bench.cell_config(bench.Cell("fever", "semi", 0), dirs[0])
-    assert config.max_length == 256
-    assert config.max_train_examples == 2500
+def test_cells_differ_between_datasets_only_in_their_training_budget(bench, dirs):
+    fever = bench.cell_config(bench.Cell("fever", "semi", 0), dirs[0])
+    movies = bench.cell_config(bench.Cell("movies", "semi", 0), dirs[0])
+    assert fever.max_train_examples == 5000
+    assert movies.max_train_examples is None
+    # every model setting is the package default: whole documents, no per-dataset length
+    assert fever.max_length is None and movies.max_length is None
+    ignore = {"dataset", "max_train_examples"}
+    assert fever.model_dump(exclude=ignore) == movies.model_dump(exclude=ignore)
 
 
 # ------------------------------------------------------------------------------- planning
@@ -610,8 +617,8 @@ def test_missing_discoveries_are_recorded_once(bench, dirs, tmp_path):
         write_record(bench, bench.Cell("movies", "ssr-unif", seed), cache, cells, 0.8, 0.2)
     kwargs = {"cache_dir": cache, "cells_dir": cells, "console": quiet(), "discover": discover}
     assert bench.record_missing_discoveries("movies", (0, 1, 2), **kwargs) == [0, 1]
-    fr_run = bench.Cell("movies", "fr", 1).run_dir(cache)
-    assert seen[1] == (1, fr_run, cache / "movies" / "discovery" / "seed1")
+    discovery_run = bench.discovery_run_dir("movies", 1, cache)
+    assert seen[1] == (1, discovery_run, cache / "movies" / "discovery" / "seed1")
     stored = bench.read_json(bench.Cell("movies", "ssr-unif", 1).record_path(cells))
     assert stored["discovery"]["shortcut_words"] == 5
     assert stored["discovery"]["top_phrases"] == ["i", "so"]

@@ -47,6 +47,27 @@ def test_train_predict_evaluate_round_trip(tmp_path, tiny_config):
         assert classification[key] is not None, key
 
 
+def test_selection_and_shortcut_flags_reach_the_run(tmp_path, tiny_config):
+    run = tmp_path / "topk"
+    invoke("train", "--config", str(tiny_config), "-m", "fr", "--selection", "topk", "-o", str(run))
+    checkpoint = load_checkpoint(run)
+    assert checkpoint.train_config.selection == "topk"
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert checkpoint.model_config["selection"] == "topk"
+    assert checkpoint.model_config["selection_rate"] == summary["selection_rate_target"]
+
+    strict = ["--config", str(tiny_config), "-m", "ssr-unif", "--shortcut-min-skew", "50"]
+    result = run_cli("train", *strict, "--out", str(tmp_path / "strict"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "shortcut discovery found no shortcut word" in result.stderr
+    assert "lower shortcut_min_skew" in result.stderr
+    assert not (tmp_path / "strict" / "summary.json").exists()
+    allowed = tmp_path / "allowed"
+    invoke("train", *strict, "--allow-no-shortcuts", "--out", str(allowed))
+    settings = load_checkpoint(allowed).train_config
+    assert (settings.shortcut_min_skew, settings.allow_no_shortcuts) == (50.0, True)
+
+
 def test_list_methods_needs_no_run_directory():
     out = invoke("train", "--list-methods")
     for name, description in available_methods().items():
@@ -83,8 +104,18 @@ def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
             ["predict", "--run", "corrupt", "--out", "predictions.jsonl"],
             "corrupt/config.json, line 1: invalid JSON",
         ),
+        (
+            ["train", "--selection", "best", "--out", "run"],
+            "invalid setting 'selection': Input should be 'threshold' or 'topk'",
+        ),
     ],
-    ids=["unknown-method", "fraction-above-1", "unknown-encoder-folder", "corrupt-checkpoint"],
+    ids=[
+        "unknown-method",
+        "fraction-above-1",
+        "unknown-encoder-folder",
+        "corrupt-checkpoint",
+        "unknown-selection",
+    ],
 )
 def test_bad_inputs_are_one_clear_line_and_exit_code_2(tmp_path, tiny_config, args, message):
     corrupt = tmp_path / "corrupt"

@@ -11,6 +11,7 @@ from transformers import AutoModel, BertConfig, BertModel
 
 from rationalizer.errors import RationalizerError
 from rationalizer.models import GRUEncoder, TransformerEncoder
+from rationalizer.models.encoders import QueryAttention
 
 MASKED_POSITION = 1  # a real (non-padding) position in every row of both batches
 
@@ -80,6 +81,64 @@ def test_gru_embeddings_frozen_or_trainable(embedding_matrix):
     assert trainable.embedding.weight.requires_grad
 
 
+def _query_encoder(embedding_matrix) -> GRUEncoder:
+    torch.manual_seed(0)
+    return GRUEncoder(20, 8, 6, embedding_matrix, query_attention=True)
+
+
+def test_query_attention_leaves_rows_without_a_query_as_the_plain_gru(
+    gru_encoder, gru_batch, embedding_matrix
+):
+    ids, attention, types = _inputs(gru_batch)
+    with_attention = _query_encoder(embedding_matrix)
+    with_attention.load_state_dict(gru_encoder.state_dict(), strict=False)
+    plain = gru_encoder(ids, attention, types, attention.float())
+    attended = with_attention(ids, attention, types, attention.float())
+    # Rows 1 and 2 have no query: unchanged; row 0 (query, <sep>, document) is changed.
+    assert torch.allclose(attended[1:], plain[1:], atol=1e-6)
+    assert not torch.allclose(attended[0, 3:], plain[0, 3:], atol=1e-4)
+    assert torch.all(attended[1:][attention[1:] == 0] == 0)
+
+
+def test_query_attention_reads_only_query_positions():
+    """A document state's context is built from query states only: changing another document
+    state changes nothing but that position's own output."""
+    torch.manual_seed(0)
+    layer = QueryAttention(4)
+    states = torch.randn(1, 6, 4)
+    attention = torch.ones(1, 6, dtype=torch.long)
+    types = torch.tensor([[0, 0, 1, 1, 1, 1]])
+    out = layer(states, attention, types)
+    changed = states.clone()
+    changed[0, 4] += 1.0
+    out_changed = layer(changed, attention, types)
+    others = [0, 1, 2, 3, 5]
+    assert torch.allclose(out[0, others], out_changed[0, others], atol=1e-6)
+    changed_query = states.clone()
+    changed_query[0, 1] += 1.0
+    assert not torch.allclose(layer(changed_query, attention, types)[0, 5], out[0, 5], atol=1e-4)
+
+
+def test_query_attention_follows_the_query_at_any_distance(embedding_matrix):
+    """With attention, the last state of a 300-word document still depends on the query
+    clearly; the plain BiGRU's forward state has mostly forgotten it."""
+    torch.manual_seed(0)
+    document = torch.randint(3, 20, (300,))
+
+    def last_state_change(encoder: GRUEncoder) -> float:
+        rows = [torch.cat([torch.tensor(q), torch.tensor([2]), document]) for q in ([5], [6])]
+        ids = torch.stack(rows)
+        attention = torch.ones_like(ids)
+        types = torch.cat([torch.zeros(2, 2), torch.ones(2, 300)], dim=1).long()
+        with torch.no_grad():
+            states = encoder(ids, attention, types, attention.float())
+        return float((states[0, -1] - states[1, -1]).abs().max())
+
+    plain = GRUEncoder(20, 8, 6, embedding_matrix)
+    attended = _query_encoder(embedding_matrix)
+    assert last_state_change(attended) > 10 * last_state_change(plain)
+
+
 def test_transformer_keep_zero_equals_the_mask_token(hatexplain_batch, hf_minilm, mask_id):
     encoder = TransformerEncoder("minilm").eval()
     assert encoder.mask_token_id == mask_id
@@ -139,3 +198,11 @@ def test_transformer_folder_must_exist(tmp_path):
         TransformerEncoder(tmp_path / "missing")
     with pytest.raises(RationalizerError, match="cannot load a transformer encoder"):
         TransformerEncoder(tmp_path)  # exists, but holds no model
+
+
+def test_transformer_attention_dropout_is_off_and_hidden_dropout_on(minilm_folder):
+    encoder = TransformerEncoder(minilm_folder)
+    assert encoder.model.config.attention_probs_dropout_prob == 0.0
+    assert encoder.model.config.hidden_dropout_prob > 0.0
+    attention = [m for m in encoder.model.modules() if type(m).__name__ == "BertSelfAttention"]
+    assert attention and all(m.dropout.p == 0.0 for m in attention)

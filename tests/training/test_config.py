@@ -188,3 +188,27 @@ def test_overrides_are_validated_together() -> None:
         base.with_overrides(colour="red")
     with pytest.raises(RationalizerError, match="setting 'epochs'"):
         base.with_overrides(epochs=0)
+
+
+def _documented_default(name: str, default: object) -> str:
+    """How docs/training.md's settings table writes a default."""
+    if name == "discovery_epochs":
+        return "`epochs`"
+    return "–" if default is None else f"`{default!r}`"
+
+
+def test_the_settings_table_of_the_docs_lists_every_setting_with_its_default() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "training.md"
+    lines = docs.read_text(encoding="utf-8").splitlines()
+    start = lines.index("| setting | default | meaning |") + 2
+    rows = {}
+    for line in lines[start:]:
+        if not line.startswith("| `"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        rows[cells[0].strip("`")] = cells[1]
+    expected = {
+        name: _documented_default(name, field.default)
+        for name, field in TrainConfig.model_fields.items()
+    }
+    assert rows == expected

@@ -19,6 +19,8 @@ from rationalizer.training.shortcuts import (
     discovery_scores,
     label_log_odds,
     shortcut_masks,
+    skew_filter,
+    word_label_skew,
 )
 
 LABELS = ("neg", "pos")
@@ -639,3 +641,94 @@ def test_discovery_of_a_random_mask_is_poor(synthetic_train):
     assert scores["token_precision"] < 0.05
     assert scores["token_recall"] == pytest.approx(0.1, abs=0.02)
     assert scores["phrase_recall"] == scores["phrase_recall_at_depth"] == 0.0
+
+
+# ----------------------------------------------------------------------------- skew filter
+
+
+def _skew_corpus() -> list[Example]:
+    """Twelve annotated reviews, half of each label; the gold rationale is the sentiment word.
+
+    Outside the rationales, "odeon" occurs in five positive reviews and one negative one (a
+    planted shortcut), "cinema" in four negative and one positive review (a weaker one), "the"
+    and "film" in every review (no label signal), "rialto" in one (too rare to tell).
+    """
+    examples = []
+    for i in range(12):
+        label = "pos" if i % 2 else "neg"
+        where = "odeon" if (label == "pos" and i != 11) or i == 0 else "cinema"
+        if i == 4:
+            where = "rialto"
+        sentiment = "great" if label == "pos" else "awful"
+        text = f"the film at the {where} was {sentiment}"
+        examples.append(make_example(f"r{i}", text, label, gold=((6, 7),)))
+    return examples
+
+
+def test_word_label_skew_measures_label_signal_outside_human_rationales():
+    examples = _skew_corpus()
+    skew = word_label_skew(examples, LABELS)
+    # "odeon": 5 pos + 1 neg reviews against a 6:6 prior → logit(6/8) − logit(7/14)
+    assert skew["odeon"] == pytest.approx(math.log(3))
+    assert skew["cinema"] == pytest.approx(math.log(2.5))  # 4 neg + 1 pos: logit(5/7) − 0
+    assert skew["the"] == pytest.approx(0.0) and skew["film"] == pytest.approx(0.0)
+    assert "rialto" not in skew  # one review: too little evidence
+    # the sentiment words sit inside every rationale: they are no candidate at all
+    assert "great" not in skew and "awful" not in skew
+    assert "rialto" in word_label_skew(examples, LABELS, min_count=1)
+
+
+def test_skew_filter_keeps_a_skewed_word_and_drops_balanced_and_rare_ones():
+    examples = _skew_corpus()
+    # the unsupervised run selected "the", "odeon"/"cinema"/"rialto" and the sentiment word
+    predicted = {ex.id: np.array([1, 0, 0, 0, 1, 0, 1]) for ex in examples}
+    candidates = shortcut_masks(examples, predicted)
+    assert candidates["r1"].tolist() == [1, 0, 0, 0, 1, 0, 0]
+    kept, dropped = skew_filter(examples, candidates, LABELS, min_skew=1.0)
+    # only "odeon" survives, in the six reviews that mention it
+    odeon = {ex.id for ex in examples if "odeon" in ex.document.tokens}
+    assert len(odeon) == 6
+    for example in examples:
+        expected = [0, 0, 0, 0, 1, 0, 0] if example.id in odeon else [0] * 7
+        assert kept[example.id].tolist() == expected, example.id
+    assert dropped == 24 - 6  # 12 × "the", 5 × "cinema", 1 × "rialto" of 24 candidates
+    # a lower threshold keeps the weaker "cinema" too
+    weaker, dropped = skew_filter(examples, candidates, LABELS, min_skew=0.5)
+    assert dropped == 13 and sum(int(m.sum()) for m in weaker.values()) == 11
+    # no filter at 0; a filter stricter than the skew of "odeon" drops everything
+    unfiltered, none_dropped = skew_filter(examples, candidates, LABELS, min_skew=0.0)
+    assert none_dropped == 0 and unfiltered.keys() == candidates.keys()
+    assert all(np.array_equal(unfiltered[i], candidates[i]) for i in candidates)
+    nothing, all_dropped = skew_filter(examples, candidates, LABELS, min_skew=1.2)
+    assert all_dropped == 24 and not any(m.any() for m in nothing.values())
+    with pytest.raises(RationalizerError, match="min_skew"):
+        skew_filter(examples, candidates, LABELS, min_skew=-1.0)
+
+
+def test_the_report_records_what_the_skew_filter_dropped(tmp_path):
+    examples = _skew_corpus()
+    predicted = {ex.id: np.array([1, 0, 0, 0, 1, 0, 1]) for ex in examples}
+    kept, dropped = skew_filter(examples, shortcut_masks(examples, predicted), LABELS, 1.0)
+    report = build_report(
+        examples, kept, LABELS, predicted=predicted, min_skew=1.0, filtered_words=dropped
+    )
+    assert (report.shortcut_words, report.filtered_words, report.candidate_words) == (6, 18, 24)
+    assert report.selected_words == 36 and [p.phrase for p in report.phrases] == ["odeon"]
+    assert ShortcutReport.load(report.save_json(tmp_path / "filtered.json")) == report
+    markdown = report.to_markdown()
+    assert "| candidates dropped by the label-skew filter (min skew 1) | 18 of 24 |" in markdown
+
+    def as_version_2(payload: dict) -> None:
+        payload["version"] = 2
+        del payload["report"]["min_skew"], payload["report"]["filtered_words"]
+
+    unfiltered = build_report(examples, shortcut_masks(examples, predicted), LABELS)
+    old = ShortcutReport.load(_edited(unfiltered, tmp_path, as_version_2))
+    assert old == unfiltered and (old.min_skew, old.filtered_words) == (0.0, 0)
+
+    def impossible(payload: dict) -> None:
+        payload["report"]["filtered_words"] = 5  # without a filter nothing can be dropped
+
+    with pytest.raises(DataFormatError, match="without a filter") as caught:
+        ShortcutReport.load(_edited(unfiltered, tmp_path, impossible))
+    assert caught.value.field == "report.filtered_words"

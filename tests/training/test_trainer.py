@@ -389,12 +389,22 @@ def test_without_any_shortcut_the_shortcut_terms_stay_zero(splits, tmp_path, met
 
 def test_a_run_without_overrides_records_the_settings_it_was_given(trained):
     summary = json.loads((trained("synthetic", "fr") / "summary.json").read_text())
-    # fr reads no shortcut setting; only the target selection rate was left to the run
-    [target] = summary["overrides"]
+    # fr reads no shortcut setting; only the target selection rate and the precision (auto:
+    # fp32 for a GRU) were left to the run
+    precision, target = summary["overrides"]
+    assert precision == {
+        "setting": "precision",
+        "requested": "auto",
+        "used": "fp32",
+        "reason": precision["reason"],
+    }
     assert target["setting"] == "selection_rate" and target["requested"] is None
     assert "gold rationale density" in target["reason"] and 0 < target["used"] < 1
     config = tiny_config("synthetic", "fr")
-    expected = config.model_dump(mode="json") | {"selection_rate": target["used"]}
+    expected = config.model_dump(mode="json") | {
+        "selection_rate": target["used"],
+        "precision": "fp32",
+    }
     assert summary["effective_config"] == expected
 
 
@@ -451,3 +461,14 @@ def test_augmented_runs_train_on_the_copies(tmp_path, splits, strategy):
     assert summary["annotated_examples"] == 8
     assert np.isfinite(read_metrics(tmp_path)[0]["train"]["loss"])
     assert result.epochs_run == 1
+
+
+def test_a_bf16_run_learns_and_keeps_float32_weights(splits, tmp_path):
+    make_trainer(tiny_config("synthetic", "semi", precision="bf16"), tmp_path, splits).fit()
+    lines = read_metrics(tmp_path)
+    assert lines[-1]["train"]["loss"] < lines[0]["train"]["loss"]
+    model = Rationalizer.load(tmp_path)
+    assert {p.dtype for p in model.model.parameters()} == {torch.float32}
+    assert model._autocast is torch.bfloat16
+    [prediction] = model.predict(["a gripping , beautifully acted film ."])
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)

@@ -7,7 +7,7 @@ from rationalizer.models.rationalizer import (
     RationalizerModel,
     RationalizerOutput,
 )
-from rationalizer.models.selector import DROP, SELECT, SelectorHead, sample_mask
+from rationalizer.models.selector import DROP, SELECT, SelectorHead, sample_mask, topk_mask
 
 __all__ = [
     "DROP",
@@ -21,4 +21,5 @@ __all__ = [
     "TextEncoder",
     "TransformerEncoder",
     "sample_mask",
+    "topk_mask",
 ]

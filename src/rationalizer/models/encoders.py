@@ -46,6 +46,11 @@ class GRUEncoder(TextEncoder):
     needed; padding positions output zeros. Two unidirectional GRUs over padded tensors are used
     instead of packed sequences because packed GRU backward passes are an order of magnitude
     slower on CPU.
+
+    With ``query_attention``, rows that have a query (document positions carry token type 1,
+    query positions type 0) get one attention layer on top: every position attends to the
+    query's states and the result is added to its own state (a residual). A recurrent state
+    forgets a query read hundreds of words earlier; attention reaches it at any distance.
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class GRUEncoder(TextEncoder):
         hidden_size: int,
         embedding_matrix: np.ndarray | None = None,
         freeze_embeddings: bool = True,
+        query_attention: bool = False,
     ) -> None:
         super().__init__()
         if embedding_matrix is None:
@@ -72,6 +78,7 @@ class GRUEncoder(TextEncoder):
         self.forward_gru = nn.GRU(embedding_dim, hidden_size, batch_first=True)
         self.backward_gru = nn.GRU(embedding_dim, hidden_size, batch_first=True)
         self.output_size = 2 * hidden_size
+        self.query_attention = QueryAttention(self.output_size) if query_attention else None
 
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor, keep: Tensor
@@ -83,7 +90,38 @@ class GRUEncoder(TextEncoder):
         behind, _ = self.backward_gru(_gather_positions(embedded, reverse))
         behind = _gather_positions(behind, reverse)
         # Right padding: the forward states of real positions never saw padding.
-        return torch.cat([ahead, behind], dim=-1) * real
+        states = torch.cat([ahead, behind], dim=-1) * real
+        if self.query_attention is not None:
+            states = self.query_attention(states, attention_mask, token_type_ids) * real
+        return states
+
+
+class QueryAttention(nn.Module):
+    """Every position attends to the query positions of its row; the context is fused back.
+
+    The fused vector is ``tanh(W [h; c; h ⊙ c])`` for state ``h`` and query context ``c``, added
+    to ``h``. Rows without a query (no position of token type 1) are returned unchanged.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(size, size, bias=False)
+        self.fuse = nn.Linear(3 * size, size)
+
+    def forward(self, states: Tensor, attention_mask: Tensor, token_type_ids: Tensor) -> Tensor:
+        has_query = (token_type_ids == 1).any(-1)
+        query = attention_mask.bool() & (token_type_ids == 0) & has_query.unsqueeze(-1)
+        # Keys only up to the last query position of the batch: the query comes first in the
+        # word layout, so this keeps the score matrix (B, L, query length), not (B, L, L).
+        span = int(query.any(0).nonzero().max()) + 1 if query.any() else 1
+        query, keys = query[:, :span], states[:, :span]
+        scores = self.score(states) @ keys.transpose(1, 2) / states.shape[-1] ** 0.5
+        scores = scores.masked_fill(~query.unsqueeze(1), float("-inf"))
+        # Rows without a query would softmax over nothing; give them zero context instead.
+        weights = torch.softmax(scores.masked_fill(~has_query[:, None, None], 0.0), dim=-1)
+        context = (weights * has_query[:, None, None].to(weights.dtype)) @ keys
+        fused = torch.tanh(self.fuse(torch.cat([states, context, states * context], dim=-1)))
+        return states + fused * has_query[:, None, None].to(states.dtype)
 
 
 def _reverse_within_length(attention_mask: Tensor) -> Tensor:
@@ -105,15 +143,27 @@ class TransformerEncoder(TextEncoder):
     ``spec`` is ``"minilm"`` (the bundled all-MiniLM-L6-v2) or a folder with the model's config
     and weights; the ``[MASK]`` id comes from the tokenizer files in the same folder, or else from
     the model config.
+
+    Dropout on the attention probabilities is switched off (hidden-state dropout stays): drawing
+    a random mask over every (batch, head, position, position) probability made a MiniLM training
+    step 2.6 times slower on CPU and keeps PyTorch off its fused attention kernels
+    (``benchmarks/results/precision.md``).
     """
 
     def __init__(self, spec: str | Path) -> None:
         super().__init__()
-        from transformers import AutoModel  # imported here: transformers is slow to import
+        # imported here: transformers is slow to import
+        from transformers import AutoConfig, AutoModel
 
         path = resolve_model_path(spec)
         try:
-            self.model = AutoModel.from_pretrained(str(path), local_files_only=True)
+            model_config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+            for name in _ATTENTION_DROPOUT_NAMES:
+                if hasattr(model_config, name):
+                    setattr(model_config, name, 0.0)
+            self.model = AutoModel.from_pretrained(
+                str(path), config=model_config, local_files_only=True
+            )
         except (OSError, ValueError) as err:
             raise RationalizerError(
                 f"cannot load a transformer encoder from {path}: {err}"
@@ -141,6 +191,11 @@ class TransformerEncoder(TextEncoder):
         extra = {"token_type_ids": token_type_ids} if self._takes_token_types else {}
         out = self.model(inputs_embeds=inputs, attention_mask=attention_mask, **extra)
         return out.last_hidden_state
+
+
+#: Config fields that hold the attention-probability dropout, by model family (BERT-style,
+#: DistilBERT and most newer encoders).
+_ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")
 
 
 def _mask_token_id(path: Path, model_config: object) -> int:

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from rationalizer.errors import RationalizerError, UnknownNameError
 from rationalizer.models.encoders import GRUEncoder, TextEncoder, TransformerEncoder
-from rationalizer.models.selector import SelectorHead, sample_mask
+from rationalizer.models.selector import SELECTIONS, SelectorHead, sample_mask, topk_mask
 
 Batch = Mapping[str, Tensor]
 ENCODER_KINDS = ("gru", "transformer")
@@ -48,6 +48,14 @@ class ModelConfig:
     dropout: float = 0.1
     #: gru: keep the (GloVe) word vectors fixed
     freeze_embeddings: bool = True
+    #: gru: document positions attend to the query (rows that have one)
+    query_attention: bool = False
+    #: how the selector turns logits into a mask: "threshold" (Gumbel-softmax sample in
+    #: training, argmax at evaluation) or "topk" (exactly ceil(selection_rate × selectable
+    #: positions) per example); checkpoints written before this setting load as "threshold"
+    selection: str = "threshold"
+    #: topk: the share of each example's selectable positions to keep (required there)
+    selection_rate: float | None = None
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODER_KINDS:
@@ -66,6 +74,12 @@ class ModelConfig:
             raise RationalizerError(
                 "a transformer model needs transformer_path ('minilm' or a local model folder)"
             )
+        if self.selection not in SELECTIONS:
+            raise UnknownNameError("selection", self.selection, SELECTIONS)
+        if self.selection_rate is not None and not 0.0 < self.selection_rate <= 1.0:
+            raise RationalizerError(f"selection_rate must be in (0, 1], got {self.selection_rate}")
+        if self.selection == "topk" and self.selection_rate is None:
+            raise RationalizerError("topk selection needs a selection_rate in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,12 @@ class RationalizerModel(nn.Module):
         c = self.config
         if c.encoder == "gru":
             return GRUEncoder(
-                c.vocab_size, c.embedding_dim, c.hidden_size, embedding_matrix, c.freeze_embeddings
+                c.vocab_size,
+                c.embedding_dim,
+                c.hidden_size,
+                embedding_matrix,
+                freeze_embeddings=c.freeze_embeddings,
+                query_attention=c.query_attention,
             )
         return TransformerEncoder(c.transformer_path)
 
@@ -140,7 +159,9 @@ class RationalizerModel(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Selector logits (B, L, 2) on the full input and the mask (B, L) drawn from them.
 
-        See :func:`~rationalizer.models.selector.sample_mask` for sampling and forced positions.
+        See :func:`~rationalizer.models.selector.sample_mask` for sampling and forced positions,
+        and :func:`~rationalizer.models.selector.topk_mask` for ``selection="topk"`` (its
+        training masks are always hard, so ``straight_through`` does not apply).
         A model without a selector (``selects=False``) keeps every real position, with logits
         that say so with certainty (log 0 and log 1), so soft scores and argmax agree.
         """
@@ -150,6 +171,17 @@ class RationalizerModel(nn.Module):
         encoder = self.encoder if self.selector_encoder is None else self.selector_encoder
         hidden = self._encode(encoder, batch, _real(batch))
         logits = self.selector_head(hidden)
+        if self.config.selection == "topk":
+            assert self.config.selection_rate is not None  # checked by ModelConfig
+            mask = topk_mask(
+                logits,
+                batch["selectable"],
+                batch["attention_mask"],
+                rate=self.config.selection_rate,
+                sample=sample,
+                tau=tau,
+            )
+            return logits, mask
         mask = sample_mask(
             logits,
             batch["selectable"],

@@ -339,6 +339,8 @@ def _shortcuts_view(item: ShortcutsInput, index: int) -> ShortcutsView:
         "examples with a shortcut word": f"{report.examples_with_shortcuts:,} ({share:.1%})",
         "mean shortcut words per example": f"{report.mean_shortcut_words:.2f}",
         "shortcut rate (shortcut words / selected words)": report.shortcut_rate,
+        "candidates dropped by the label-skew filter (min skew)": f"{report.filtered_words:,} "
+        f"of {report.candidate_words:,} ({report.min_skew:g})",
         "labels of the annotated examples": report.label_counts,
         "ranking": report.ranking_title,
         "distinct phrases / words found": f"{report.distinct_phrases:,} / "

@@ -26,6 +26,7 @@ from rationalizer.training.batching import TrainingExample, encode_examples
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.methods import keep_mask
+from rationalizer.training.precision import autocast_dtype
 from rationalizer.training.trainer import TrainResult, run_model
 
 
@@ -54,6 +55,12 @@ class Rationalizer:
         self.encoder = encoder
         self.labels = tuple(labels)
         self.config = config
+
+    @property
+    def _autocast(self):
+        """The mixed-precision dtype the model was trained and validated with, on its device."""
+        device = next(self.model.parameters()).device
+        return autocast_dtype(self.config.precision, device, self.config.encoder_kind)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Rationalizer:
@@ -156,7 +163,7 @@ class Rationalizer:
             self.labels,
             self.config.max_length,
         )
-        rows = run_model(self.model, encoded, batch_size, extra=extra)
+        rows = run_model(self.model, encoded, batch_size, extra=extra, autocast_to=self._autocast)
         out = []
         for ex, enc, row in zip(examples, encoded, rows, strict=True):
             word_mask = enc.encoding.position_mask_to_words(row["mask"])

@@ -171,7 +171,7 @@ def build_encoder(
         resolve_model_path(config.encoder), max_length=config.max_length
     )
     model_limit = subword.tokenizer.model_max_length
-    if config.max_length > model_limit:
+    if config.max_length is not None and config.max_length > model_limit:
         raise RationalizerError(
             f"max_length {config.max_length} exceeds the {model_limit} positions that model "
             f"{config.encoder!r} supports"

@@ -22,11 +22,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rationalizer.errors import DataFormatError, RationalizerError
+from rationalizer.training.precision import Precision, autocast_dtype
 
 Method = Literal["rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt", "full-text"]
 Augmentation = Literal["none", "random", "semantic", "mixed"]
 AnnotatedTaskInput = Literal["full", "selected", "gold"]
 SelectionMetric = Literal["accuracy", "weighted_f1", "token_f1", "loss"]
+Selection = Literal["threshold", "topk"]
 
 GRU = "gru"
 #: Learning rates that work for each encoder kind (AdamW): a small BiGRU over frozen GloVe vectors
@@ -38,6 +40,10 @@ TRANSFORMER_LEARNING_RATE = 3e-5
 DEFAULT_SELECTION_RATE = 0.1
 #: Methods whose training uses discovered shortcuts (and may therefore augment them).
 SHORTCUT_METHODS = ("ssr-unif", "ssr-virt")
+#: Default ``shortcut_min_skew`` (nats), chosen on validation data (docs/training.md).
+DEFAULT_SHORTCUT_MIN_SKEW = 0.5
+#: Fewest annotated examples a word must occur in, outside the rationale, to pass a skew filter.
+SKEW_MIN_COUNT = 2
 
 
 def learning_rate_for(encoder: str) -> float:
@@ -116,12 +122,24 @@ class TrainConfig(BaseModel):
         description="'gru' (BiGRU over GloVe), 'minilm' (bundled all-MiniLM-L6-v2) or a local "
         "Hugging Face model folder",
     )
-    max_length: int = Field(
-        512,
+    max_length: int | None = Field(
+        None,
         ge=8,
         description="model positions per example, special and query tokens included; longer "
-        "documents are truncated at the end (and the truncation reported). 512 is the limit of "
-        "BERT-style transformers; a movie review averages 744 words",
+        "documents are cut at the end and the cut reported. Default: whole documents for gru "
+        "(a GRU has no length limit), the model's limit (usually 512) for transformers",
+    )
+    train_embeddings: bool = Field(
+        True,
+        description="gru: fine-tune the GloVe word vectors with the rest of the model (false: "
+        "keep them fixed). Fine-tuned vectors learn what a word means for the task, e.g. its "
+        "sentiment, which 50-d GloVe barely encodes (benchmarks/results/model_defaults.md)",
+    )
+    query_attention: bool = Field(
+        True,
+        description="gru, examples with a query (FEVER, reading comprehension): every document "
+        "position attends to the query's states, so what the selector and predictor see of the "
+        "query does not fade over a long document. No effect without a query",
     )
     hidden_size: int = Field(100, ge=1, description="BiGRU hidden units per direction")
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout probability")
@@ -150,6 +168,12 @@ class TrainConfig(BaseModel):
     )
     seed: int = Field(0, ge=0, description="seed of every random choice of the run")
     device: str = Field("cpu", description="torch device, e.g. cpu, cuda, cuda:1")
+    precision: Precision = Field(
+        "auto",
+        description="fp32, bf16 (matrix products in bfloat16 under autocast, weights stay "
+        "float32) or auto: bf16 for transformer encoders on a device with bfloat16 units "
+        "(AMX/AVX512-BF16 CPUs, recent GPUs), where it is about twice as fast, else fp32",
+    )
 
     # Loss terms (the authors' values, see docs/training.md)
     sparsity_weight: float = Field(
@@ -188,6 +212,32 @@ class TrainConfig(BaseModel):
     gumbel_tau: float = Field(1.0, gt=0.0, description="Gumbel-softmax temperature")
     straight_through: bool = Field(
         False, description="sample hard 0/1 masks with straight-through gradients"
+    )
+
+    # Selection and shortcut discovery
+    selection: Selection = Field(
+        "threshold",
+        description="how the selector picks words: threshold (a word is selected where its "
+        "select probability wins: Gumbel-softmax samples in training, the argmax at "
+        "evaluation) or topk (exactly ceil(k × words) per example, the highest scored; "
+        "hard straight-through masks with Gumbel noise in training, gumbel_tau as the "
+        "relaxation's temperature). SSR's shortcut-discovery run always uses topk",
+    )
+    shortcut_min_skew: float = Field(
+        DEFAULT_SHORTCUT_MIN_SKEW,
+        ge=0.0,
+        description="a word the discovery run selects outside the human rationale counts as a "
+        "shortcut only if its word type leans to a label outside human rationales: the add-one "
+        "smoothed log-odds (nats) of its most over-represented label, over the annotated "
+        f"training examples where it occurs outside the rationale (at least {SKEW_MIN_COUNT}), "
+        "against the label prior, must reach this value. 0 keeps every candidate "
+        "(ssr-unif and ssr-virt only)",
+    )
+    allow_no_shortcuts: bool = Field(
+        False,
+        description="train even if shortcut discovery finds no shortcut word (SSR then trains "
+        "like semi); by default that stops the run with an error saying what to change "
+        "(ssr-unif and ssr-virt only)",
     )
 
     @field_validator("device")
@@ -235,6 +285,16 @@ class TrainConfig(BaseModel):
         if self.lr is None:
             reason = f"not set: the {self.encoder_kind} default"
             filled.append(Override("lr", None, self.learning_rate, reason))
+        if self.precision == "auto":
+            used = autocast_dtype(self.precision, self.device, self.encoder_kind)
+            filled.append(
+                Override(
+                    "precision",
+                    "auto",
+                    "fp32" if used is None else "bf16",
+                    "auto: bf16 for a transformer on a device with bfloat16 units, else fp32",
+                )
+            )
         if self.discovery_epochs is None and self.method in SHORTCUT_METHODS:
             filled.append(
                 Override(

@@ -5,6 +5,12 @@ with FR's shared encoder) is trained on the training split, run on the annotated
 every word it selects outside the human rationale is a potential shortcut. That run is kept
 (``<out>/shortcut-discovery`` or a run given by ``shortcut_run``) so several SSR runs of one
 dataset and seed can reuse it.
+
+The unsupervised run selects with top-k at the target rate, so it selects words from its first
+epoch on (a thresholded selector often selects nothing for epochs, or for good). A candidate
+stays a shortcut word only if its word type leans to a label outside human rationales
+(``shortcut_min_skew``). Discovery that finds no shortcut word stops the run with an error
+saying what to change, unless ``allow_no_shortcuts``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from rationalizer.training.shortcuts import (
     build_report,
     discovery_scores,
     shortcut_masks,
+    skew_filter,
 )
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, TrainResult, limit_examples
 
@@ -36,6 +43,8 @@ DISCOVERY_DIR = "shortcut-discovery"
 #: like the SSR model it serves, and with separate encoders RNP learns to select no word at all
 #: on the movie reviews (see docs/training.md), which would leave nothing to discover.
 DISCOVERY_METHOD = "fr"
+#: How the discovery run selects: top-k never selects nothing, whatever its probabilities.
+DISCOVERY_SELECTION = "topk"
 REPORT_JSON = "shortcuts.json"
 REPORT_MD = "shortcuts.md"
 SCORES_JSON = "shortcut-discovery-scores.json"
@@ -61,9 +70,16 @@ def unsupervised_config(config: TrainConfig) -> TrainConfig:
         "annotated_task_input",
         "shortcut_run",
         "discovery_epochs",
+        "shortcut_min_skew",
+        "allow_no_shortcuts",
+        "straight_through",  # top-k masks are always hard
     )
     defaults = {name: TrainConfig.model_fields[name].default for name in unused}
-    own = {"method": DISCOVERY_METHOD, "epochs": config.discovery_epochs or config.epochs}
+    own = {
+        "method": DISCOVERY_METHOD,
+        "epochs": config.discovery_epochs or config.epochs,
+        "selection": DISCOVERY_SELECTION,
+    }
     return TrainConfig.model_validate(config.model_dump() | defaults | own)
 
 
@@ -115,15 +131,18 @@ def discover_shortcuts(
         ex.id: spans_to_mask(p.rationale, len(ex.document))
         for ex, p in zip(annotated, predictions, strict=True)
     }
-    masks = shortcut_masks(annotated, predicted)
-    report = build_report(annotated, masks, train.labels, predicted=predicted, rank_by=rank_by)
-    if report.selected_words == 0:
-        console.print(
-            f"[yellow]warning:[/yellow] the unsupervised run in {run_dir} selects no words on the "
-            "annotated examples, so no shortcuts are found and the shortcut terms stay zero. "
-            "Unsupervised rationalizers often select nothing for their first epochs: give "
-            "discovery more (discovery_epochs) or a larger sparsity_weight."
-        )
+    masks, filtered = skew_filter(
+        annotated, shortcut_masks(annotated, predicted), train.labels, config.shortcut_min_skew
+    )
+    report = build_report(
+        annotated,
+        masks,
+        train.labels,
+        predicted=predicted,
+        rank_by=rank_by,
+        min_skew=config.shortcut_min_skew,
+        filtered_words=filtered,
+    )
     out.mkdir(parents=True, exist_ok=True)
     unsupervised = unsupervised_config(config)
     filled = unsupervised.filled_defaults()
@@ -139,7 +158,41 @@ def discover_shortcuts(
     if planted is not None:
         scores = discovery_scores(annotated, masks, planted, rank_by=rank_by)
         (out / SCORES_JSON).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    if report.shortcut_words == 0:
+        why = _why_no_shortcuts(report, run_dir, config.shortcut_min_skew)
+        if not config.allow_no_shortcuts:
+            raise RationalizerError(
+                f"shortcut discovery found no shortcut word: {why} (report: {out / REPORT_MD}). "
+                "SSR would train exactly like `semi`. Set allow_no_shortcuts (rationalizer "
+                "train --allow-no-shortcuts) to train anyway."
+            )
+        console.print(
+            f"[yellow]warning:[/yellow] no shortcuts found: {why}. The shortcut terms stay "
+            "zero (allow_no_shortcuts is set)."
+        )
     return Discovery(masks, report, scores)
+
+
+def _why_no_shortcuts(report: ShortcutReport, run_dir: Path, min_skew: float) -> str:
+    """Why a discovery found no shortcut word, and which setting to change."""
+    if not report.selected_words:
+        return (
+            f"the unsupervised run in {run_dir} selects no words on the "
+            f"{report.annotated_examples} annotated examples; give discovery more epochs "
+            "(discovery_epochs) or a higher selection_rate"
+        )
+    if not report.filtered_words:
+        return (
+            f"the {report.selected_words} words the unsupervised run in {run_dir} selects on the "
+            "annotated examples all lie inside the human rationales; raise selection_rate so "
+            "that it selects more, or give discovery more epochs (discovery_epochs)"
+        )
+    return (
+        f"the label-skew filter dropped all {report.filtered_words} candidate words (selected "
+        f"outside the human rationales), as none leans to a label by shortcut_min_skew = "
+        f"{min_skew:g} or more; lower shortcut_min_skew (0 keeps every candidate), or raise "
+        "selection_rate or discovery_epochs so that more candidates are found"
+    )
 
 
 def _planted_shortcuts(dataset: str) -> dict[str, str] | None:

@@ -3,6 +3,9 @@
 SSR (see the method page) trains a rationalizer without rationale supervision, runs it on the
 annotated examples D_s and calls every selected word outside the gold rationale a *shortcut*
 word of that example. :func:`shortcut_masks` computes those masks from predicted word masks.
+Not every such word is a shortcut: a rationalizer also selects ".", "the" or a name, which say
+nothing about the label. :func:`skew_filter` keeps only the candidates whose word type leans to
+a label where it occurs outside the human rationales (:func:`word_label_skew`).
 
 Beyond the paper, :func:`build_report` aggregates the shortcut words of a dataset into a
 :class:`ShortcutReport`: shortcut *phrases* (maximal runs of consecutive shortcut words) and
@@ -35,11 +38,13 @@ from rationalizer.data._json import parse_json
 from rationalizer.data.example import Example, Span, mask_to_spans, spans_to_mask
 from rationalizer.errors import DataFormatError, RationalizerError
 from rationalizer.metrics.hard import token_prf
+from rationalizer.training.config import SKEW_MIN_COUNT
 
 REPORT_FORMAT = "rationalizer-shortcut-report"
-REPORT_VERSION = 2
-#: Versions :meth:`ShortcutReport.load` reads; version 1 had no ``rank_by`` (always by count).
-READABLE_VERSIONS = (1, 2)
+REPORT_VERSION = 3
+#: Versions :meth:`ShortcutReport.load` reads; version 1 had no ``rank_by`` (always by count),
+#: versions 1 and 2 no label-skew filter (``min_skew`` 0, nothing filtered).
+READABLE_VERSIONS = (1, 2, 3)
 #: How a report orders its phrases: ``count`` — examples where the phrase is a shortcut, most
 #: first; ``skew`` — the smoothed label log-odds ratio (:func:`label_log_odds`), largest first.
 RankBy = Literal["count", "skew"]
@@ -197,7 +202,9 @@ class ShortcutReport:
     ``label_counts`` holds the labels of all ``annotated_examples`` (the prior of the skew
     score); ``selected_words`` is None when the report was built without the predicted masks.
     ``distinct_phrases``/``distinct_unigrams`` count everything found before the ``min_count``
-    and ``top`` cuts.
+    and ``top`` cuts. ``filtered_words`` candidate shortcut words (selected outside the gold
+    rationale) were dropped by the label-skew filter at ``min_skew`` (:func:`skew_filter`; 0:
+    no filter) before the report counted the ``shortcut_words`` left.
     """
 
     __pydantic_config__ = _STRICT
@@ -213,6 +220,8 @@ class ShortcutReport:
     min_count: int
     window: int
     rank_by: RankBy = "count"
+    min_skew: float = 0.0
+    filtered_words: int = 0
     phrases: tuple[PhraseStats, ...] = ()
     unigrams: tuple[PhraseStats, ...] = ()
 
@@ -220,6 +229,11 @@ class ShortcutReport:
     def mean_shortcut_words(self) -> float:
         """Shortcut words per annotated example."""
         return self.shortcut_words / self.annotated_examples if self.annotated_examples else 0.0
+
+    @property
+    def candidate_words(self) -> int:
+        """Words selected outside the gold rationale, before the label-skew filter."""
+        return self.shortcut_words + self.filtered_words
 
     @property
     def ranking_title(self) -> str:
@@ -289,6 +303,8 @@ class ShortcutReport:
             f"({with_shortcuts:.1%}) |",
             f"| mean shortcut words per example | {self.mean_shortcut_words:.2f} |",
             f"| shortcut rate (shortcut words / selected words) | {rate} |",
+            f"| candidates dropped by the label-skew filter (min skew {self.min_skew:g}) | "
+            f"{self.filtered_words} of {self.candidate_words} |",
             f"| labels of the annotated examples | {prior} |",
             f"| ranking | {self.ranking_title} |",
             "",
@@ -378,8 +394,12 @@ def _check_consistent(report: ShortcutReport, path: Path) -> None:
         fail("label_counts", "must add up to annotated_examples")
     if not 0 <= report.examples_with_shortcuts <= report.annotated_examples:
         fail("examples_with_shortcuts", "must lie between 0 and annotated_examples")
-    if report.selected_words is not None and report.selected_words < report.shortcut_words:
-        fail("selected_words", "must be at least shortcut_words")
+    if report.selected_words is not None and report.selected_words < report.candidate_words:
+        fail("selected_words", "must be at least shortcut_words + filtered_words")
+    if report.min_skew < 0 or report.filtered_words < 0:
+        fail("min_skew" if report.min_skew < 0 else "filtered_words", "must be at least 0")
+    if report.min_skew == 0 and report.filtered_words:
+        fail("filtered_words", "must be 0 without a filter (min_skew 0)")
     for kind in ("phrases", "unigrams"):
         for i, stats in enumerate(getattr(report, kind)):
             where = f"{kind}[{i}]"
@@ -475,6 +495,8 @@ def build_report(
     window: int = DEFAULT_WINDOW,
     predicted: Mapping[str, np.ndarray] | None = None,
     rank_by: RankBy = "count",
+    min_skew: float = 0.0,
+    filtered_words: int = 0,
 ) -> ShortcutReport:
     """Aggregate the shortcut masks of the annotated ``examples`` into a :class:`ShortcutReport`.
 
@@ -489,6 +511,9 @@ def build_report(
     ``rank_by="skew"`` orders by label skew instead of frequency: frequent words that a
     rationalizer selects in examples of every label (".", "is") sink, and phrases that give the
     label away rise, while the smoothing still favours phrases seen in many examples.
+
+    ``min_skew`` and ``filtered_words`` record the label-skew filter the ``masks`` went through
+    (see :func:`skew_filter`).
     """
     _check_rank_by(rank_by)
     if top is not None and top < 1:
@@ -541,9 +566,72 @@ def build_report(
         min_count=min_count,
         window=window,
         rank_by=rank_by,
+        min_skew=min_skew,
+        filtered_words=filtered_words,
         phrases=_ranked(phrase_tallies, labels, prior, top, min_count, rank_by),
         unigrams=_ranked(word_tallies, labels, prior, top, min_count, rank_by),
     )
+
+
+def word_label_skew(
+    examples: Iterable[Example], labels: Sequence[str], *, min_count: int = SKEW_MIN_COUNT
+) -> dict[str, float]:
+    """How much each word type leans to a label outside the human rationales, by lower-cased word.
+
+    Over the annotated ``examples``: the add-one smoothed log-odds (nats, :func:`label_log_odds`)
+    of the label most over-represented among the examples where the word occurs outside the
+    gold rationale, against the labels of all annotated examples. 0: the word follows the prior.
+    Words outside the rationale of fewer than ``min_count`` examples are left out (too little
+    evidence either way). An example counts once per word, however often the word occurs in it.
+    """
+    labels = tuple(labels)
+    prior: Counter[str] = Counter()
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for example in examples:
+        if not example.is_annotated:
+            continue
+        prior[example.label] += 1
+        outside = example.rationale_mask() == 0
+        tokens = _document_tokens(example)
+        for word in {w.lower() for w, out in zip(tokens, outside, strict=True) if out}:
+            counts[word][example.label] += 1
+    return {
+        word: max(label_log_odds(by_label, prior, labels).values())
+        for word, by_label in counts.items()
+        if sum(by_label.values()) >= min_count
+    }
+
+
+def skew_filter(
+    examples: Sequence[Example],
+    masks: Mapping[str, np.ndarray],
+    labels: Sequence[str],
+    min_skew: float,
+) -> tuple[dict[str, np.ndarray], int]:
+    """The shortcut ``masks`` with only the words whose type carries label signal, and how many
+    candidate words were dropped.
+
+    A candidate (a selected word outside the gold rationale) stays a shortcut word when its
+    :func:`word_label_skew` over the annotated ``examples`` is at least ``min_skew``; a word
+    seen outside the rationale of fewer than :data:`SKEW_MIN_COUNT` examples is dropped.
+    ``min_skew`` 0 keeps every candidate.
+    """
+    if min_skew < 0:
+        raise RationalizerError(f"min_skew must be at least 0, got {min_skew}")
+    pairs = _annotated_with_masks(examples, masks, "shortcut mask")
+    if min_skew == 0:
+        return {example.id: mask for example, mask in pairs}, 0
+    skew = word_label_skew([example for example, _ in pairs], labels)
+    kept: dict[str, np.ndarray] = {}
+    dropped = 0
+    for example, mask in pairs:
+        telling = np.array(
+            [skew.get(word.lower(), -math.inf) >= min_skew for word in _document_tokens(example)],
+            dtype=np.int8,
+        )
+        kept[example.id] = (mask & telling).astype(np.int8)
+        dropped += int(mask.sum()) - int(kept[example.id].sum())
+    return kept, dropped
 
 
 def _check_rank_by(rank_by: str) -> None:

@@ -44,6 +44,7 @@ from rationalizer.training.checkpoint import (
 )
 from rationalizer.training.config import DEFAULT_SELECTION_RATE, Override, TrainConfig
 from rationalizer.training.methods import LossWeights, Method, get_method_class
+from rationalizer.training.precision import autocast, autocast_dtype
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -119,6 +120,7 @@ class Trainer:
         if self.method_class.needs_shortcuts and shortcut_masks is None:
             raise RationalizerError(f"method {config.method!r} needs discovered shortcut masks")
         self.shortcut_masks = shortcut_masks or {}
+        self.autocast_dtype = autocast_dtype(config.precision, config.device, config.encoder_kind)
 
     # ----------------------------------------------------------------------------- data
     def _training_examples(self, annotated: frozenset[str]) -> list[TrainingExample]:
@@ -198,6 +200,9 @@ class Trainer:
             selects=self.method_class.selects,
             virtual_encoder=self.method_class.virtual_encoder,
             dropout=cfg.dropout,
+            freeze_embeddings=not cfg.train_embeddings,
+            query_attention=cfg.encoder == "gru" and cfg.query_attention,
+            **_selection_settings(cfg, self.method_class.selects, weights.selection_rate),
         )
         model = RationalizerModel.build(model_config, embedding_matrix).to(cfg.device)
         optimizer = torch.optim.AdamW(
@@ -228,7 +233,12 @@ class Trainer:
             )
             seen_examples += n
             validation = evaluate_encoded(
-                model, val_encoded, self.validation_data, self.labels, cfg.batch_size
+                model,
+                val_encoded,
+                self.validation_data,
+                self.labels,
+                cfg.batch_size,
+                self.autocast_dtype,
             )
             score = validation[cfg.select_by]
             improved = best_metric is None or (
@@ -319,7 +329,7 @@ class Trainer:
             shortcut_weight = 0.0
             reason = (
                 "no annotated example has a shortcut word, so the shortcut terms are off and "
-                f"{cfg.method} trains like semi-supervised RNP"
+                f"{cfg.method} trains like `semi` (semi-supervised FR)"
             )
             overrides.append(Override("shortcut_weight", cfg.shortcut_weight, 0.0, reason))
             self.console.print(f"[yellow]note:[/yellow] {reason}")
@@ -384,11 +394,15 @@ class Trainer:
             task = progress.add_task("train", total=len(sampler), stats="")
             for indices in sampler:
                 batch = to_device(collate_batch([encoded[i] for i in indices]), cfg.device)
-                out = model(
-                    batch, sample=True, tau=cfg.gumbel_tau, straight_through=cfg.straight_through
-                )
-                terms = self.method.losses(model, batch, out)
-                loss = sum(terms.values())
+                with autocast(self.autocast_dtype, cfg.device):
+                    out = model(
+                        batch,
+                        sample=True,
+                        tau=cfg.gumbel_tau,
+                        straight_through=cfg.straight_through,
+                    )
+                    terms = self.method.losses(model, batch, out)
+                    loss = sum(terms.values())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -436,6 +450,13 @@ class Trainer:
         return [by_epoch[e] for e in sorted(by_epoch)]
 
 
+def _selection_settings(config: TrainConfig, selects: bool, rate: float) -> dict[str, object]:
+    """The ModelConfig settings of the selection: top-k keeps the run's target rate ``rate``."""
+    if not selects or config.selection == "threshold":
+        return {}
+    return {"selection": config.selection, "selection_rate": rate}
+
+
 def limit_examples(dataset: Dataset, config: TrainConfig) -> Dataset:
     """The training split, subsampled (seeded) when ``max_train_examples`` asks for it."""
     cap = config.max_train_examples
@@ -460,11 +481,13 @@ def run_model(
     encoded: Sequence[EncodedExample],
     batch_size: int,
     extra: Callable[[RationalizerModel, dict, object], dict] | None = None,
+    autocast_to: torch.dtype | None = None,
 ) -> list[dict]:
     """Evaluation-mode outputs per example: probabilities, position mask, selector scores.
 
     ``extra`` may add more per-batch outputs (e.g. faithfulness scores); it gets the model,
     the batch and the model's output and returns arrays with the batch as first dimension.
+    ``autocast_to``: the run's mixed-precision dtype (see :mod:`~rationalizer.training.precision`).
     """
     model.eval()
     device = next(model.parameters()).device
@@ -473,12 +496,13 @@ def run_model(
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         batch = to_device(collate_batch([encoded[i] for i in chunk]), device)
-        out = model(batch, sample=False)
-        probs = torch.softmax(out.logits, -1)
-        select_prob = torch.softmax(out.selector_logits, -1)[..., 1]
-        probs, select_prob = probs.cpu(), select_prob.cpu()
-        mask = out.mask.cpu()
-        added = extra(model, batch, out) if extra else {}
+        with autocast(autocast_to, device):
+            out = model(batch, sample=False)
+            added = extra(model, batch, out) if extra else {}
+        probs = torch.softmax(out.logits.float(), -1).cpu()
+        select_prob = torch.softmax(out.selector_logits.float(), -1)[..., 1].cpu()
+        mask = out.mask.float().cpu()
+        added = {k: v.float() if isinstance(v, torch.Tensor) else v for k, v in added.items()}
         for j, i in enumerate(chunk):
             length = encoded[i].length
             rows[i] = {
@@ -496,9 +520,10 @@ def evaluate_encoded(
     dataset: Dataset,
     labels: Sequence[str],
     batch_size: int,
+    autocast_to: torch.dtype | None = None,
 ) -> dict[str, float]:
     """Validation metrics of the faithful path (predictor reads only the selected rationale)."""
-    rows = run_model(model, encoded, batch_size)
+    rows = run_model(model, encoded, batch_size, autocast_to=autocast_to)
     predicted = [labels[int(r["probabilities"].argmax())] for r in rows]
     scores = classification_metrics([ex.label for ex in dataset], predicted, labels)
     word_masks = [

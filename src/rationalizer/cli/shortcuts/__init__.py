@@ -39,6 +39,14 @@ def shortcuts_command(
             "settings) to reuse instead of training one."
         ),
     ] = None,
+    min_skew: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep a word selected outside the human rationale only if its word type leans "
+            "to a label outside human rationales by at least this smoothed log-odds (nats); 0 "
+            "keeps every such word. Default: 0.5 (shortcut_min_skew).",
+        ),
+    ] = None,
     rank_by: Annotated[
         str,
         typer.Option(
@@ -59,10 +67,11 @@ def shortcuts_command(
     """Discover shortcut tokens: selected by an unsupervised rationalizer, not by humans.
 
     Trains (or reuses) an unsupervised rationalizer on the training split, runs it on the
-    annotated training examples, and reports the words it selects outside the human rationale,
-    ranked by frequency (or by label skew, --rank-by skew) with their label skew and example
-    contexts (OUT/shortcuts.json and OUT/shortcuts.md). On the synthetic dataset it also
-    scores discovery against the planted shortcut phrases.
+    annotated training examples, and reports the words it selects outside the human rationale
+    whose word type leans to a label (--min-skew), ranked by frequency (or by label skew,
+    --rank-by skew) with their label skew and example contexts (OUT/shortcuts.json and
+    OUT/shortcuts.md). On the synthetic dataset it also scores discovery against the planted
+    shortcut phrases.
 
     Example: [bold]rationalizer shortcuts -d movies --labeled-fraction 0.25 -o runs/shortcuts[/]
 
@@ -89,10 +98,18 @@ def shortcuts_command(
         epochs=epochs,
         seed=seed,
         shortcut_run=str(reuse) if reuse else None,
+        shortcut_min_skew=min_skew,
         data_dir=str(data_dir) if data_dir else None,
     )
     found = discover_shortcuts(settings, out, console_err, rank_by=rank_by)
     console.print(found.report.rich_table())
+    report = found.report
+    if report.min_skew:
+        console.print(
+            f"label-skew filter (min skew {report.min_skew:g}): kept {report.shortcut_words} of "
+            f"{report.candidate_words} words selected outside the human rationales",
+            soft_wrap=True,
+        )
     if found.scores is not None:
         scores = found.scores
         console.print(

@@ -70,6 +70,31 @@ def train_command(
         int | None,
         typer.Option(help="Seed for data choice, initialisation and sampling. Default: 0."),
     ] = None,
+    selection: Annotated[
+        str | None,
+        typer.Option(
+            help="How the selector picks words: threshold (where its select probability wins; "
+            "may select nothing) or topk (exactly ceil(selection rate × words) per example). "
+            "SSR's shortcut-discovery run always uses topk. Default: threshold."
+        ),
+    ] = None,
+    shortcut_min_skew: Annotated[
+        float | None,
+        typer.Option(
+            help="SSR: a word selected outside the human rationale is a shortcut only if its "
+            "word type leans to a label outside human rationales by at least this smoothed "
+            "log-odds (nats); 0 keeps every such word. Default: 0.5.",
+        ),
+    ] = None,
+    allow_no_shortcuts: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-no-shortcuts",
+            help="SSR: train like semi when discovery finds no shortcut word, instead of "
+            "stopping with an error that says what to change.",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(help="JSON or TOML file of settings; command-line options override it."),
@@ -107,6 +132,9 @@ def train_command(
         encoder=encoder,
         epochs=epochs,
         seed=seed,
+        selection=selection,
+        shortcut_min_skew=shortcut_min_skew,
+        allow_no_shortcuts=allow_no_shortcuts,
         data_dir=str(data_dir) if data_dir else None,
     )
     result = train_run(settings, out, console=console_err)

@@ -1,0 +1,53 @@
+"""Mixed precision: which dtype a run computes in, and the autocast context that applies it.
+
+Weights and optimizer state stay float32; only the matrix products run in bfloat16 under
+:func:`torch.autocast`. On this project's benchmark CPU (AMX-bf16) that makes a MiniLM
+training step about twice as fast (``benchmarks/results/precision.md``); a BiGRU gains nothing,
+so ``auto`` keeps GRUs in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether ``device`` has native bfloat16 matrix units (CPU: AVX512-BF16 or AMX; CUDA:
+    compute capability 8.0 or later)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        # torch exposes the CPU feature test only privately; without it, assume no support.
+        probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+        return bool(probe and probe())
+    return False
+
+
+def autocast_dtype(
+    precision: Precision, device: str | torch.device, encoder_kind: str
+) -> torch.dtype | None:
+    """The dtype to autocast to (None: plain float32) for a run's ``precision`` setting."""
+    device = torch.device(device)
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if encoder_kind == "transformer" and bf16_is_fast(device):
+        return torch.bfloat16
+    return None
+
+
+@contextlib.contextmanager
+def autocast(dtype: torch.dtype | None, device: str | torch.device) -> Iterator[None]:
+    """Run the block under :func:`torch.autocast` to ``dtype``; a no-op for None."""
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(torch.device(device).type, dtype=dtype):
+        yield

@@ -68,6 +68,25 @@ def test_selection_and_shortcut_flags_reach_the_run(tmp_path, tiny_config):
     assert (settings.shortcut_min_skew, settings.allow_no_shortcuts) == (50.0, True)
 
 
+def test_model_flags_reach_the_run(tmp_path, tiny_config):
+    run = tmp_path / "model-flags"
+    invoke(
+        "train", "--config", str(tiny_config), "-m", "fr", "--max-length", "32",
+        "--fixed-embeddings", "--no-query-attention", "--precision", "bf16", "--device", "cpu",
+        "-o", str(run),
+    )  # fmt: skip
+    checkpoint = load_checkpoint(run)
+    settings = checkpoint.train_config
+    assert (settings.max_length, settings.train_embeddings, settings.query_attention) == (
+        32,
+        False,
+        False,
+    )
+    assert (settings.precision, settings.device) == ("bf16", "cpu")
+    assert checkpoint.model_config["freeze_embeddings"] is True
+    assert checkpoint.model_config["query_attention"] is False
+
+
 def test_list_methods_needs_no_run_directory():
     out = invoke("train", "--list-methods")
     for name, description in available_methods().items():

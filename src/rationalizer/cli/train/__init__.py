@@ -70,6 +70,42 @@ def train_command(
         int | None,
         typer.Option(help="Seed for data choice, initialisation and sampling. Default: 0."),
     ] = None,
+    max_length: Annotated[
+        int | None,
+        typer.Option(
+            help="Cut documents to this many model positions (query and special tokens "
+            "included); the run reports what it cut. Default: whole documents for gru, the "
+            "model's limit for transformers."
+        ),
+    ] = None,
+    train_embeddings: Annotated[
+        bool | None,
+        typer.Option(
+            "--train-embeddings/--fixed-embeddings",
+            help="gru: fine-tune the GloVe vectors, or keep them fixed. Default: fine-tune.",
+            show_default=False,
+        ),
+    ] = None,
+    query_attention: Annotated[
+        bool | None,
+        typer.Option(
+            "--query-attention/--no-query-attention",
+            help="gru: let every document word attend to the query (FEVER claims, questions). "
+            "Default: on.",
+            show_default=False,
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="fp32 | bf16 | auto (bf16 autocast for transformers on hardware with bfloat16 "
+            "units, else fp32). Default: auto."
+        ),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="Torch device: cpu, cuda, cuda:1. Default: cpu."),
+    ] = None,
     selection: Annotated[
         str | None,
         typer.Option(
@@ -132,6 +168,11 @@ def train_command(
         encoder=encoder,
         epochs=epochs,
         seed=seed,
+        max_length=max_length,
+        train_embeddings=train_embeddings,
+        query_attention=query_attention,
+        precision=precision,
+        device=device,
         selection=selection,
         shortcut_min_skew=shortcut_min_skew,
         allow_no_shortcuts=allow_no_shortcuts,

@@ -15,9 +15,15 @@ from rationalizer.training.shortcuts import ShortcutReport
 
 def test_shortcuts_writes_the_report_and_scores_planted_shortcuts(tmp_path, tiny_config):
     out_dir = tmp_path / "found"
-    out = invoke("shortcuts", "--config", str(tiny_config), "--seed", "2", "--out", str(out_dir))
+    # a run this short finds too few words for the default label-skew filter: keep every one
+    keep_all = ("--min-skew", "0")
+    out = invoke(
+        "shortcuts", "--config", str(tiny_config), "--seed", "2", *keep_all, "--out", str(out_dir)
+    )
     settings = load_checkpoint(out_dir / "shortcut-discovery").train_config
     assert (settings.method, settings.seed) == ("fr", 2)  # the flag overrides the file
+    assert ShortcutReport.load(out_dir / "shortcuts.json").min_skew == 0.0
+    assert "label-skew filter" not in out
     assert (settings.max_train_examples, settings.hidden_size) == (48, 16)  # from the file
     assert "Shortcut phrases" in out
     scores = json.loads((out_dir / "shortcut-discovery-scores.json").read_text(encoding="utf-8"))
@@ -31,7 +37,7 @@ def test_shortcuts_writes_the_report_and_scores_planted_shortcuts(tmp_path, tiny
     again_dir = tmp_path / "again"
     reused = str(out_dir / "shortcut-discovery")
     again = invoke(
-        "shortcuts", "--config", str(tiny_config), "--seed", "2", "--reuse", reused,
+        "shortcuts", "--config", str(tiny_config), "--seed", "2", *keep_all, "--reuse", reused,
         "--out", str(again_dir),
     )  # fmt: skip
     assert not (again_dir / "shortcut-discovery").exists()
@@ -55,7 +61,7 @@ def test_shortcuts_without_annotated_examples_is_a_clear_error(tmp_path, tiny_co
 
 def test_rank_by_skew_reorders_a_reused_discovery(tmp_path, tiny_config):
     by_count_dir, by_skew_dir = tmp_path / "count", tmp_path / "skew"
-    invoke("shortcuts", "--config", str(tiny_config), "--out", str(by_count_dir))
+    first = invoke("shortcuts", "--config", str(tiny_config), "--out", str(by_count_dir))
     reused = str(by_count_dir / "shortcut-discovery")
     invoke(
         "shortcuts", "--config", str(tiny_config), "--reuse", reused, "--rank-by", "skew",
@@ -63,6 +69,12 @@ def test_rank_by_skew_reorders_a_reused_discovery(tmp_path, tiny_config):
     )  # fmt: skip
     by_count = ShortcutReport.load(by_count_dir / "shortcuts.json")
     by_skew = ShortcutReport.load(by_skew_dir / "shortcuts.json")
+    # the default label-skew filter ran, and the command said what it kept
+    assert by_count.min_skew == by_skew.min_skew == 1.0 and by_count.filtered_words > 0
+    assert (
+        f"label-skew filter (min skew 1): kept {by_count.shortcut_words} of "
+        f"{by_count.candidate_words} words"
+    ) in " ".join(first.split())
     assert (by_count.rank_by, by_skew.rank_by) == ("count", "skew")
     odds = [stats.log_odds for stats in by_skew.phrases]
     assert odds == sorted(odds, reverse=True)

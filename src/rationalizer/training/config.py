@@ -41,7 +41,7 @@ DEFAULT_SELECTION_RATE = 0.1
 #: Methods whose training uses discovered shortcuts (and may therefore augment them).
 SHORTCUT_METHODS = ("ssr-unif", "ssr-virt")
 #: Default ``shortcut_min_skew`` (nats), chosen on validation data (docs/training.md).
-DEFAULT_SHORTCUT_MIN_SKEW = 0.5
+DEFAULT_SHORTCUT_MIN_SKEW = 1.0
 #: Fewest annotated examples a word must occur in, outside the rationale, to pass a skew filter.
 SKEW_MIN_COUNT = 2
 

@@ -44,7 +44,7 @@ def shortcuts_command(
         typer.Option(
             help="Keep a word selected outside the human rationale only if its word type leans "
             "to a label outside human rationales by at least this smoothed log-odds (nats); 0 "
-            "keeps every such word. Default: 0.5 (shortcut_min_skew).",
+            "keeps every such word. Default: 1 (shortcut_min_skew).",
         ),
     ] = None,
     rank_by: Annotated[

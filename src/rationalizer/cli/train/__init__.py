@@ -119,7 +119,7 @@ def train_command(
         typer.Option(
             help="SSR: a word selected outside the human rationale is a shortcut only if its "
             "word type leans to a label outside human rationales by at least this smoothed "
-            "log-odds (nats); 0 keeps every such word. Default: 0.5.",
+            "log-odds (nats); 0 keeps every such word. Default: 1.",
         ),
     ] = None,
     allow_no_shortcuts: Annotated[

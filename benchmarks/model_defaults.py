@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -76,14 +77,13 @@ def cell_key(dataset: str, method: str, variant: str, seed: int) -> str:
 
 
 def cell_config(dataset: str, method: str, variant: str, seed: int) -> TrainConfig:
-    return (
-        TrainConfig(dataset=dataset, method=method, seed=seed)
-        .with_overrides(
-            **COMMON,
-            **VARIANTS[variant],
-            max_train_examples=SUBSETS.get(dataset),
-        )
-        .model_copy(update={"max_length": VARIANTS[variant]["max_length"]})
+    return TrainConfig(
+        dataset=dataset,
+        method=method,
+        seed=seed,
+        max_train_examples=SUBSETS.get(dataset),
+        **COMMON,
+        **VARIANTS[variant],
     )
 
 
@@ -95,8 +95,6 @@ def run_cell(
     config = cell_config(dataset, method, variant, seed)
     run_dir = RUNS / cell_key(dataset, method, variant, seed)
     if run_dir.exists():
-        import shutil
-
         shutil.rmtree(run_dir)
     started = time.perf_counter()
     train_run(config, run_dir, console=console)

@@ -1,4 +1,4 @@
-"""Our reproduction of Table 1 of the SSR paper (Yue et al., ICLR 2024) with a BiGRU on CPU.
+"""Our reproduction of Table 1 of the SSR paper (Yue et al., ICLR 2024) on CPU: BiGRU and MiniLM.
 
 For movies, hatexplain and fever, 25% of the training examples keep their human rationale and every
 method trains with seeds 0, 1 and 2: unsupervised RNP, FR, semi-supervised RNP, SSR_unif and
@@ -9,12 +9,14 @@ reference for accuracy. Every run is scored on the test split with ERASER's metr
 reads only the selected rationale). Cheap references come next to each table: a bag-of-words
 logistic regression on the full text, random selection at the gold rationale density and the words
 with the largest regression weights. A separate measurement times one training epoch with the GRU
-and with the MiniLM encoder.
+and with the MiniLM encoder. Every dataset has a table with the BiGRU; HateXplain has a second one
+with MiniLM fine-tuned (:data:`ENCODER_DATASETS`), under ``hatexplain/minilm/``.
 
 Run from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets::
 
     python benchmarks/ssr_table.py                    # everything (hours); resumable
     python benchmarks/ssr_table.py --datasets movies --seeds 0 --methods rnp --max-minutes 15
+    python benchmarks/ssr_table.py --encoders minilm --seeds 0 --methods full-text,semi
     python benchmarks/ssr_table.py --report-only      # rebuild the tables from finished cells
 
 Each finished cell (dataset × method/augmentation × seed) keeps its run directory under
@@ -107,7 +109,6 @@ SEARCH_METRIC = "token_f1"
 #: the unsupervised methods never see a validation rationale, and the discovery run of a seed
 #: is the FR cell's run with top-k selection (:func:`discovery_run_dir`).
 COMMON_SETTINGS: dict[str, Any] = {
-    "encoder": "gru",
     "epochs": 8,
     "patience": 3,
     "select_by": "accuracy",
@@ -119,6 +120,21 @@ DATASET_SETTINGS: dict[str, dict[str, Any]] = {
     "movies": {},
     "hatexplain": {},
     "fever": {"max_train_examples": 5000},
+}
+
+#: The encoders of the table and the datasets each one runs on. MiniLM (a 6-layer BERT) costs about
+#: ten times the BiGRU per example on a CPU, so it runs on HateXplain's short posts only.
+ENCODER_DATASETS: dict[str, tuple[str, ...]] = {
+    "gru": DATASETS,
+    "minilm": ("hatexplain",),
+}
+ENCODERS = tuple(ENCODER_DATASETS)
+ENCODER_LABELS = {"gru": "BiGRU over GloVe", "minilm": "MiniLM (all-MiniLM-L6-v2, fine-tuned)"}
+#: Settings of an encoder's cells beyond COMMON_SETTINGS: a pretrained transformer is fine-tuned
+#: for a few epochs, as usual, and keeps its other defaults (learning rate, bf16 where faster).
+ENCODER_SETTINGS: dict[str, dict[str, Any]] = {
+    "gru": {},
+    "minilm": {"epochs": 3},
 }
 
 #: Throughput measurement: one epoch of semi-supervised training on movies per encoder.
@@ -188,30 +204,46 @@ class Cell:
     method: str
     seed: int
     augment: str = "none"
+    encoder: str = "gru"
 
     @property
     def name(self) -> str:
         return self.method if self.augment == "none" else f"{self.method}+{self.augment}"
 
+    @property
+    def table(self) -> str:
+        return table_key(self.dataset, self.encoder)
+
     def run_dir(self, cache_dir: Path) -> Path:
-        return cache_dir / self.dataset / self.name / f"seed{self.seed}"
+        return cache_dir / self.table / self.name / f"seed{self.seed}"
 
     def record_path(self, cells_dir: Path) -> Path:
-        return cells_dir / self.dataset / self.name / f"seed{self.seed}.json"
+        return cells_dir / self.table / self.name / f"seed{self.seed}.json"
 
     def __str__(self) -> str:
-        return f"{self.dataset}/{self.name}/seed{self.seed}"
+        return f"{self.table}/{self.name}/seed{self.seed}"
 
 
-def discovery_run_dir(dataset: str, seed: int, cache_dir: Path) -> Path:
+def table_key(dataset: str, encoder: str) -> str:
+    """A table's name and folder: the dataset for the BiGRU (the main table), else
+    ``dataset/encoder``."""
+    return dataset if encoder == "gru" else f"{dataset}/{encoder}"
+
+
+def tables(datasets: Sequence[str], encoders: Sequence[str]) -> list[tuple[str, str]]:
+    """The (dataset, encoder) tables among these, in encoder then dataset order."""
+    return [(d, e) for e in encoders for d in ENCODER_DATASETS[e] if d in datasets]
+
+
+def discovery_run_dir(dataset: str, seed: int, cache_dir: Path, encoder: str = "gru") -> Path:
     """The unsupervised run that discovers a seed's shortcuts, shared by its SSR cells: the FR
     cell's settings with top-k selection, so a run of its own, not the FR cell."""
-    return cache_dir / dataset / DISCOVERY_DIR / f"seed{seed}"
+    return cache_dir / table_key(dataset, encoder) / DISCOVERY_DIR / f"seed{seed}"
 
 
 def cell_config(cell: Cell, cache_dir: Path) -> TrainConfig:
     """The fixed settings of a cell; SSR cells share their seed's discovery run."""
-    settings = COMMON_SETTINGS | DATASET_SETTINGS[cell.dataset]
+    settings = table_settings(cell.dataset, cell.encoder)
     settings |= {
         "dataset": cell.dataset,
         "method": cell.method,
@@ -221,8 +253,20 @@ def cell_config(cell: Cell, cache_dir: Path) -> TrainConfig:
     if cell.method == "supervised":
         settings["labeled_fraction"] = 1.0
     if cell.method in SSR_METHODS:
-        settings["shortcut_run"] = discovery_run_dir(cell.dataset, cell.seed, cache_dir)
+        settings["shortcut_run"] = discovery_run_dir(
+            cell.dataset, cell.seed, cache_dir, cell.encoder
+        )
     return TrainConfig(**settings)
+
+
+def table_settings(dataset: str, encoder: str) -> dict[str, Any]:
+    """The settings every cell of a table shares."""
+    return (
+        COMMON_SETTINGS
+        | DATASET_SETTINGS[dataset]
+        | ENCODER_SETTINGS[encoder]
+        | {"encoder": encoder}
+    )
 
 
 def config_json(config: TrainConfig) -> dict:
@@ -327,12 +371,18 @@ def choose_augmentation(scores: Mapping[str, float | None]) -> str | None:
 
 
 def search_records(
-    dataset: str, method: str, cells_dir: Path, cache_dir: Path, *, stale_ok: bool = False
+    dataset: str,
+    method: str,
+    cells_dir: Path,
+    cache_dir: Path,
+    *,
+    encoder: str = "gru",
+    stale_ok: bool = False,
 ) -> dict[str, dict | None]:
     """The finished search cell of each augmentation of an SSR method (None where missing)."""
     records = {}
     for augment in AUGMENTATIONS:
-        cell = Cell(dataset, method, SEARCH_SEED, augment)
+        cell = Cell(dataset, method, SEARCH_SEED, augment, encoder)
         records[augment] = finished_record(
             cell, cell_config(cell, cache_dir), cells_dir, stale_ok=stale_ok
         )
@@ -340,10 +390,18 @@ def search_records(
 
 
 def search_scores(
-    dataset: str, method: str, cells_dir: Path, cache_dir: Path, *, stale_ok: bool = False
+    dataset: str,
+    method: str,
+    cells_dir: Path,
+    cache_dir: Path,
+    *,
+    encoder: str = "gru",
+    stale_ok: bool = False,
 ) -> dict[str, float | None]:
     """Validation score of each augmentation of an SSR method on the search seed."""
-    records = search_records(dataset, method, cells_dir, cache_dir, stale_ok=stale_ok)
+    records = search_records(
+        dataset, method, cells_dir, cache_dir, encoder=encoder, stale_ok=stale_ok
+    )
     return {
         augment: None if record is None else record["validation"][SEARCH_METRIC]
         for augment, record in records.items()
@@ -355,6 +413,7 @@ def planned_cells(
     seeds: Sequence[int],
     methods: Sequence[str],
     best_augment: Callable[[str, str], str | None],
+    encoder: str = "gru",
 ) -> Iterator[Cell]:
     """The cells to run for a dataset, in order; lazy, because the augmentation of the later
     seeds is known only once the search cells (seed :data:`SEARCH_SEED`) have finished.
@@ -369,15 +428,15 @@ def planned_cells(
         requested = seed in seeds
         for method in baselines:
             if requested or method == DISCOVERY_METHOD:
-                yield Cell(dataset, method, seed)
+                yield Cell(dataset, method, seed, encoder=encoder)
         for method in ssr:
             if requested:
-                yield Cell(dataset, method, seed)
+                yield Cell(dataset, method, seed, encoder=encoder)
             if seed == SEARCH_SEED:
                 for augment in AUGMENTATIONS:
-                    yield Cell(dataset, method, seed, augment)
+                    yield Cell(dataset, method, seed, augment, encoder)
             elif requested and (best := best_augment(dataset, method)) is not None:
-                yield Cell(dataset, method, seed, best)
+                yield Cell(dataset, method, seed, best, encoder)
 
 
 # ------------------------------------------------------------------------------- running
@@ -584,13 +643,13 @@ def discovery_summary(run_dir: Path) -> dict | None:
 
 
 def seed_discoveries(
-    dataset: str, seeds: Sequence[int], cells_dir: Path, cache_dir: Path
+    dataset: str, seeds: Sequence[int], cells_dir: Path, cache_dir: Path, encoder: str = "gru"
 ) -> dict[int, dict]:
     """Each seed's discovery, from its SSR_unif cell (every SSR cell of a seed shares it),
     stale or not."""
     found = {}
     for seed in seeds:
-        cell = Cell(dataset, SSR_METHODS[0], seed)
+        cell = Cell(dataset, SSR_METHODS[0], seed, encoder=encoder)
         record = finished_record(cell, cell_config(cell, cache_dir), cells_dir, stale_ok=True)
         if record is not None and record.get("discovery") is not None:
             found[seed] = record["discovery"]
@@ -604,6 +663,7 @@ def record_missing_discoveries(
     cache_dir: Path,
     cells_dir: Path,
     console: Console,
+    encoder: str = "gru",
     discover: Callable[[TrainConfig, Path, Console], object] = discover_shortcuts,
 ) -> list[int]:
     """Add the discovery summary to finished SSR_unif records that lack it (written before
@@ -614,12 +674,12 @@ def record_missing_discoveries(
     """
     filled = []
     for seed in seeds:
-        cell = Cell(dataset, SSR_METHODS[0], seed)
+        cell = Cell(dataset, SSR_METHODS[0], seed, encoder=encoder)
         config = cell_config(cell, cache_dir)
         record = finished_record(cell, config, cells_dir)
         if record is None or record.get("discovery") is not None:
             continue
-        out = cache_dir / dataset / "discovery" / f"seed{seed}"
+        out = cache_dir / cell.table / "discovery" / f"seed{seed}"
         console.rule(f"{cell}: shortcut discovery for its record")
         discover(config, out, console)
         record["discovery"] = discovery_summary(out)
@@ -908,7 +968,9 @@ def switched(record: Mapping) -> list[dict]:
     return [o for o in record.get("overrides") or [] if o["requested"] is not None]
 
 
-def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_dir: Path) -> dict:
+def dataset_report(
+    dataset: str, seeds: Sequence[int], cells_dir: Path, cache_dir: Path, encoder: str = "gru"
+) -> dict:
     """Rows (mean ± std over the finished seeds), augmentation search, references, targets.
 
     Cells made by other code are included and named (``stale``, ``stale_seeds``), as are the
@@ -924,17 +986,19 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
         return True
 
     search_cells = {
-        m: search_records(dataset, m, cells_dir, cache_dir, stale_ok=True) for m in SSR_METHODS
+        m: search_records(dataset, m, cells_dir, cache_dir, encoder=encoder, stale_ok=True)
+        for m in SSR_METHODS
     }
     search = {
-        m: search_scores(dataset, m, cells_dir, cache_dir, stale_ok=True) for m in SSR_METHODS
+        m: search_scores(dataset, m, cells_dir, cache_dir, encoder=encoder, stale_ok=True)
+        for m in SSR_METHODS
     }
     best = {m: choose_augmentation(search[m]) for m in SSR_METHODS}
     stale_search = {
         m: [
             a
             for a, r in found.items()
-            if r is not None and note(Cell(dataset, m, SEARCH_SEED, a), r)
+            if r is not None and note(Cell(dataset, m, SEARCH_SEED, a, encoder), r)
         ]
         for m, found in search_cells.items()
     }
@@ -944,7 +1008,8 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
         if row.augment is None:
             absent = [a for a in AUGMENTATIONS if search[row.method][a] is None]
             missing.append(
-                f"{dataset}/{row.key}: augmentation not chosen yet (search cells missing: "
+                f"{table_key(dataset, encoder)}/{row.key}: augmentation not chosen yet "
+                "(search cells missing: "
                 + ", ".join(f"{row.method}+{a}/seed{SEARCH_SEED}" for a in absent)
                 + ")"
             )
@@ -959,7 +1024,7 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
             continue
         records = {}
         for seed in seeds:
-            cell = Cell(dataset, row.method, seed, row.augment)
+            cell = Cell(dataset, row.method, seed, row.augment, encoder)
             record = finished_record(cell, cell_config(cell, cache_dir), cells_dir, stale_ok=True)
             if record is None:
                 missing.append(str(cell))
@@ -975,12 +1040,12 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
                 metrics[name] = vars(summary) | {"values": values}
         rows[row.key] = {
             "label": row.label,
-            "cell": Cell(dataset, row.method, 0, row.augment).name,
+            "cell": Cell(dataset, row.method, 0, row.augment, encoder).name,
             "seeds": sorted(records),
             "stale_seeds": [
                 seed
                 for seed, record in records.items()
-                if note(Cell(dataset, row.method, seed, row.augment), record)
+                if note(Cell(dataset, row.method, seed, row.augment, encoder), record)
             ],
             "switched": [
                 {"seed": seed} | override
@@ -993,7 +1058,9 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
     if references is not None and not is_current(references):
         stale[f"{dataset}/references"] = stale_entry(references)
     return {
-        "settings": COMMON_SETTINGS | DATASET_SETTINGS[dataset],
+        "dataset": dataset,
+        "encoder": encoder,
+        "settings": table_settings(dataset, encoder),
         "rows": rows,
         "augmentation_search": {
             m: {
@@ -1006,7 +1073,7 @@ def dataset_report(dataset: str, seeds: Sequence[int], cells_dir: Path, cache_di
         "references": references,
         "references_stale": f"{dataset}/references" in stale,
         "targets": evaluate_targets(dataset, rows, references, len(seeds)),
-        "discovery": seed_discoveries(dataset, seeds, cells_dir, cache_dir),
+        "discovery": seed_discoveries(dataset, seeds, cells_dir, cache_dir, encoder),
         "missing": missing,
         "stale": stale,
     }
@@ -1058,7 +1125,10 @@ def _target(text: str, row: str, difference: float | None, allowance: float) -> 
 
 def build_report(cells_dir: Path, cache_dir: Path, command: str) -> dict:
     """The whole protocol's report from the stored records (nothing is trained here)."""
-    datasets = {d: dataset_report(d, SEEDS, cells_dir, cache_dir) for d in DATASETS}
+    datasets = {
+        table_key(d, e): dataset_report(d, SEEDS, cells_dir, cache_dir, e)
+        for d, e in tables(DATASETS, ENCODERS)
+    }
     throughput = {}
     for encoder in THROUGHPUT_RUNS:
         stored = read_json(throughput_path(cells_dir, encoder))
@@ -1076,11 +1146,11 @@ def build_report(cells_dir: Path, cache_dir: Path, command: str) -> dict:
     }
     records = [
         json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted(cells_dir.glob("*/*/seed*.json"))
+        for path in sorted(cells_dir.rglob("seed*.json"))
     ]
     records += [stored for stored in throughput.values() if stored is not None]
     return {
-        "title": "SSR Table 1 reproduction (BiGRU, CPU)",
+        "title": "SSR Table 1 reproduction (BiGRU and MiniLM, CPU)",
         "command": command,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "provenance": provenance(),
@@ -1088,6 +1158,7 @@ def build_report(cells_dir: Path, cache_dir: Path, command: str) -> dict:
         "seeds": list(SEEDS),
         "search": {"seed": SEARCH_SEED, "metric": "validation " + SEARCH_METRIC},
         "common_settings": COMMON_SETTINGS,
+        "encoder_settings": ENCODER_SETTINGS,
         "datasets": datasets,
         "throughput": throughput,
         "missing": missing,
@@ -1142,9 +1213,10 @@ def render_markdown(report: Mapping) -> str:
         f"# {report['title']}",
         "",
         "Reproduction of Table 1 of Yue et al., *Towards Faithful Explanations: Boosting "
-        "Rationalization with Shortcuts Discovery* (ICLR 2024) with our BiGRU over GloVe "
-        "vectors on CPU, not the paper's BERT: compare methods with each other, not with the "
-        "paper's numbers. `benchmarks/README.md` says how to run and resume it.",
+        "Rationalization with Shortcuts Discovery* (ICLR 2024) on CPU, with our BiGRU over "
+        "GloVe vectors on every dataset and MiniLM (a 6-layer BERT, fine-tuned) on HateXplain, "
+        "not the paper's BERT-base: compare methods with each other, not with the paper's "
+        "numbers. `benchmarks/README.md` says how to run and resume it.",
         "",
         f"Report built by: `{report['command']}` ({report['generated']}).",
         "",
@@ -1197,23 +1269,25 @@ def render_markdown(report: Mapping) -> str:
         "(shortcut terms), selector supervision weight 1; the predictor reads the full input "
         "on annotated examples (as the authors); Gumbel-softmax soft samples, τ = 1.",
         "",
-        "Fixed settings (all datasets): "
+        "Fixed settings (all tables): "
         + ", ".join(f"`{k}={v}`" for k, v in report["common_settings"].items())
         + "; AdamW, weight decay 0.01, 10% linear warm-up, gradient clipping 1.0.",
         "",
         "Every other setting is the package default of the commit that made the cell (its "
-        "`summary.json` records them all): whole documents (no length cut), the query attended "
-        "to where a dataset has one. The datasets differ only in how many training examples "
-        "the CPU budget allows:",
+        "`summary.json` records them all): whole documents for the BiGRU (no length cut; "
+        "MiniLM reads its 512 positions), the query attended to where a dataset has one, the "
+        "encoder's default learning rate, bf16 autocast for MiniLM where the CPU has bfloat16 "
+        "units. The tables differ only in the encoder and in how many epochs and training "
+        "examples the CPU budget allows:",
         "",
-        "| dataset | epochs | training examples |",
-        "|---|---|---|",
+        "| table | encoder | epochs | training examples |",
+        "|---|---|---|---|",
     ]
     for name, data in report["datasets"].items():
         settings = data["settings"]
         cap = settings.get("max_train_examples")
         lines.append(
-            f"| {name} | {settings['epochs']} | "
+            f"| {name} | {ENCODER_LABELS[data['encoder']]} | {settings['epochs']} | "
             f"{'all' if cap is None else f'a seeded subset of {cap}'} |"
         )
     for name, data in report["datasets"].items():
@@ -1259,6 +1333,8 @@ def _dataset_markdown(name: str, data: Mapping, seeds: int) -> list[str]:
     lines = [
         f"## {name}",
         "",
+        f"Encoder: {ENCODER_LABELS[data['encoder']]}.",
+        "",
         "| method | seeds | " + " | ".join(m.header for m in columns.values()) + " |",
         "|---|---|" + "---|" * len(columns),
     ]
@@ -1290,7 +1366,7 @@ def _dataset_markdown(name: str, data: Mapping, seeds: int) -> list[str]:
     lines += [
         "",
         *_references_markdown(data["references"], data["references_stale"]),
-        *_published_markdown(name),
+        *_published_markdown(data["dataset"]),
         "",
         "Targets:",
         "",
@@ -1484,6 +1560,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--datasets", type=_choices(DATASETS), default=list(DATASETS), help="default: all"
     )
+    parser.add_argument(
+        "--encoders",
+        type=_choices(ENCODERS),
+        default=list(ENCODERS),
+        help="default: all (gru on every dataset, minilm on "
+        + ", ".join(ENCODER_DATASETS["minilm"])
+        + ")",
+    )
     parser.add_argument("--seeds", type=seeds_argument, default=list(SEEDS), help="default: 0,1,2")
     parser.add_argument(
         "--methods",
@@ -1542,15 +1626,15 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> O
     for dataset in args.datasets:
         if not deadline.passed():
             ensure_references(dataset, CELLS_DIR, CACHE_DIR, console, args.reuse_stale)
-        if not methods:
-            continue
+    for dataset, encoder in tables(args.datasets, args.encoders) if methods else []:
         cells = planned_cells(
             dataset,
             args.seeds,
             methods,
-            lambda d, m: choose_augmentation(
-                search_scores(d, m, CELLS_DIR, CACHE_DIR, stale_ok=args.reuse_stale)
+            lambda d, m, e=encoder: choose_augmentation(
+                search_scores(d, m, CELLS_DIR, CACHE_DIR, encoder=e, stale_ok=args.reuse_stale)
             ),
+            encoder,
         )
         outcome.merge(
             run_cells(
@@ -1573,7 +1657,12 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> O
         )
         if SSR_METHODS[0] in methods and not deadline.passed():
             record_missing_discoveries(
-                dataset, args.seeds, cache_dir=CACHE_DIR, cells_dir=CELLS_DIR, console=console
+                dataset,
+                args.seeds,
+                cache_dir=CACHE_DIR,
+                cells_dir=CELLS_DIR,
+                console=console,
+                encoder=encoder,
             )
     return outcome
 

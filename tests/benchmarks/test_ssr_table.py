@@ -130,6 +130,48 @@ def test_cells_differ_between_datasets_only_in_their_training_budget(bench, dirs
     assert fever.model_dump(exclude=ignore) == movies.model_dump(exclude=ignore)
 
 
+def test_minilm_cells_have_a_table_of_their_own_with_the_fine_tuning_budget(bench, dirs):
+    cache, cells = dirs
+    cell = bench.Cell("hatexplain", "ssr-unif", 1, encoder="minilm")
+    assert str(cell) == "hatexplain/minilm/ssr-unif/seed1"
+    assert cell.record_path(cells) == cells / "hatexplain" / "minilm" / "ssr-unif" / "seed1.json"
+    config = bench.cell_config(cell, cache)
+    assert (config.encoder, config.epochs) == ("minilm", 3)
+    # its discovery run is a MiniLM run too, apart from the BiGRU table's
+    assert config.shortcut_run == cache / "hatexplain" / "minilm" / "shortcut-discovery" / "seed1"
+    gru = bench.cell_config(bench.Cell("hatexplain", "ssr-unif", 1), cache)
+    assert gru.encoder == "gru" and gru.shortcut_run != config.shortcut_run
+    ignore = {"encoder", "epochs", "shortcut_run"}
+    assert config.model_dump(exclude=ignore) == gru.model_dump(exclude=ignore)
+
+
+def test_tables_run_minilm_only_where_the_protocol_has_it(bench):
+    assert bench.tables(["movies", "hatexplain"], ["gru", "minilm"]) == [
+        ("movies", "gru"),
+        ("hatexplain", "gru"),
+        ("hatexplain", "minilm"),
+    ]
+    assert bench.tables(["movies"], ["minilm"]) == []
+    plan = bench.planned_cells("hatexplain", [0], ["semi"], lambda d, m: None, "minilm")
+    assert [str(c) for c in plan] == ["hatexplain/minilm/semi/seed0"]
+
+
+def test_the_report_has_a_minilm_table_beside_the_bigru_one(bench, dirs):
+    cache, cells = dirs
+    write_record(bench, bench.Cell("hatexplain", "semi", 0), cache, cells, 0.7, 0.10)
+    write_record(
+        bench, bench.Cell("hatexplain", "semi", 0, encoder="minilm"), cache, cells, 0.8, 0.2
+    )
+    report = bench.build_report(cells, cache, "python benchmarks/ssr_table.py --report-only")
+    gru, minilm = report["datasets"]["hatexplain"], report["datasets"]["hatexplain/minilm"]
+    assert gru["rows"]["semi"]["metrics"]["accuracy"]["mean"] == pytest.approx(0.7)
+    assert minilm["rows"]["semi"]["metrics"]["accuracy"]["mean"] == pytest.approx(0.8)
+    assert "hatexplain/minilm/semi: seeds 1, 2" in bench.group_missing(report["missing"])
+    markdown = bench.render_markdown(report)
+    assert "## hatexplain/minilm" in markdown
+    assert "| hatexplain/minilm | MiniLM (all-MiniLM-L6-v2, fine-tuned) | 3 | all |" in markdown
+
+
 # ------------------------------------------------------------------------------- planning
 def test_plan_brings_fr_and_the_augmentation_search_with_ssr(bench):
     C = bench.Cell

@@ -97,6 +97,18 @@ def explain_command(
         int | None,
         typer.Option(help="Explain only the first N examples of the split.", show_default=False),
     ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="Model inputs per forward pass (default 64). With --dataset, this many examples "
+            "are explained together and their inputs (gradients, perturbed copies) packed into "
+            "shared passes: the same explanations, faster; lower it if memory runs out, 1 runs "
+            "one input per pass. Same as --option batch_size=N.",
+            show_default=False,
+        ),
+    ] = None,
     resume: Annotated[
         bool, typer.Option(help="Keep the records already in --out and explain only the rest.")
     ] = True,
@@ -124,6 +136,8 @@ def explain_command(
       [bold]rationalizer explain -m runs/ssr -x greedy -t "a gripping , beautifully acted film"[/]
 
       [bold]rationalizer explain -m hf:models/hatexplain -x lime -d hatexplain -o lime.jsonl[/]
+
+      [bold]rationalizer explain -m runs/ssr -x occlusion -d movies -o occ.jsonl --batch-size 128[/]
     """
     # Imported here so that `--help` does not pay for torch.
     from rationalizer.explain import get_explainer, list_explainers
@@ -135,7 +149,10 @@ def explain_command(
         raise RationalizerError("give the model to explain with --model (see --help)")
     if (text is None) == (dataset is None):
         raise RationalizerError("give either --text or --dataset")
-    explainer = get_explainer(method)(rule=rationale, **parse_options(option or []))
+    options = parse_options(option or [])
+    if batch_size is not None and options.setdefault("batch_size", batch_size) != batch_size:
+        raise RationalizerError("give the batch size once: --batch-size or --option batch_size")
+    explainer = get_explainer(method)(rule=rationale, **options)
     from rationalizer.explain.adapters import load_adapter
 
     if masking is not None and not model.startswith("hf:"):

@@ -62,6 +62,19 @@ def test_a_split_is_written_as_results_and_resumed(hatexplain_classifier_dir, tm
     assert len(read_results(out)) == 2
 
 
+def test_batch_size_sets_the_explainers_batch_size(movies_run):
+    out = invoke(
+        "explain", "-m", str(movies_run), "-x", "occlusion", "-t", TEXT, "--batch-size", "3",
+        "--json",
+    )  # fmt: skip
+    assert json.loads(out)["settings"]["batch_size"] == 3
+
+
+def test_help_teaches_the_batch_size():
+    out = invoke("explain", "--help")
+    assert "--batch-size" in out and "forward pass" in out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -75,6 +88,10 @@ def test_a_split_is_written_as_results_and_resumed(hatexplain_classifier_dir, tm
         (["-m", "RUN", "-t", "x", "--rationale", "best:2"], "unknown rationale rule"),
         (["-m", "RUN", "-d", "movies"], "--out"),
         (["-m", "RUN", "-t", "x", "-o", "f.jsonl"], "--out is for --dataset"),
+        (
+            ["-m", "RUN", "-t", "x", "--batch-size", "2", "--option", "batch_size=4"],
+            "batch size once",
+        ),
     ],
 )
 def test_user_errors_say_what_to_do(args, message, movies_run):

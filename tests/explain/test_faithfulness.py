@@ -13,11 +13,12 @@ from rich.console import Console
 from rationalizer.data import Dataset
 from rationalizer.data.results import iter_results, read_results
 from rationalizer.errors import DataFormatError, RationalizerError
-from rationalizer.explain import Explainer
+from rationalizer.explain import Explainer, get_explainer
 from rationalizer.explain.adapters import ClassifierAdapter, Instance
 from rationalizer.explain.faithfulness import (
     explain_dataset,
     measure,
+    measure_all,
     measure_explanation,
     top_fraction,
 )
@@ -286,3 +287,43 @@ def test_progress_bar(callable_adapter, posts):
         LeaveOneOut(), callable_adapter, posts, console=Console(file=quiet, force_terminal=True)
     )
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("method", ["gradient-x-input", "occlusion"])
+def test_explain_dataset_in_batches_writes_the_records_of_one_at_a_time(
+    rationalizer_adapter, spread_split, tmp_path, method
+):
+    """Examples packed together get the records (explanations and faithfulness) they get one
+    at a time, written in dataset order."""
+    reviews = spread_split("movies", "validation", 5)
+    written = {}
+    for size in (1, 3):
+        path = tmp_path / f"batch{size}.jsonl"
+        explainer = get_explainer(method)(batch_size=size)
+        explain_dataset(explainer, rationalizer_adapter, reviews, resume_path=path)
+        written[size] = read_results(path, reviews)
+    assert [r.annotation_id for r in written[3]] == [example.id for example in reviews]
+    for one, batched in zip(written[1], written[3], strict=True):
+        [ours], [theirs] = batched.rationales, one.rationales
+        assert ours.hard_rationale_predictions == theirs.hard_rationale_predictions
+        assert ours.soft_rationale_predictions == pytest.approx(
+            theirs.soft_rationale_predictions, rel=1e-4, abs=1e-5
+        )
+        assert batched.classification == one.classification
+        for scores in ("classification_scores", "comprehensiveness_classification_scores"):
+            assert getattr(batched, scores) == pytest.approx(getattr(one, scores), abs=1e-5)
+
+
+def test_measure_all_packs_the_perturbed_inputs_of_several_instances(callable_adapter, posts):
+    instances = [callable_adapter.prepare(ex.document.tokens) for ex in posts]
+    rationales = [np.arange(instance.num_words) % 2 for instance in instances]
+    scores = [np.arange(instance.num_words, dtype=float) for instance in instances]
+    together = measure_all(
+        callable_adapter, instances, rationales, scores, [None] * len(instances), batch_size=4
+    )
+    for instance, rationale, values, result in zip(
+        instances, rationales, scores, together, strict=True
+    ):
+        alone = measure(callable_adapter, instance, rationale, values)
+        assert result.comprehensiveness == pytest.approx(alone.comprehensiveness)
+        assert result.aopc_sufficiency == pytest.approx(alone.aopc_sufficiency)

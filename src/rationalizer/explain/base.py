@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -174,8 +174,9 @@ class Explainer(ABC):
 
     Subclasses set ``name``, ``description`` (one line for ``rationalizer explain --list``),
     ``requires`` (the weakest :data:`Capability` they need) and ``Options`` (a pydantic model
-    of their options, each with a default), and implement :meth:`word_scores`. A method that
-    finds its hard rationale itself (greedy) overrides :meth:`hard_rationale`.
+    of their options, each with a default), and implement :meth:`word_scores` (one input) or
+    :meth:`word_scores_batch` (several inputs, packed into shared forward passes). A method
+    that finds its hard rationale itself (greedy) overrides :meth:`hard_rationale`.
     """
 
     name: ClassVar[str]
@@ -188,6 +189,13 @@ class Explainer(ABC):
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__:
+            if (
+                cls.word_scores is Explainer.word_scores
+                and cls.word_scores_batch is Explainer.word_scores_batch
+            ):
+                raise TypeError(
+                    f"explainer {cls.name} implements neither word_scores nor word_scores_batch"
+                )
             if cls.name in _EXPLAINERS:
                 raise RationalizerError(f"two explainers are named {cls.name!r}")
             _EXPLAINERS[cls.name] = cls
@@ -226,40 +234,107 @@ class Explainer(ABC):
         ``target`` is the class to explain (label or index; one, or one per input); by default
         the model's prediction on the full input. ``queries`` gives the claim or question of
         pair tasks (ignored for instances, which carry their own).
+
+        Several inputs are explained together (see :meth:`groups`), their model inputs packed
+        ``batch_size`` to a forward pass; each explanation is the one the input gets alone, and
+        its ``seconds`` is its share of its group's time. ``batch_size=1`` runs one model input
+        per forward pass, one input after another.
         """
+        from rationalizer.explain.methods.batching import everything, row_probabilities
+
         model.check_capability(self.requires, self.name)
         instances = model.prepare_all(inputs, queries)
-        targets = _per_input(target, len(instances), "target")
-        explanations = []
-        for instance, wanted in zip(instances, targets, strict=True):
+        wanted = _per_input(target, len(instances), "target")
+        explanations: list[Explanation] = [None] * len(instances)  # type: ignore[list-item]
+        for group in self.groups(instances):
             start = time.perf_counter()
-            full = model.probabilities(instance, np.ones((1, instance.num_words), np.int8))[0]
-            index = int(full.argmax()) if wanted is None else model.label_index(wanted)
-            scores = np.asarray(self.word_scores(model, instance, index), dtype=np.float64)
-            if scores.shape != (instance.num_words,):
-                raise RuntimeError(
-                    f"explainer {self.name} returned {scores.shape} scores for "
-                    f"{instance.num_words} words"
+            chosen = [instances[i] for i in group]
+            full = row_probabilities(model, chosen, everything(chosen), self.options.batch_size)
+            targets = [
+                int(probabilities.argmax()) if wanted[i] is None else model.label_index(wanted[i])
+                for i, probabilities in zip(group, full, strict=True)
+            ]
+            scores = [
+                self._checked(instance, values)
+                for instance, values in zip(
+                    chosen, self.word_scores_batch(model, chosen, targets), strict=True
                 )
-            mask = self.hard_rationale(model, instance, index, scores)
-            explanations.append(
-                Explanation(
+            ]
+            masks = [
+                self.hard_rationale(model, *case)
+                for case in zip(chosen, targets, scores, strict=True)
+            ]
+            seconds = (time.perf_counter() - start) / len(group)
+            for i, instance, probabilities, index, values, mask in zip(
+                group, chosen, full, targets, scores, masks, strict=True
+            ):
+                explanations[i] = Explanation(
                     words=instance.words,
-                    scores=tuple(float(s) for s in scores),
+                    scores=tuple(float(s) for s in values),
                     rationale=mask_to_spans(mask),
                     target=model.labels[index],
-                    probabilities=dict(zip(model.labels, map(float, full), strict=True)),
+                    probabilities=dict(zip(model.labels, map(float, probabilities), strict=True)),
                     method=self.name,
                     settings=self.settings,
                     query=instance.query,
-                    seconds=time.perf_counter() - start,
+                    seconds=seconds,
                 )
-            )
         return explanations
 
-    @abstractmethod
+    def _checked(self, instance: Instance, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape != (instance.num_words,):
+            raise RuntimeError(
+                f"explainer {self.name} returned {scores.shape} scores for "
+                f"{instance.num_words} words"
+            )
+        return scores
+
+    # ------------------------------------------------------------------ batching
+    @property
+    def examples_per_call(self) -> int:
+        """How many inputs :meth:`word_scores_batch` gets at once: ``batch_size``, so a method
+        with one model input per example fills a forward pass. Methods that run many inputs per
+        example, or that cannot pack examples, lower it."""
+        return self.options.batch_size
+
+    def group_key(self, instance: Instance) -> int:
+        """Inputs with different keys are never explained in one call (default: any may)."""
+        return 0
+
+    def groups(self, instances: Sequence[Instance]) -> list[list[int]]:
+        """The indices of the inputs explained together: sorted by the number of words the
+        model sees (so that a group runs few padded positions), at most
+        :attr:`examples_per_call` of them, all with one :meth:`group_key`."""
+        order = sorted(
+            range(len(instances)),
+            key=lambda i: (self.group_key(instances[i]), instances[i].seen_words),
+        )
+        groups: list[list[int]] = []
+        for i in order:
+            if (
+                not groups
+                or len(groups[-1]) == self.examples_per_call
+                or self.group_key(instances[groups[-1][0]]) != self.group_key(instances[i])
+            ):
+                groups.append([])
+            groups[-1].append(i)
+        return groups
+
+    # ------------------------------------------------------------------ what methods implement
     def word_scores(self, model: ClassifierAdapter, instance: Instance, target: int) -> np.ndarray:
         """One attribution per word of ``instance`` for class index ``target``."""
+        return self.word_scores_batch(model, [instance], [target])[0]
+
+    def word_scores_batch(
+        self, model: ClassifierAdapter, instances: Sequence[Instance], targets: Sequence[int]
+    ) -> list[np.ndarray]:
+        """:meth:`word_scores` of each instance; methods that pack several examples into one
+        forward pass override this instead (each must give what ``word_scores`` gives)."""
+        return [
+            self.word_scores(model, instance, target)
+            for instance, target in zip(instances, targets, strict=True)
+        ]
 
     def hard_rationale(
         self, model: ClassifierAdapter, instance: Instance, target: int, scores: np.ndarray

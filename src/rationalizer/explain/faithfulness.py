@@ -8,7 +8,7 @@ decoding and re-tokenizing text, so the model sees exactly the words kept and no
 
 :func:`explain_dataset` writes the result as ERASER results records, which
 :func:`rationalizer.metrics.evaluate` (and ``rationalizer evaluate``) score; given a jsonl
-path it appends each record as it is done and, run again, skips the examples already written.
+path it appends the records as they are done and, run again, skips the examples already written.
 """
 
 from __future__ import annotations
@@ -119,16 +119,74 @@ def measure(
     alone, and, given soft ``scores``, without / with only the top fraction of words at each
     AOPC threshold; all in one batched call of the adapter. ``target`` defaults to the class
     predicted on the full input."""
+    [result] = measure_all(
+        adapter, [instance], [rationale], [scores], [target], thresholds=thresholds
+    )
+    return result
+
+
+def measure_all(
+    adapter: ClassifierAdapter,
+    instances: Sequence[Instance],
+    rationales: Sequence[Sequence[int] | np.ndarray],
+    scores: Sequence[Sequence[float] | np.ndarray | None],
+    targets: Sequence[int | str | None],
+    *,
+    thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
+    batch_size: int | None = None,
+) -> list[Faithfulness]:
+    """:func:`measure` of each instance (with its rationale, scores and target), the perturbed
+    inputs of all of them packed ``batch_size`` (default: the adapter's) per forward pass."""
+    from rationalizer.explain.methods.batching import row_probabilities
+
+    keeps = [
+        _perturbations(instance, rationale, values, thresholds)
+        for instance, rationale, values in zip(instances, rationales, scores, strict=True)
+    ]
+    rows = [instance for instance, keep in zip(instances, keeps, strict=True) for _ in keep]
+    probabilities = row_probabilities(
+        adapter, rows, [row for keep in keeps for row in keep], batch_size or adapter.batch_size
+    )
+    ends = np.cumsum([len(keep) for keep in keeps])
+    return [
+        _faithfulness(adapter, part, target, thresholds if values is not None else ())
+        for part, target, values in zip(
+            np.split(probabilities, ends[:-1]), targets, scores, strict=True
+        )
+    ]
+
+
+def _perturbations(
+    instance: Instance,
+    rationale: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray | None,
+    thresholds: Sequence[float],
+) -> np.ndarray:
+    """The keep vectors :func:`measure` runs: full, without and with only the rationale, then
+    without and with only the top words at each threshold (given scores)."""
     rationale = np.asarray(rationale) != 0
     if rationale.shape != (instance.num_words,):
         raise RationalizerError(
             f"a rationale of {rationale.shape} for an input of {instance.num_words} words"
         )
-    thresholds = _checked_thresholds(thresholds) if scores is not None else ()
-    tops = [top_fraction(instance, scores, t) for t in thresholds]  # type: ignore[arg-type]
+    tops = (
+        [top_fraction(instance, scores, t) for t in _checked_thresholds(thresholds)]
+        if scores is not None
+        else []
+    )
     full = np.ones(instance.num_words, dtype=bool)
-    rows = [full, ~rationale, rationale, *(~top for top in tops), *tops]
-    probabilities = adapter.probabilities(instance, np.stack(rows).astype(np.int8))
+    return np.stack([full, ~rationale, rationale, *(~top for top in tops), *tops]).astype(np.int8)
+
+
+def _faithfulness(
+    adapter: ClassifierAdapter,
+    probabilities: np.ndarray,
+    target: int | str | None,
+    thresholds: Sequence[float],
+) -> Faithfulness:
+    """The :class:`Faithfulness` of one instance from the probabilities of its
+    :func:`_perturbations`."""
+    thresholds = _checked_thresholds(thresholds) if thresholds else ()
     count = len(thresholds)
     index = int(probabilities[0].argmax()) if target is None else adapter.label_index(target)
     return Faithfulness(
@@ -176,32 +234,51 @@ def _checked_thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
 # Whole datasets
 
 
-def explain_example(
+def explain_examples(
     explainer: Explainer,
     adapter: ClassifierAdapter,
-    example: Example,
+    examples: Sequence[Example],
     thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
-) -> ResultRecord:
-    """The ERASER record of ``explainer`` on one example: the explanation of the predicted
-    class (hard spans and soft scores) with its faithfulness probabilities."""
-    instance = adapter.prepare(example.document.tokens, example.query)
-    [explanation] = explainer.attribute(adapter, instance)
-    if not np.isfinite(explanation.scores).all():
-        raise RationalizerError(
-            f"{explainer.name} gave NaN or infinite scores for example {example.id!r}"
-        )
-    faithfulness = measure_explanation(adapter, explanation, instance, thresholds=thresholds)
-    return ResultRecord.single_document(
-        example.id,
-        example.document.docid,
-        ((span.start, span.end) for span in explanation.rationale),
-        explanation.scores,
-        adapter.labels,
-        faithfulness.full,
-        faithfulness.without_rationale,
-        faithfulness.rationale_only,
-        zip(faithfulness.thresholds, faithfulness.without_top, faithfulness.top_only, strict=True),
+) -> list[ResultRecord]:
+    """The ERASER record of ``explainer`` on each example: the explanation of the predicted
+    class (hard spans and soft scores) with its faithfulness probabilities. The examples are
+    explained together (:meth:`Explainer.attribute`) and their faithfulness inputs packed
+    ``batch_size`` (the explainer's) per forward pass."""
+    instances = [adapter.prepare(ex.document.tokens, ex.query) for ex in examples]
+    explanations = explainer.attribute(adapter, instances)
+    for example, explanation in zip(examples, explanations, strict=True):
+        if not np.isfinite(explanation.scores).all():
+            raise RationalizerError(
+                f"{explainer.name} gave NaN or infinite scores for example {example.id!r}"
+            )
+    measured = measure_all(
+        adapter,
+        instances,
+        [explanation.rationale_mask for explanation in explanations],
+        [explanation.scores for explanation in explanations],
+        [explanation.target for explanation in explanations],
+        thresholds=thresholds,
+        batch_size=explainer.options.batch_size,
     )
+    return [
+        ResultRecord.single_document(
+            example.id,
+            example.document.docid,
+            ((span.start, span.end) for span in explanation.rationale),
+            explanation.scores,
+            adapter.labels,
+            faithfulness.full,
+            faithfulness.without_rationale,
+            faithfulness.rationale_only,
+            zip(
+                faithfulness.thresholds,
+                faithfulness.without_top,
+                faithfulness.top_only,
+                strict=True,
+            ),
+        )
+        for example, explanation, faithfulness in zip(examples, explanations, measured, strict=True)
+    ]
 
 
 def explain_dataset(
@@ -217,9 +294,11 @@ def explain_dataset(
     """ERASER results records (dataset order) of ``explainer`` on every example of ``dataset``.
 
     Each example's predicted class is explained; the record holds the hard rationale, the
-    soft scores and the faithfulness probabilities (see :func:`explain_example`). With
-    ``resume_path`` (a jsonl file), each record is appended as soon as it is done, and the
-    examples already in the file are not explained again. ``progress`` shows a progress bar
+    soft scores and the faithfulness probabilities (see :func:`explain_examples`). Examples are
+    explained ``batch_size`` (the explainer's option) at a time, in dataset order, their model
+    inputs packed into shared forward passes. With ``resume_path`` (a jsonl file), the records
+    of each such chunk are appended as soon as it is done, and the examples already in the
+    file are not explained again. ``progress`` shows a progress bar
     on ``console`` (default: standard error).
     """
     thresholds = _checked_thresholds(aopc_thresholds)
@@ -246,13 +325,16 @@ def explain_dataset(
             total=len(dataset),
             completed=len(done),
         )
-        for example in todo:
-            record = explain_example(explainer, adapter, example, thresholds)
-            done[example.id] = record
+        size = explainer.options.batch_size
+        for chunk in (todo[start : start + size] for start in range(0, len(todo), size)):
+            records = explain_examples(explainer, adapter, chunk, thresholds)
+            for example, record in zip(chunk, records, strict=True):
+                done[example.id] = record
+                if output is not None:
+                    output.write(record.to_json() + "\n")
             if output is not None:
-                output.write(record.to_json() + "\n")
                 output.flush()
-            bar.advance(task)
+            bar.advance(task, len(chunk))
     return [done[example.id] for example in dataset]
 
 

@@ -2,10 +2,11 @@
 
 Each differentiates the explained output (the target's log-odds by default, see
 :mod:`~rationalizer.explain.methods.shared`) with respect to the model's input embeddings,
-through Captum (``Saliency``, ``InputXGradient``, ``NoiseTunnel``, ``IntegratedGradients``),
-so they need an adapter with the ``gradients`` capability. Captum gives one value per position
-and embedding dimension; a word's score reduces the values of all its positions (subwords) and
-dimensions, in one of two ways chosen by what the values mean:
+through Captum (``Saliency``, ``InputXGradient``, ``IntegratedGradients``; SmoothGrad runs
+``Saliency`` on noisy copies it draws itself), so they need an adapter with the ``gradients``
+capability. Captum gives one value per position and embedding dimension; a word's score
+reduces the values of all its positions (subwords) and dimensions, in one of two ways chosen by
+what the values mean:
 
 * **signed sum** for gradient × input and integrated gradients. Their values are additive
   contributions to the output (first-order Taylor terms; for integrated gradients they add up to
@@ -20,58 +21,98 @@ dimensions, in one of two ways chosen by what the values mean:
   changing the word moves the output. These scores never argue against the target.
 
 No method rescales its scores: they are in units of the explained output.
+
+Several examples share each forward pass (up to ``batch_size`` model inputs): their
+embeddings are right-padded into one batch, and padding is cut off before the model reads it,
+so an example's scores are the ones it gets alone.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import torch
-from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
+from captum.attr import InputXGradient, IntegratedGradients, Saliency
 from pydantic import Field
 
 from rationalizer.explain.base import Explainer
+from rationalizer.explain.methods.batching import padded_embeddings, padded_logits
 from rationalizer.explain.methods.shared import OutputOptions, output_from_logits, seeded
 
 if TYPE_CHECKING:
     from rationalizer.explain.adapters import ClassifierAdapter, Instance
 
-Forward = Callable[[torch.Tensor], torch.Tensor]
+Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Reduction = Literal["sum", "norm"]
+
+
+class Padded(NamedTuple):
+    """The input embeddings of several examples, right-padded with zeros into one batch."""
+
+    #: (B, L, D), requiring gradients
+    inputs: torch.Tensor
+    #: (B, L, D): what the model sees where a word is removed
+    baselines: torch.Tensor
+    #: each example's number of positions; the rest of its row is padding
+    lengths: list[int]
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """The example index of each row: the ``forward``'s second argument."""
+        return torch.arange(len(self.lengths))
 
 
 class GradientExplainer(Explainer):
     """A Captum gradient attribution on the input embeddings, reduced to words.
 
     Subclasses set ``reduction`` (see the module docstring) and compute the attributions per
-    position and dimension in :meth:`position_attributions`.
+    position and dimension in :meth:`position_attributions`. Several examples are attributed
+    in one call: their embeddings are right-padded into one batch, a row's padding never
+    reaches the model (so its gradient is 0 and it is never read), and each row is
+    differentiated for its own target.
     """
 
     requires = "gradients"
     Options = OutputOptions
     reduction: ClassVar[Reduction]
 
-    def word_scores(self, model: ClassifierAdapter, instance: Instance, target: int) -> np.ndarray:
-        inputs = model.embeddings(instance).detach().requires_grad_()
+    def word_scores_batch(
+        self, model: ClassifierAdapter, instances: Sequence[Instance], targets: Sequence[int]
+    ) -> list[np.ndarray]:
+        inputs, baselines = padded_embeddings(model, instances)
+        lengths = [len(instance.encoding) for instance in instances]
+        padded = Padded(inputs.detach().requires_grad_(), baselines.detach(), lengths)
+        wanted = torch.tensor(targets)
 
-        def forward(embeddings: torch.Tensor) -> torch.Tensor:
-            logits = model.logits_from_embeddings(instance, embeddings)
-            return output_from_logits(logits, target, self.options.output)
+        def forward(embeddings: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            logits = padded_logits(model, [instances[row] for row in rows.tolist()], embeddings)
+            return output_from_logits(logits, wanted[rows], self.options.output)
 
-        values = self.position_attributions(forward, inputs, model, instance)
-        values = values.detach()[0].double().cpu()
+        values = self.position_attributions(forward, padded).detach().double().cpu()
+        return [
+            self._reduced(model, instance, values[row, :length])
+            for row, (instance, length) in enumerate(zip(instances, lengths, strict=True))
+        ]
+
+    def _reduced(
+        self, model: ClassifierAdapter, instance: Instance, values: torch.Tensor
+    ) -> np.ndarray:
+        """Word scores from one example's attributions (L, D), by :attr:`reduction`."""
         if self.reduction == "sum":
             return model.words_from_positions(instance, values.sum(-1).numpy())
         return np.sqrt(model.words_from_positions(instance, values.square().sum(-1).numpy()))
 
     @abstractmethod
-    def position_attributions(
-        self, forward: Forward, inputs: torch.Tensor, model: ClassifierAdapter, instance: Instance
-    ) -> torch.Tensor:
-        """Attributions (1, L, D) of ``forward``'s output to ``inputs`` (1, L, D)."""
+    def position_attributions(self, forward: Forward, padded: Padded) -> torch.Tensor:
+        """Attributions (B, L, D) of ``forward``'s output to ``padded.inputs``.
+
+        ``forward(embeddings, rows)`` also takes the example index of each of its rows: pass
+        ``padded.rows`` as Captum's ``additional_forward_args``, which Captum expands along
+        with the inputs.
+        """
 
 
 class VanillaGradients(GradientExplainer):
@@ -82,8 +123,10 @@ class VanillaGradients(GradientExplainer):
     )
     reduction = "norm"
 
-    def position_attributions(self, forward, inputs, model, instance):
-        return Saliency(forward).attribute(inputs, abs=False)
+    def position_attributions(self, forward, padded):
+        return Saliency(forward).attribute(
+            padded.inputs, abs=False, additional_forward_args=(padded.rows,)
+        )
 
 
 class GradientXInput(GradientExplainer):
@@ -94,8 +137,10 @@ class GradientXInput(GradientExplainer):
     )
     reduction = "sum"
 
-    def position_attributions(self, forward, inputs, model, instance):
-        return InputXGradient(forward).attribute(inputs)
+    def position_attributions(self, forward, padded):
+        return InputXGradient(forward).attribute(
+            padded.inputs, additional_forward_args=(padded.rows,)
+        )
 
 
 class SmoothGradOptions(OutputOptions):
@@ -106,6 +151,14 @@ class SmoothGradOptions(OutputOptions):
 
 
 class SmoothGrad(GradientExplainer):
+    """Vanilla gradients averaged over noisy copies of the input (Captum ``Saliency``).
+
+    Each example's noise is drawn on its own from ``seed``, scaled by the standard deviation of
+    its own embedding values, so it gets the same noise, and the same scores, alone or batched
+    with others. Captum's ``NoiseTunnel`` draws one noise tensor for the whole padded batch,
+    which would not; so the copies are made here, and run ``batch_size`` per forward pass.
+    """
+
     name = "smoothgrad"
     description = (
         "L2 norm of the target log-odds' gradient averaged over Gaussian-noised embeddings: "
@@ -114,17 +167,34 @@ class SmoothGrad(GradientExplainer):
     Options = SmoothGradOptions
     reduction = "norm"
 
-    def position_attributions(self, forward, inputs, model, instance):
+    @property
+    def examples_per_call(self) -> int:
+        # Each example runs n_samples copies: enough examples to fill one forward pass.
+        return max(1, self.options.batch_size // self.options.n_samples)
+
+    def position_attributions(self, forward, padded):
         options = self.options
-        with seeded(options.seed):
-            return NoiseTunnel(Saliency(forward)).attribute(
-                inputs,
-                nt_type="smoothgrad",
-                nt_samples=options.n_samples,
-                nt_samples_batch_size=options.batch_size,
-                stdevs=options.noise * inputs.std().item(),
-                abs=False,
-            )
+        count, width = options.n_samples, padded.inputs.shape[1]
+        copies = []
+        for row, length in enumerate(padded.lengths):
+            own = padded.inputs[row, :length].detach()
+            with seeded(options.seed):
+                noise = torch.randn((count, *own.shape), dtype=own.dtype, device=own.device)
+            noisy = own + options.noise * own.std() * noise
+            copies.append(torch.nn.functional.pad(noisy, (0, 0, 0, width - length)))
+        noisy, rows = torch.cat(copies), padded.rows.repeat_interleave(count)
+        size = options.batch_size
+        gradients = torch.cat(
+            [
+                Saliency(forward).attribute(
+                    noisy[start : start + size].requires_grad_(),
+                    abs=False,
+                    additional_forward_args=(rows[start : start + size],),
+                )
+                for start in range(0, len(noisy), size)
+            ]
+        )
+        return gradients.reshape(len(copies), count, *gradients.shape[1:]).mean(1)
 
 
 class IntegratedGradientsOptions(OutputOptions):
@@ -141,10 +211,12 @@ class IntegratedGradientsExplainer(GradientExplainer):
     Options = IntegratedGradientsOptions
     reduction = "sum"
 
-    def position_attributions(self, forward, inputs, model, instance):
+    def position_attributions(self, forward, padded):
+        # Captum packs the path points of all examples, batch_size rows per forward pass.
         return IntegratedGradients(forward).attribute(
-            inputs,
-            baselines=model.baseline_embeddings(instance).detach(),
+            padded.inputs,
+            baselines=padded.baselines,
             n_steps=self.options.n_steps,
             internal_batch_size=self.options.batch_size,
+            additional_forward_args=(padded.rows,),
         )

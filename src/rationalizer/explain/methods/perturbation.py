@@ -18,12 +18,18 @@ Scores are not rescaled: occlusion gives the output's drop when the word is remo
 KernelSHAP and C-LIME give the surrogate's coefficient of the word, i.e. the output change from
 removing to keeping it. Each is one number per word, so nothing is reduced over embedding
 dimensions; words cut by the model's truncation are never perturbed and score 0.
+
+Every method packs ``batch_size`` perturbed copies into one forward pass (Captum's
+``perturbations_per_eval``). Occlusion also packs several examples: their keep vectors are
+right-padded into one batch, and a padded column is no word of its row. Captum fits LIME's,
+KernelSHAP's and C-LIME's surrogates one example at a time, so those pack the copies of one
+example, whose ``n_samples`` fill every forward pass but the last.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +40,7 @@ from captum.attr._core.lime import get_exp_kernel_similarity_function
 from pydantic import Field
 
 from rationalizer.explain.base import Explainer
+from rationalizer.explain.methods.batching import row_probabilities
 from rationalizer.explain.methods.shared import (
     OutputOptions,
     output_from_logits,
@@ -44,7 +51,7 @@ from rationalizer.explain.methods.shared import (
 if TYPE_CHECKING:
     from rationalizer.explain.adapters import ClassifierAdapter, Instance
 
-Forward = Callable[[torch.Tensor], torch.Tensor]
+Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def scores_of_seen_words(
@@ -64,27 +71,51 @@ def scores_of_seen_words(
 class KeepVectorExplainer(Explainer):
     """A Captum perturbation attribution over the word keep vector (black boxes welcome).
 
-    Subclasses implement :meth:`keep_attributions` on the (1, W) keep vector of the W words the
-    model sees.
+    Subclasses implement :meth:`keep_attributions` on the (B, W) keep vectors of B examples,
+    right-padded to the W words the longest of them shows the model. A padded column is no
+    word of its row: the forward hands each row only its own columns, so removing a padded
+    column changes nothing, and its value is never read.
     """
 
     Options = OutputOptions
 
-    def word_scores(self, model: ClassifierAdapter, instance: Instance, target: int) -> np.ndarray:
-        def forward(keep: torch.Tensor) -> torch.Tensor:
-            variants = np.ones((len(keep), instance.num_words), dtype=np.int8)
-            variants[:, : keep.shape[1]] = keep.detach().round().cpu().numpy()
-            probabilities = model.probabilities(instance, variants)
-            return output_from_probabilities(probabilities, target, self.options.output)
+    def word_scores_batch(
+        self, model: ClassifierAdapter, instances: Sequence[Instance], targets: Sequence[int]
+    ) -> list[np.ndarray]:
+        seen = [instance.seen_words for instance in instances]
+        scores = [np.zeros(instance.num_words) for instance in instances]
+        if max(seen) == 0:
+            return scores
+        wanted = torch.tensor(targets)
 
-        def attribute(words: int) -> torch.Tensor:
-            return self.keep_attributions(forward, torch.ones(1, words, dtype=torch.float64))
+        def forward(keep: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            chosen = [instances[row] for row in rows.tolist()]
+            variants = []
+            for instance, flags in zip(chosen, keep.detach().round().cpu().numpy(), strict=True):
+                variant = np.ones(instance.num_words, dtype=np.int8)
+                variant[: instance.seen_words] = flags[: instance.seen_words]
+                variants.append(variant)
+            probabilities = row_probabilities(model, chosen, variants, self.options.batch_size)
+            return output_from_probabilities(probabilities, wanted[rows], self.options.output)
 
-        return scores_of_seen_words(instance, self.options.seed, attribute)
+        with seeded(self.options.seed):
+            values = self.keep_attributions(
+                forward,
+                torch.ones(len(instances), max(seen), dtype=torch.float64),
+                torch.arange(len(instances)),
+            )
+        values = values.detach().reshape(len(instances), -1).double().cpu().numpy()
+        for row, count in enumerate(seen):
+            scores[row][:count] = values[row, :count]
+        return scores
 
     @abstractmethod
-    def keep_attributions(self, forward: Forward, keep: torch.Tensor) -> torch.Tensor:
-        """One attribution per word (1, W) of ``forward``'s output to the keep vector ``keep``."""
+    def keep_attributions(
+        self, forward: Forward, keep: torch.Tensor, rows: torch.Tensor
+    ) -> torch.Tensor:
+        """One attribution per word (B, W) of ``forward``'s output to the keep vectors
+        ``keep``; ``forward(keep, rows)`` also takes each row's example index (pass ``rows`` as
+        Captum's ``additional_forward_args``, which Captum expands along with the inputs)."""
 
 
 class OcclusionOptions(OutputOptions):
@@ -93,6 +124,9 @@ class OcclusionOptions(OutputOptions):
 
 
 class OcclusionExplainer(KeepVectorExplainer):
+    """Occlusion (Captum ``Occlusion``) of several examples at once: each forward pass removes
+    one window position from every example, ``batch_size`` rows per pass in all."""
+
     name = "occlusion"
     description = (
         "drop in the target's log-odds when the word (or a window of words) is removed: "
@@ -100,31 +134,45 @@ class OcclusionExplainer(KeepVectorExplainer):
     )
     Options = OcclusionOptions
 
-    def keep_attributions(self, forward, keep):
+    def group_key(self, instance: Instance) -> int:
+        # A window wider than a word would also slide over a shorter example's padding, adding
+        # windows that example does not have alone: only examples of one length share a call.
+        return instance.seen_words if self.options.window > 1 else 0
+
+    def keep_attributions(self, forward, keep, rows):
         return Occlusion(forward).attribute(
             keep,
             sliding_window_shapes=(min(self.options.window, keep.shape[1]),),
             strides=1,
             baselines=0,
-            perturbations_per_eval=self.options.batch_size,
+            perturbations_per_eval=max(1, self.options.batch_size // len(keep)),
+            additional_forward_args=(rows,),
         )
 
 
 class SurrogateExplainer(KeepVectorExplainer):
     """A linear surrogate fitted on sampled keep vectors; LIME and KernelSHAP differ only in the
-    sampling and the sample weights, i.e. in the Captum ``Lime`` they use."""
+    sampling and the sample weights, i.e. in the Captum ``Lime`` they use.
+
+    Captum fits one surrogate per example, one example after another, so examples are not
+    packed together; the ``n_samples`` keep vectors of one example are, ``batch_size`` per
+    forward pass (``perturbations_per_eval``), which fills every pass but the last.
+    """
+
+    examples_per_call = 1
 
     @abstractmethod
     def surrogate(self, forward: Forward) -> Lime:
         """The Captum LIME (or KernelSHAP) fitting ``forward``."""
 
-    def keep_attributions(self, forward, keep):
+    def keep_attributions(self, forward, keep, rows):
         return self.surrogate(forward).attribute(
             keep,
             baselines=0,
             feature_mask=torch.arange(keep.shape[1])[None],
             n_samples=self.options.n_samples,
             perturbations_per_eval=self.options.batch_size,
+            additional_forward_args=(rows,),
         )
 
 
@@ -170,12 +218,12 @@ class KernelShapExplainer(SurrogateExplainer):
     def surrogate(self, forward):
         return KernelShap(forward)
 
-    def keep_attributions(self, forward, keep):
+    def keep_attributions(self, forward, keep, rows):
         if keep.shape[1] == 1:
             # Captum's Shapley-kernel sampler needs two words; a lone word's Shapley value is
             # exactly the output change from removing it.
-            return forward(keep) - forward(torch.zeros_like(keep))
-        return super().keep_attributions(forward, keep)
+            return forward(keep, rows) - forward(torch.zeros_like(keep), rows)
+        return super().keep_attributions(forward, keep, rows)
 
 
 class CLimeOptions(OutputOptions):

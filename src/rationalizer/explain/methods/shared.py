@@ -31,6 +31,9 @@ Output = Literal["log-odds", "probability"]
 #: answering exactly 0 or 1 still gives finite scores
 EPSILON = 1e-7
 
+#: the class explained: one index for every model input, or a tensor of one index per input
+Target = int | torch.Tensor
+
 
 class OutputOptions(ExplainerOptions):
     """Options of every method that explains a scalar output of the model."""
@@ -39,25 +42,28 @@ class OutputOptions(ExplainerOptions):
     output: Output = "log-odds"
 
 
-def output_from_logits(logits: torch.Tensor, target: int, output: Output) -> torch.Tensor:
+def output_from_logits(logits: torch.Tensor, target: Target, output: Output) -> torch.Tensor:
     """The explained scalar (N,) from logits (N, C) of N model inputs (differentiable; computed
-    in double precision, so low-precision models lose nothing here)."""
+    in double precision, so low-precision models lose nothing here). ``target`` is one class
+    index, or one per input (N,) when the inputs explain different examples."""
     return _target_output(torch.log_softmax(logits.double(), -1), target, output)
 
 
 def output_from_probabilities(
-    probabilities: np.ndarray, target: int, output: Output
+    probabilities: np.ndarray, target: Target, output: Output
 ) -> torch.Tensor:
     """The explained scalar (N,) from class probabilities (N, C), clipped (see EPSILON)."""
     clipped = torch.from_numpy(np.clip(probabilities, EPSILON, 1 - EPSILON)).double()
     return _target_output(clipped.log(), target, output)
 
 
-def _target_output(log_probabilities: torch.Tensor, target: int, output: Output) -> torch.Tensor:
-    chosen = log_probabilities[:, target]
+def _target_output(log_probabilities: torch.Tensor, target: Target, output: Output) -> torch.Tensor:
+    index = torch.as_tensor(target, device=log_probabilities.device)
+    index = index.expand(log_probabilities.shape[0])[:, None]
+    chosen = log_probabilities.gather(1, index)[:, 0]
     if output == "probability":
         return chosen.exp()
-    others = torch.cat([log_probabilities[:, :target], log_probabilities[:, target + 1 :]], 1)
+    others = log_probabilities.scatter(1, index, -torch.inf)
     return chosen - torch.logsumexp(others, dim=1)
 
 

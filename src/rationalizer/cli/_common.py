@@ -23,6 +23,37 @@ DataDirOption = Annotated[
 ]
 
 
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help="Where the model computes: cpu, cuda (the first GPU; under torchrun each "
+        "process's own GPU), cuda:N or mps. An unavailable device is refused with the list of "
+        "those this machine has. Default: cpu.",
+        show_default=False,
+    ),
+]
+PrecisionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--precision",
+        help="fp32, bf16 or fp16: the dtype of the matrix products (autocast; weights stay "
+        "float32). bf16 is about twice as fast for transformers on CPUs with AMX/AVX512-BF16 "
+        "and on recent GPUs; fp16 is for GPUs without bfloat16. Default: the run's own "
+        "precision setting.",
+        show_default=False,
+    ),
+]
+
+
+def process_console() -> Console:
+    """Standard error for rank 0 (or a plain run); a silent console for the other processes
+    of a torchrun launch, so that messages and progress bars appear once."""
+    from rationalizer import distributed
+
+    return console_err if distributed.is_main() else Console(stderr=True, quiet=True)
+
+
 def reflow(doc: str) -> str:
     """A docstring as ``--help`` text: the lines of each paragraph joined, so that the terminal
     wraps them instead of breaking them where the source did. Blank lines separate paragraphs."""

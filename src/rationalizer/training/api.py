@@ -8,7 +8,7 @@ model.predict(["a gripping , beautifully acted film ."])[0].rationale
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,18 +16,24 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from rationalizer import distributed
 from rationalizer.data import Dataset, Document, Example, Span, mask_to_spans
 from rationalizer.data.results import ResultRecord
 from rationalizer.data.tokenization import SubwordTokenizer, WordTokenizer
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
 from rationalizer.models import ModelConfig, RationalizerModel
-from rationalizer.training.batching import TrainingExample, encode_examples
+from rationalizer.training.batching import (
+    EncodedExample,
+    TrainingExample,
+    encode_examples,
+    length_batches,
+)
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.methods import keep_mask
-from rationalizer.training.precision import autocast_dtype
-from rationalizer.training.trainer import TrainResult, run_model
+from rationalizer.training.precision import PRECISIONS, Precision, autocast_dtype
+from rationalizer.training.trainer import TrainResult, iter_model, run_model
 
 
 @dataclass(frozen=True)
@@ -49,25 +55,45 @@ class Rationalizer:
     """A trained self-explaining classifier loaded from a run directory."""
 
     def __init__(
-        self, model: RationalizerModel, encoder, labels: Sequence[str], config: TrainConfig
+        self,
+        model: RationalizerModel,
+        encoder,
+        labels: Sequence[str],
+        config: TrainConfig,
+        precision: Precision | None = None,
     ):
         self.model = model.eval()
         self.encoder = encoder
         self.labels = tuple(labels)
         self.config = config
+        self.precision: Precision = checked_precision(precision or config.precision)
 
     @property
-    def _autocast(self):
-        """The mixed-precision dtype the model was trained and validated with, on its device."""
-        device = next(self.model.parameters()).device
-        return autocast_dtype(self.config.precision, device, self.config.encoder_kind)
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The mixed-precision dtype of :attr:`precision` (by default the one the model was
+        trained and validated with) on the model's device."""
+        return autocast_dtype(self.precision, self.device, self.config.encoder_kind)
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> Rationalizer:
+    def load(
+        cls,
+        run_dir: str | Path,
+        *,
+        device: str | torch.device | None = None,
+        precision: Precision | None = None,
+    ) -> Rationalizer:
+        """The model of a run directory on ``device`` (cpu, cuda, cuda:N or mps; default cpu),
+        computing in ``precision`` (fp32, bf16, fp16, auto; default: the run's setting)."""
+        target = distributed.resolve_device(device, flag="device")
         checkpoint = load_checkpoint(run_dir, with_resume=False)
         model_config = ModelConfig(**checkpoint.model_config)
         model = RationalizerModel.build(model_config)
         model.load_state_dict(checkpoint.state_dict)
+        model.to(target)
         if checkpoint.vocabulary is not None:
             encoder = WordTokenizer(checkpoint.vocabulary)
         else:
@@ -76,7 +102,7 @@ class Rationalizer:
             encoder = SubwordTokenizer.from_pretrained(
                 resolve_model_path(model_config.transformer_path)
             )
-        return cls(model, encoder, checkpoint.labels, checkpoint.train_config)
+        return cls(model, encoder, checkpoint.labels, checkpoint.train_config, precision)
 
     # ------------------------------------------------------------------ plain texts
     def predict(
@@ -115,7 +141,38 @@ class Rationalizer:
         fraction of words by selector probability (for AOPC). Masking reuses the model's own
         mechanism, so no text is decoded and re-tokenised.
         """
+        encoded = self._encode(dataset)
+        batches = length_batches([e.length for e in encoded], batch_size)
+        records: dict[int, ResultRecord] = {}
+        for done in self._iter_records(dataset, encoded, batches, aopc_thresholds):
+            records.update(done)
+        return [records[i] for i in range(len(dataset))]
 
+    def prediction_batches(self, dataset: Dataset, batch_size: int = 32) -> list[list[int]]:
+        """The batches (example indices) :meth:`predict_dataset` runs. They depend only on the
+        examples' lengths, so processes that share them out compute every example exactly as
+        one process does."""
+        return length_batches([e.length for e in self._encode(dataset)], batch_size)
+
+    def iter_dataset_records(
+        self,
+        dataset: Dataset,
+        batches: Sequence[Sequence[int]],
+        aopc_thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
+    ) -> Iterator[list[ResultRecord]]:
+        """The records of :meth:`predict_dataset` for the given batches of
+        :meth:`prediction_batches`, one list per batch as it is done."""
+        encoded = self._encode(dataset)
+        for done in self._iter_records(dataset, encoded, batches, aopc_thresholds):
+            yield [record for _, record in done]
+
+    def _iter_records(
+        self,
+        dataset: Dataset,
+        encoded: Sequence[EncodedExample],
+        batches: Sequence[Sequence[int]],
+        aopc_thresholds: Sequence[float],
+    ) -> Iterator[list[tuple[int, ResultRecord]]]:
         def faithfulness(model, batch, out):
             def probabilities(kept: torch.Tensor) -> np.ndarray:
                 return (
@@ -135,51 +192,58 @@ class Rationalizer:
                 extra[f"suff@{t}"] = probabilities(top)
             return extra
 
-        return [
-            ResultRecord.single_document(
-                ex.id,
-                ex.document.docid,
-                ((span.start, span.end) for span in prediction.rationale),
-                prediction.scores,
-                self.labels,
-                row["probabilities"],
-                row["comprehensiveness"],
-                row["sufficiency"],
-                ((t, row[f"comp@{t}"], row[f"suff@{t}"]) for t in aopc_thresholds),
-            )
-            for ex, (prediction, row) in zip(
-                dataset, self._run(dataset, batch_size, faithfulness), strict=True
-            )
-        ]
+        for done in iter_model(self.model, encoded, batches, faithfulness, self.autocast_dtype):
+            records = []
+            for i, row in done:
+                ex = dataset[i]
+                prediction = self._prediction(ex, encoded[i], row)
+                record = ResultRecord.single_document(
+                    ex.id,
+                    ex.document.docid,
+                    ((span.start, span.end) for span in prediction.rationale),
+                    prediction.scores,
+                    self.labels,
+                    row["probabilities"],
+                    row["comprehensiveness"],
+                    row["sufficiency"],
+                    ((t, row[f"comp@{t}"], row[f"suff@{t}"]) for t in aopc_thresholds),
+                )
+                records.append((i, record))
+            yield records
 
     # ------------------------------------------------------------------ shared
-    def _run(
-        self, examples: Sequence[Example], batch_size: int, extra=None
-    ) -> list[tuple[Prediction, dict]]:
-        """Encode, run the model (with ``extra`` outputs) and map every output to words."""
+    def _encode(self, examples: Sequence[Example]) -> list[EncodedExample]:
         encoded, _ = encode_examples(
             self.encoder,
             [TrainingExample(ex, annotated=False, shortcut_words=None) for ex in examples],
             self.labels,
             self.config.max_length,
         )
-        rows = run_model(self.model, encoded, batch_size, extra=extra, autocast_to=self._autocast)
-        out = []
-        for ex, enc, row in zip(examples, encoded, rows, strict=True):
-            word_mask = enc.encoding.position_mask_to_words(row["mask"])
-            # words dropped by truncation were never scored: 0, like unselected words
-            scores = enc.encoding.positions_to_words(
-                row["select_probability"], aggregate="mean", fill=0.0
-            )
-            prediction = Prediction(
-                words=ex.document.tokens,
-                label=self.labels[int(row["probabilities"].argmax())],
-                probabilities=self._distribution(row["probabilities"]),
-                rationale=mask_to_spans(word_mask),
-                scores=tuple(float(s) for s in scores),
-            )
-            out.append((prediction, row))
-        return out
+        return encoded
+
+    def _run(self, examples: Sequence[Example], batch_size: int) -> list[tuple[Prediction, dict]]:
+        """Encode, run the model and map every output to words."""
+        encoded = self._encode(examples)
+        rows = run_model(self.model, encoded, batch_size, autocast_to=self.autocast_dtype)
+        return [
+            (self._prediction(ex, enc, row), row)
+            for ex, enc, row in zip(examples, encoded, rows, strict=True)
+        ]
+
+    def _prediction(self, example: Example, encoded: EncodedExample, row: dict) -> Prediction:
+        """The model's outputs on one example (a row of ``run_model``), on its words."""
+        word_mask = encoded.encoding.position_mask_to_words(row["mask"])
+        # words dropped by truncation were never scored: 0, like unselected words
+        scores = encoded.encoding.positions_to_words(
+            row["select_probability"], aggregate="mean", fill=0.0
+        )
+        return Prediction(
+            words=example.document.tokens,
+            label=self.labels[int(row["probabilities"].argmax())],
+            probabilities=self._distribution(row["probabilities"]),
+            rationale=mask_to_spans(word_mask),
+            scores=tuple(float(s) for s in scores),
+        )
 
     def _distribution(self, probabilities: np.ndarray) -> dict[str, float]:
         return dict(zip(self.labels, map(float, probabilities), strict=True))
@@ -193,8 +257,18 @@ def _top_fraction(scores: torch.Tensor, selectable: torch.Tensor, fraction: floa
     return ((ranks < counts[:, None]) & selectable).float()
 
 
+def checked_precision(precision: str) -> Precision:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a clear error."""
+    if precision not in PRECISIONS:
+        raise RationalizerError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return precision  # type: ignore[return-value]
+
+
 def train(out: str | Path, console: Console | None = None, **settings) -> TrainResult:
-    """Train a rationalizer (``settings`` are :class:`TrainConfig` fields) into ``out``."""
+    """Train a rationalizer (``settings`` are :class:`TrainConfig` fields) into ``out``; under
+    torchrun, on every process of the launch (see :mod:`rationalizer.distributed`)."""
     from rationalizer.training.discovery import train_run
 
-    return train_run(TrainConfig(**settings), Path(out), console=console)
+    config = TrainConfig(**settings)
+    with distributed.session(config.device):
+        return train_run(config, Path(out), console=console)

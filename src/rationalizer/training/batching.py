@@ -257,7 +257,7 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         if not self.shuffle:
-            yield from (batch.tolist() for batch in self._batches_of(np.arange(len(self.lengths))))
+            yield from length_batches(self.lengths, self.batch_size)
             return
         rng = np.random.default_rng((self.seed, self.epoch))
         order = rng.permutation(len(self.lengths))
@@ -273,6 +273,30 @@ class BucketBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         # Buckets hold whole batches, so only the last batch can be short.
         return math.ceil(len(self.lengths) / self.batch_size)
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices in order of increasing length (ties by index), cut into batches: how evaluation
+    and prediction batch. The batches depend only on the lengths, so a run sharded over several
+    processes computes every example in the same batch, hence the same numbers, as one process."""
+    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
+    return [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+
+
+def shard_batch(batch: Sequence[int], rank: int, world_size: int) -> tuple[list[int], float]:
+    """Rank ``rank``'s contiguous share of a global batch, and the weight of its mean loss.
+
+    The shares differ in size by at most one. Data-parallel training averages the ranks'
+    gradients, so a rank's mean loss is weighed by its share × ``world_size``: the average is
+    then the gradient of the mean over the whole batch, as one process computes it. Every rank
+    must step, so a rank left without an example (a last batch smaller than the world) gets the
+    batch's first example with weight 0.
+    """
+    size = len(batch)
+    start, end = size * rank // world_size, size * (rank + 1) // world_size
+    if start == end:
+        return [batch[0]], 0.0
+    return list(batch[start:end]), (end - start) * world_size / size
 
 
 def _pad_rows(rows: Sequence[np.ndarray], length: int) -> torch.Tensor:

@@ -189,6 +189,8 @@ class ResumeState:
     optimizer: dict[str, Any]
     scheduler: dict[str, Any] | None
     rng: RngState
+    #: the float16 loss scaler's state (None: no active scaler, or a checkpoint from before)
+    scaler: dict[str, Any] | None = None
 
     @classmethod
     def capture(
@@ -200,6 +202,7 @@ class ResumeState:
         best_metric: float | None = None,
         best_epoch: int = 0,
         stale_epochs: int = 0,
+        scaler: torch.amp.GradScaler | None = None,
     ) -> ResumeState:
         """The current state. It refers to the optimizer's live tensors: save it right away."""
         return cls(
@@ -210,6 +213,7 @@ class ResumeState:
             optimizer=optimizer.state_dict(),
             scheduler=None if scheduler is None else scheduler.state_dict(),
             rng=RngState.capture(),
+            scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
         )
 
     def restore(
@@ -217,13 +221,17 @@ class ResumeState:
         *,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+        scaler: torch.amp.GradScaler | None = None,
     ) -> None:
-        """Put the optimizer, scheduler and random generators back into the saved state."""
+        """Put the optimizer, scheduler, loss scaler and random generators back into the saved
+        state. A scaler saved by a float16 run is restored only into an active scaler."""
         optimizer.load_state_dict(self.optimizer)
         if scheduler is not None:
             if self.scheduler is None:
                 raise RationalizerError("the saved resume state has no learning-rate schedule")
             scheduler.load_state_dict(self.scheduler)
+        if scaler is not None and scaler.is_enabled() and self.scaler is not None:
+            scaler.load_state_dict(self.scaler)
         self.rng.restore()
 
     def _tree(self) -> dict[str, Any]:
@@ -235,6 +243,7 @@ class ResumeState:
             "optimizer": self.optimizer,
             "scheduler": self.scheduler,
             "rng": self.rng._tree(),
+            "scaler": self.scaler,
         }
 
     @classmethod
@@ -247,6 +256,7 @@ class ResumeState:
             optimizer=tree["optimizer"],
             scheduler=tree["scheduler"],
             rng=RngState._from_tree(tree["rng"]),
+            scaler=tree.get("scaler"),
         )
 
 

@@ -22,7 +22,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rationalizer.errors import DataFormatError, RationalizerError
-from rationalizer.training.precision import Precision, autocast_dtype
+from rationalizer.training.precision import Precision, autocast_dtype, precision_name
 
 Method = Literal["rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt", "full-text"]
 Augmentation = Literal["none", "random", "semantic", "mixed"]
@@ -42,6 +42,8 @@ DEFAULT_SELECTION_RATE = 0.1
 SHORTCUT_METHODS = ("ssr-unif", "ssr-virt")
 #: Default ``shortcut_min_skew`` (nats), chosen on validation data (docs/training.md).
 DEFAULT_SHORTCUT_MIN_SKEW = 1.0
+#: Settings that may change when a run resumes or is reused: where it computes.
+RUNTIME_SETTINGS = ("device",)
 #: Fewest annotated examples a word must occur in, outside the rationale, to pass a skew filter.
 SKEW_MIN_COUNT = 2
 
@@ -167,11 +169,17 @@ class TrainConfig(BaseModel):
         "weighted_f1, token_f1 (rationale F1) or loss",
     )
     seed: int = Field(0, ge=0, description="seed of every random choice of the run")
-    device: str = Field("cpu", description="torch device, e.g. cpu, cuda, cuda:1")
+    device: str = Field(
+        "cpu",
+        description="torch device: cpu, cuda, cuda:N or mps. Under torchrun, cuda means each "
+        "process's own GPU (cuda:LOCAL_RANK). Where a run computes, not what it computes: a run "
+        "resumes on another device",
+    )
     precision: Precision = Field(
         "auto",
         description="fp32, bf16 (matrix products in bfloat16 under autocast, weights stay "
-        "float32) or auto: bf16 for transformer encoders on a device with bfloat16 units "
+        "float32), fp16 (float16 autocast with a gradient scaler, for GPUs without bfloat16) "
+        "or auto: bf16 for transformer encoders on a device with bfloat16 units "
         "(AMX/AVX512-BF16 CPUs, recent GPUs), where it is about twice as fast, else fp32",
     )
 
@@ -291,7 +299,7 @@ class TrainConfig(BaseModel):
                 Override(
                     "precision",
                     "auto",
-                    "fp32" if used is None else "bf16",
+                    precision_name(used),
                     "auto: bf16 for a transformer on a device with bfloat16 units, else fp32",
                 )
             )
@@ -305,6 +313,13 @@ class TrainConfig(BaseModel):
                 )
             )
         return filled
+
+    def same_run(self, other: TrainConfig) -> bool:
+        """Whether ``other`` describes the same run: every setting equal except those of
+        :data:`RUNTIME_SETTINGS`, which say where it computes, not what."""
+        return self.model_dump(exclude=set(RUNTIME_SETTINGS)) == other.model_dump(
+            exclude=set(RUNTIME_SETTINGS)
+        )
 
     def effective(self, overrides: list[Override]) -> dict[str, Any]:
         """The settings as JSON with each override's value in place of the requested one."""

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from rationalizer import distributed
 from rationalizer.data import Dataset, load, spans_to_mask
 from rationalizer.errors import RationalizerError
 from rationalizer.provenance import code_provenance
@@ -89,7 +90,7 @@ def ensure_unsupervised_run(
     """Train the unsupervised rationalizer into ``run_dir`` unless a finished one is there."""
     unsupervised = unsupervised_config(config)
     if (run_dir / SUMMARY_FILE).is_file():
-        if load_checkpoint(run_dir, with_resume=False).train_config != unsupervised:
+        if not load_checkpoint(run_dir, with_resume=False).train_config.same_run(unsupervised):
             raise RationalizerError(
                 f"{run_dir} holds an unsupervised run with other settings than this run needs"
             )
@@ -123,7 +124,7 @@ def discover_shortcuts(
         raise RationalizerError(
             "shortcut discovery needs annotated training examples: raise --labeled-fraction"
         )
-    model = Rationalizer.load(run_dir)
+    model = Rationalizer.load(run_dir, device=config.device)
     predictions = model.predict(
         [ex.document.tokens for ex in annotated], queries=[ex.query for ex in annotated]
     )
@@ -143,7 +144,6 @@ def discover_shortcuts(
         min_skew=config.shortcut_min_skew,
         filtered_words=filtered,
     )
-    out.mkdir(parents=True, exist_ok=True)
     unsupervised = unsupervised_config(config)
     filled = unsupervised.filled_defaults()
     made_by = {
@@ -151,13 +151,16 @@ def discover_shortcuts(
         "effective_config": unsupervised.effective(filled),
         "overrides": [asdict(override) for override in filled],
     }
-    report.save_json(out / REPORT_JSON, made_by)
-    (out / REPORT_MD).write_text(report.to_markdown(), encoding="utf-8")
     scores = None
     planted = _planted_shortcuts(config.dataset)
     if planted is not None:
         scores = discovery_scores(annotated, masks, planted, rank_by=rank_by)
-        (out / SCORES_JSON).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    if distributed.is_main():  # every process found the same; one writes it
+        out.mkdir(parents=True, exist_ok=True)
+        report.save_json(out / REPORT_JSON, made_by)
+        (out / REPORT_MD).write_text(report.to_markdown(), encoding="utf-8")
+        if scores is not None:
+            (out / SCORES_JSON).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     if report.shortcut_words == 0:
         why = _why_no_shortcuts(report, run_dir, config.shortcut_min_skew)
         if not config.allow_no_shortcuts:

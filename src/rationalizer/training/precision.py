@@ -1,9 +1,10 @@
 """Mixed precision: which dtype a run computes in, and the autocast context that applies it.
 
-Weights and optimizer state stay float32; only the matrix products run in bfloat16 under
-:func:`torch.autocast`. On this project's benchmark CPU (AMX-bf16) that makes a MiniLM
+Weights and optimizer state stay float32; only the matrix products run in bfloat16 (or float16)
+under :func:`torch.autocast`. On this project's benchmark CPU (AMX-bf16) bfloat16 makes a MiniLM
 training step about twice as fast (``benchmarks/results/precision.md``); a BiGRU gains nothing,
-so ``auto`` keeps GRUs in float32.
+so ``auto`` keeps GRUs in float32. float16 (``fp16``, for GPUs without bfloat16) has a narrow
+exponent range, so its training scales the loss with :func:`grad_scaler`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from typing import Literal
 
 import torch
 
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "fp16")
+#: autocast dtype of each explicit precision
+_DTYPES: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -33,14 +41,23 @@ def autocast_dtype(
     precision: Precision, device: str | torch.device, encoder_kind: str
 ) -> torch.dtype | None:
     """The dtype to autocast to (None: plain float32) for a run's ``precision`` setting."""
-    device = torch.device(device)
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if encoder_kind == "transformer" and bf16_is_fast(device):
+    if precision != "auto":
+        return _DTYPES[precision]
+    if encoder_kind == "transformer" and bf16_is_fast(torch.device(device)):
         return torch.bfloat16
     return None
+
+
+def precision_name(dtype: torch.dtype | None) -> Precision:
+    """The explicit precision setting that autocasts to ``dtype``."""
+    return next(name for name, known in _DTYPES.items() if known == dtype)  # type: ignore[return-value]
+
+
+def grad_scaler(dtype: torch.dtype | None, device: str | torch.device) -> torch.amp.GradScaler:
+    """The loss scaler of a training run: active for float16, whose small gradients would
+    underflow to zero unscaled; for other dtypes a disabled scaler, whose calls change
+    nothing, so every precision trains through the same code."""
+    return torch.amp.GradScaler(torch.device(device).type, enabled=dtype == torch.float16)
 
 
 @contextlib.contextmanager

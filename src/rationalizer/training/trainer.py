@@ -4,6 +4,12 @@ A run directory holds everything about a run: ``config.json`` and ``model.safete
 selected model), ``vocab.json`` for word-level models, ``metrics.jsonl`` (one line per epoch),
 ``summary.json``, and while training ``resume.*`` (the last completed epoch, so an interrupted
 run continues where it stopped). SSR runs also keep ``shortcuts.json``/``shortcuts.md``.
+
+Launched by torchrun on N processes (:mod:`rationalizer.distributed`), the loop trains one
+model with DistributedDataParallel: every global batch of N × ``batch_size`` examples, the
+batch one process of ``batch_size`` × N would take, is split among the processes, and their
+gradients are averaged. Rank 0 alone validates, writes the run directory and shows progress;
+the checkpoint is the same whatever the number of processes, so a run resumes on any number.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -21,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from transformers import get_linear_schedule_with_warmup
 
+from rationalizer import distributed
 from rationalizer.data import Dataset, Example, load
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics import classification_metrics, token_prf
@@ -35,6 +42,8 @@ from rationalizer.training.batching import (
     choose_annotated,
     collate_batch,
     encode_examples,
+    length_batches,
+    shard_batch,
     to_device,
 )
 from rationalizer.training.checkpoint import (
@@ -44,7 +53,7 @@ from rationalizer.training.checkpoint import (
 )
 from rationalizer.training.config import DEFAULT_SELECTION_RATE, Override, TrainConfig
 from rationalizer.training.methods import LossWeights, Method, get_method_class
-from rationalizer.training.precision import autocast, autocast_dtype
+from rationalizer.training.precision import autocast, autocast_dtype, grad_scaler
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -68,6 +77,34 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def seed_rank(seed: int, epoch: int, rank: int) -> None:
+    """Seed the sampling noise (dropout, Gumbel) of one rank's epoch in a multi-process run:
+    independent across ranks, and fixed by (seed, epoch, rank), so that a resumed run draws
+    the same noise as an uninterrupted one whatever the random state it resumed from."""
+    torch.manual_seed(int(np.random.SeedSequence((seed, epoch, rank)).generate_state(1)[0]))
+
+
+class TrainingStep(torch.nn.Module):
+    """The model's forward pass and the method's losses as one module: what
+    DistributedDataParallel wraps, so that every weight a loss term reads (a second predictor
+    pass, the virtual encoder) is inside the forward it synchronises."""
+
+    def __init__(self, model: RationalizerModel, method: Method, config: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.method = method
+        self.config = config
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor]:
+        """Total loss, loss terms, and the logits and mask of the sampled rationale."""
+        cfg = self.config
+        out = self.model(
+            batch, sample=True, tau=cfg.gumbel_tau, straight_through=cfg.straight_through
+        )
+        terms = self.method.losses(self.model, batch, out)
+        return sum(terms.values()), terms, out.logits, out.mask
 
 
 def selection_rate_target(examples: Sequence[Example], annotated: frozenset[str]) -> Override:
@@ -108,6 +145,7 @@ class Trainer:
         train: Dataset | None = None,
         validation: Dataset | None = None,
     ) -> None:
+        distributed.resolve_device(config.device)  # an unavailable device fails before loading
         self.config = config
         self.run_dir = Path(run_dir)
         self.console = console or Console(stderr=True)
@@ -152,11 +190,23 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
+        """Train (or resume, or return the finished run), on every process of the launch."""
+        with distributed.session(self.config.device) as context:
+            self.context = context
+            self.device = distributed.resolve_device(self.config.device)
+            if not context.is_main:
+                self.console = Console(quiet=True)
+            with distributed.guard("training"):
+                return self._fit()
+
+    def _fit(self) -> TrainResult:
         cfg = self.config
+        context = self.context
         finished = self._finished_result()
         if finished is not None:
             return finished
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if context.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
         annotated, weights, overrides = self._settings_used()
         self.method = self.method_class(weights)
@@ -204,21 +254,32 @@ class Trainer:
             query_attention=cfg.encoder == "gru" and cfg.query_attention,
             **_selection_settings(cfg, self.method_class.selects, weights.selection_rate),
         )
-        model = RationalizerModel.build(model_config, embedding_matrix).to(cfg.device)
+        model = RationalizerModel.build(model_config, embedding_matrix).to(self.device)
         optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad],
             lr=cfg.learning_rate,
             weight_decay=cfg.weight_decay,
         )
+        # One global batch per step, split among the processes.
         sampler = BucketBatchSampler(
-            [e.length for e in train_encoded], cfg.batch_size, seed=cfg.seed
+            [e.length for e in train_encoded], cfg.batch_size * context.world_size, seed=cfg.seed
         )
         total_steps = cfg.epochs * len(sampler)
         scheduler = get_linear_schedule_with_warmup(
             optimizer, int(cfg.warmup_ratio * total_steps), total_steps
         )
+        scaler = grad_scaler(self.autocast_dtype, self.device)
+        step: torch.nn.Module = TrainingStep(model, self.method, cfg)
+        if context.distributed:
+            # Loss terms that only some batches have (annotated, shortcut examples) leave
+            # weights unused in a step, which DDP must be told to expect.
+            step = torch.nn.parallel.DistributedDataParallel(
+                step,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
 
-        state = self._resume(model, optimizer, scheduler)
+        state = self._resume(model, optimizer, scheduler, scaler, steps_per_epoch=len(sampler))
         start_epoch = state.epoch + 1 if state else 1
         best_metric = state.best_metric if state else None
         best_epoch = state.best_epoch if state else 0
@@ -228,50 +289,61 @@ class Trainer:
         epoch = start_epoch - 1
         for epoch in range(start_epoch, cfg.epochs + 1):
             sampler.set_epoch(epoch)
+            if context.distributed:
+                seed_rank(cfg.seed, epoch, context.rank)
             train_stats, n = self._train_epoch(
-                model, optimizer, scheduler, sampler, train_encoded, epoch
+                step, optimizer, scheduler, scaler, sampler, train_encoded, epoch
             )
             seen_examples += n
-            validation = evaluate_encoded(
-                model,
-                val_encoded,
-                self.validation_data,
-                self.labels,
-                cfg.batch_size,
-                self.autocast_dtype,
-            )
-            score = validation[cfg.select_by]
-            improved = best_metric is None or (
-                score < best_metric if cfg.select_by in _LOWER_IS_BETTER else score > best_metric
-            )
-            if improved:
-                best_metric, best_epoch, stale = score, epoch, 0
-            else:
-                stale += 1
-            self._log_epoch(epoch, train_stats, validation, improved)
-            save_checkpoint(
-                self.run_dir,
-                model=model,
-                model_config=asdict(model_config),
-                train_config=cfg,
-                labels=self.labels,
-                vocabulary=vocabulary,
-                save_weights=improved,
-                resume=ResumeState.capture(
-                    epoch=epoch,
-                    optimizer=optimizer,
-                    scheduler=scheduler,
-                    best_metric=best_metric,
-                    best_epoch=best_epoch,
-                    stale_epochs=stale,
-                ),
-            )
+            if context.is_main:
+                # Validation on rank 0 alone gives exactly the numbers of a one-process run.
+                validation = evaluate_encoded(
+                    model,
+                    val_encoded,
+                    self.validation_data,
+                    self.labels,
+                    cfg.batch_size,
+                    self.autocast_dtype,
+                )
+                score = validation[cfg.select_by]
+                improved = best_metric is None or (
+                    score < best_metric
+                    if cfg.select_by in _LOWER_IS_BETTER
+                    else score > best_metric
+                )
+                if improved:
+                    best_metric, best_epoch, stale = score, epoch, 0
+                else:
+                    stale += 1
+                self._log_epoch(epoch, train_stats, validation, improved)
+                save_checkpoint(
+                    self.run_dir,
+                    model=model,
+                    model_config=asdict(model_config),
+                    train_config=cfg,
+                    labels=self.labels,
+                    vocabulary=vocabulary,
+                    save_weights=improved,
+                    resume=ResumeState.capture(
+                        epoch=epoch,
+                        optimizer=optimizer,
+                        scheduler=scheduler,
+                        best_metric=best_metric,
+                        best_epoch=best_epoch,
+                        stale_epochs=stale,
+                        scaler=scaler,
+                    ),
+                )
+            # Every rank stops where rank 0's early stopping does.
+            stale = distributed.broadcast(stale, f"validation of epoch {epoch}")
             if stale >= cfg.patience:
                 self.console.print(
                     f"early stop: validation {cfg.select_by} did not improve for {stale} epochs"
                 )
                 break
         seconds = time.perf_counter() - started
+        if not context.is_main:
+            return distributed.broadcast(None, "the end of training")
         best = self._read_metrics()[best_epoch - 1]["validation"] if best_epoch else {}
         result = TrainResult(
             run_dir=self.run_dir,
@@ -295,7 +367,7 @@ class Trainer:
             "overrides": [asdict(override) for override in overrides],
         }
         (self.run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-        return result
+        return distributed.broadcast(result, "the end of training")
 
     def _settings_used(self) -> tuple[frozenset[str], LossWeights, list[Override]]:
         """The annotated examples and loss weights of this run, with each setting it uses
@@ -349,7 +421,7 @@ class Trainer:
         summary_path = self.run_dir / SUMMARY_FILE
         if not summary_path.is_file():
             return None
-        if load_checkpoint(self.run_dir, with_resume=False).train_config != self.config:
+        if not load_checkpoint(self.run_dir, with_resume=False).train_config.same_run(self.config):
             raise RationalizerError(
                 f"{self.run_dir} holds a finished run with a different configuration; "
                 "use another --out directory"
@@ -359,28 +431,49 @@ class Trainer:
         fields = {name: summary[name] for name in TrainResult.__dataclass_fields__}
         return TrainResult(**fields | {"run_dir": self.run_dir})
 
-    def _resume(self, model, optimizer, scheduler) -> ResumeState | None:
-        """Continue an interrupted run from its last completed epoch, if one is there."""
+    def _resume(
+        self, model, optimizer, scheduler, scaler, steps_per_epoch: int
+    ) -> ResumeState | None:
+        """Continue an interrupted run from its last completed epoch, if one is there.
+
+        The checkpoint holds the global state (weights, optimizer, epochs done), the same on
+        every rank. Run on another number of processes, an epoch has another number of
+        steps: the learning-rate schedule then continues from the same share of the run.
+        """
         if not (self.run_dir / "config.json").is_file():
             return None
         checkpoint = load_checkpoint(self.run_dir)
         if checkpoint.resume is None:
             return None
-        if checkpoint.train_config != self.config:
+        if not checkpoint.train_config.same_run(self.config):
             raise RationalizerError(
                 f"{self.run_dir} holds a run with a different configuration; "
                 "use another --out directory or the same settings to resume"
             )
         model.load_state_dict(checkpoint.resume_model_state)
-        checkpoint.resume.restore(optimizer=optimizer, scheduler=scheduler)
+        checkpoint.resume.restore(optimizer=optimizer, scheduler=scheduler, scaler=scaler)
+        steps_done = checkpoint.resume.epoch * steps_per_epoch
+        if scheduler.last_epoch != steps_done:
+            scheduler.last_epoch = steps_done
+            rates = [
+                base * factor(steps_done)
+                for base, factor in zip(scheduler.base_lrs, scheduler.lr_lambdas, strict=True)
+            ]
+            for group, rate in zip(optimizer.param_groups, rates, strict=True):
+                group["lr"] = rate
+            scheduler._last_lr = rates
         self.console.print(f"resuming {self.run_dir} after epoch {checkpoint.resume.epoch}")
         return checkpoint.resume
 
     def _train_epoch(
-        self, model, optimizer, scheduler, sampler, encoded, epoch
+        self, step, optimizer, scheduler, scaler, sampler, encoded, epoch
     ) -> tuple[dict, int]:
+        """One epoch on this rank's share of every global batch; the statistics are summed
+        over all ranks."""
         cfg = self.config
-        model.train()
+        context = self.context
+        step.train()
+        parameters = [p for p in step.parameters() if p.requires_grad]
         totals: dict[str, float] = {}
         correct = selected = selectable = count = 0
         columns = (
@@ -393,28 +486,28 @@ class Trainer:
         with Progress(*columns, console=self.console, transient=True) as progress:
             task = progress.add_task("train", total=len(sampler), stats="")
             for indices in sampler:
-                batch = to_device(collate_batch([encoded[i] for i in indices]), cfg.device)
-                with autocast(self.autocast_dtype, cfg.device):
-                    out = model(
-                        batch,
-                        sample=True,
-                        tau=cfg.gumbel_tau,
-                        straight_through=cfg.straight_through,
-                    )
-                    terms = self.method.losses(model, batch, out)
-                    loss = sum(terms.values())
+                weight = 1.0
+                if context.distributed:
+                    indices, weight = shard_batch(indices, context.rank, context.world_size)
+                batch = to_device(collate_batch([encoded[i] for i in indices]), self.device)
+                with autocast(self.autocast_dtype, self.device):
+                    loss, terms, logits, mask = step(batch)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
+                scaler.scale(loss * weight if context.distributed else loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(parameters, cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
                 scheduler.step()
+                if not weight:
+                    continue  # a stand-in example of an empty share: not trained on
                 n = len(indices)
                 count += n
                 for name, value in terms.items():
                     totals[name] = totals.get(name, 0.0) + float(value.detach()) * n
                 totals["loss"] = totals.get("loss", 0.0) + float(loss.detach()) * n
-                correct += int((out.logits.argmax(-1) == batch["labels"]).sum())
-                hard = (out.mask > 0.5) & batch["selectable"]
+                correct += int((logits.argmax(-1) == batch["labels"]).sum())
+                hard = (mask > 0.5) & batch["selectable"]
                 selected += int(hard.sum())
                 selectable += int(batch["selectable"].sum())
                 progress.update(
@@ -423,6 +516,16 @@ class Trainer:
                     stats=f"loss {totals['loss'] / count:.3f}  acc {correct / count:.3f}  "
                     f"selected {selected / max(selectable, 1):.3f}",
                 )
+        if context.distributed:
+            shares = distributed.gather(
+                (totals, correct, selected, selectable, count), f"the end of epoch {epoch}"
+            )
+            totals = {}
+            for share, *_ in shares:
+                for name, value in share.items():
+                    totals[name] = totals.get(name, 0.0) + value
+            columns = list(zip(*shares, strict=True))
+            correct, selected, selectable, count = (sum(column) for column in columns[1:])
         stats = {name: value / count for name, value in totals.items()}
         stats["accuracy"] = correct / count
         stats["selection_rate"] = selected / max(selectable, 1)
@@ -475,7 +578,41 @@ def _glove_if_needed(strategy: str):
     return None
 
 
-@torch.no_grad()
+def iter_model(
+    model: RationalizerModel,
+    encoded: Sequence[EncodedExample],
+    batches: Iterable[Sequence[int]],
+    extra: Callable[[RationalizerModel, dict, object], dict] | None = None,
+    autocast_to: torch.dtype | None = None,
+) -> Iterator[list[tuple[int, dict]]]:
+    """Evaluation-mode outputs of each batch of ``batches`` (indices into ``encoded``), one
+    ``(index, row)`` per example, as each batch is done: probabilities, position mask,
+    selector scores (see :func:`run_model`)."""
+    model.eval()
+    device = next(model.parameters()).device
+    for chunk in batches:
+        with torch.no_grad():
+            batch = to_device(collate_batch([encoded[i] for i in chunk]), device)
+            with autocast(autocast_to, device):
+                out = model(batch, sample=False)
+                added = extra(model, batch, out) if extra else {}
+            probs = torch.softmax(out.logits.float(), -1).cpu()
+            select_prob = torch.softmax(out.selector_logits.float(), -1)[..., 1].cpu()
+            mask = out.mask.float().cpu()
+        added = {k: v.float() if isinstance(v, torch.Tensor) else v for k, v in added.items()}
+        rows = []
+        for j, i in enumerate(chunk):
+            length = encoded[i].length
+            row = {
+                "probabilities": probs[j].numpy(),
+                "mask": mask[j, :length].numpy(),
+                "select_probability": select_prob[j, :length].numpy(),
+                **{k: v[j] for k, v in added.items()},
+            }
+            rows.append((i, row))
+        yield rows
+
+
 def run_model(
     model: RationalizerModel,
     encoded: Sequence[EncodedExample],
@@ -488,29 +625,13 @@ def run_model(
     ``extra`` may add more per-batch outputs (e.g. faithfulness scores); it gets the model,
     the batch and the model's output and returns arrays with the batch as first dimension.
     ``autocast_to``: the run's mixed-precision dtype (see :mod:`~rationalizer.training.precision`).
+    The batches are :func:`~rationalizer.training.batching.length_batches`.
     """
-    model.eval()
-    device = next(model.parameters()).device
-    order = sorted(range(len(encoded)), key=lambda i: encoded[i].length)
     rows: list[dict | None] = [None] * len(encoded)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        batch = to_device(collate_batch([encoded[i] for i in chunk]), device)
-        with autocast(autocast_to, device):
-            out = model(batch, sample=False)
-            added = extra(model, batch, out) if extra else {}
-        probs = torch.softmax(out.logits.float(), -1).cpu()
-        select_prob = torch.softmax(out.selector_logits.float(), -1)[..., 1].cpu()
-        mask = out.mask.float().cpu()
-        added = {k: v.float() if isinstance(v, torch.Tensor) else v for k, v in added.items()}
-        for j, i in enumerate(chunk):
-            length = encoded[i].length
-            rows[i] = {
-                "probabilities": probs[j].numpy(),
-                "mask": mask[j, :length].numpy(),
-                "select_probability": select_prob[j, :length].numpy(),
-                **{k: v[j] for k, v in added.items()},
-            }
+    batches = length_batches([e.length for e in encoded], batch_size)
+    for done in iter_model(model, encoded, batches, extra, autocast_to):
+        for i, row in done:
+            rows[i] = row
     return rows  # type: ignore[return-value]
 
 

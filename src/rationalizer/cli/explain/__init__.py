@@ -11,10 +11,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from rationalizer.cli._common import DataDirOption, console
+from rationalizer.cli._common import DataDirOption, DeviceOption, console, process_console
 from rationalizer.errors import RationalizerError
 
 if TYPE_CHECKING:
+    from rationalizer.data import Dataset
     from rationalizer.explain.base import Explanation
 
 #: Highlight of rationale words: reverse video reads in any terminal theme and without colour.
@@ -118,6 +119,16 @@ def explain_command(
     list_methods: Annotated[
         bool, typer.Option("--list", help="List the explainers and exit.")
     ] = False,
+    device: DeviceOption = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="fp32, bf16 or fp16 (autocast of the model's matrix products; weights stay "
+            "float32), or auto (bf16 for transformers on hardware with bfloat16 units). "
+            "Default: fp32.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Explain a classifier's predictions with any explainer: greedy rationales, gradients,
@@ -138,6 +149,11 @@ def explain_command(
       [bold]rationalizer explain -m hf:models/hatexplain -x lime -d hatexplain -o lime.jsonl[/]
 
       [bold]rationalizer explain -m runs/ssr -x occlusion -d movies -o occ.jsonl --batch-size 128[/]
+
+    A split on N processes: [bold]torchrun --standalone --nproc-per-node N -m rationalizer
+    explain -m runs/ssr -x occlusion -d movies -o occ.jsonl[/]. The processes take turns at
+    blocks of --batch-size examples, each writing OUT.part-RANK-of-N (resumable); rank 0 merges
+    them into OUT, the file one process writes.
     """
     # Imported here so that `--help` does not pay for torch.
     from rationalizer.explain import get_explainer, list_explainers
@@ -160,10 +176,13 @@ def explain_command(
             "--masking is for Hugging Face models: a rationalizer run hides removed words the "
             "way it was trained to"
         )
-    adapter = load_adapter(model, **({"masking": masking} if masking else {}))
+    loading: dict[str, Any] = {"device": device, "precision": precision}
+    if masking:
+        loading["masking"] = masking
     if text is not None:
         if out is not None:
             raise RationalizerError("--out is for --dataset; --text prints its explanation")
+        adapter = load_adapter(model, **loading)
         [explanation] = explainer.attribute(adapter, text, target, queries=query)
         if as_json:
             console.print_json(json.dumps(explanation.to_dict()))
@@ -172,26 +191,51 @@ def explain_command(
         return
     if out is None:
         raise RationalizerError("--dataset needs --out FILE for the results")
-    explain_split(explainer, adapter, dataset, split, out, limit, resume, data_dir)
+    from rationalizer import distributed
+
+    with distributed.session(device) as context:
+        adapter = load_adapter(model, **loading)
+        data = explain_split(explainer, adapter, dataset, split, out, limit, resume, data_dir)
+    if not context.is_main:
+        return
+    console.print(
+        f"{len(data):,} explanations of {dataset}/{data.split} by {explainer.name} in {out}",
+        soft_wrap=True,
+    )
+    console.print(
+        f"score them with: rationalizer evaluate -d {dataset} -s {split} -p {out}", soft_wrap=True
+    )
 
 
-def explain_split(explainer, adapter, dataset: str, split: str, out: Path, limit, resume, data_dir):
+def explain_split(
+    explainer, adapter, dataset: str, split: str, out: Path, limit, resume, data_dir
+) -> Dataset:
+    """Explain the split into ``out`` (keeping what is there unless ``resume`` is off) and
+    return it. Under torchrun the processes take turns at blocks of the explainer's batch
+    size, the chunks one process explains together, each writing its part file; rank 0 merges
+    the parts into ``out`` in the split's order."""
+    from rationalizer import distributed
     from rationalizer.data import load
     from rationalizer.explain.faithfulness import explain_dataset
 
     data = load(dataset, split, data_dir)
     if limit is not None:
         data = replace(data, examples=data.examples[:limit])
-    if out.exists() and not resume:
-        out.unlink()
-    records = explain_dataset(explainer, adapter, data, progress=True, resume_path=out)
-    console.print(
-        f"{len(records):,} explanations of {dataset}/{data.split} by {explainer.name} in {out}",
-        soft_wrap=True,
+    context = distributed.current()
+    target = distributed.part_path(out) if context.distributed else out
+    if target.exists() and not resume:
+        target.unlink()
+    size = getattr(explainer.options, "batch_size", 1)
+    blocks = [data.examples[i : i + size] for i in range(0, len(data), size)]
+    share = replace(data, examples=tuple(ex for block in distributed.shard(blocks) for ex in block))
+    explain_dataset(
+        explainer, adapter, share, progress=True, resume_path=target, console=process_console()
     )
-    console.print(
-        f"score them with: rationalizer evaluate -d {dataset} -s {split} -p {out}", soft_wrap=True
-    )
+    if context.distributed:
+        distributed.barrier("writing the part files")
+        if context.is_main:
+            distributed.merge_parts(out, [example.id for example in data])
+    return data
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rationalizer.cli._common import DataDirOption, console
-from rationalizer.data import load, write_results
+from rationalizer.cli._common import DataDirOption, DeviceOption, PrecisionOption, console
+from rationalizer.data import Dataset, load, write_results
+
+if TYPE_CHECKING:
+    from rationalizer.training.api import Rationalizer
 
 
 def predict_command(
@@ -23,6 +26,8 @@ def predict_command(
         str, typer.Option("--split", "-s", help="train, validation or test.")
     ] = "test",
     batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = 32,
+    device: DeviceOption = None,
+    precision: PrecisionOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Predict labels and rationales, with faithfulness scores, as an ERASER results file.
@@ -34,17 +39,50 @@ def predict_command(
     `rationalizer evaluate`.
 
     Example: [bold]rationalizer predict -r runs/ssr -s test -o preds.jsonl[/]
-    """
-    from rationalizer.training.api import Rationalizer  # here: `--help` need not load torch
 
-    model = Rationalizer.load(run)
-    name = dataset or model.config.dataset
-    data = load(name, split, data_dir or model.config.data_dir)
-    records = model.predict_dataset(data, batch_size=batch_size)
-    write_results(out, records)
+    On N processes: [bold]torchrun --standalone --nproc-per-node N -m rationalizer predict -r
+    runs/ssr -s test -o preds.jsonl[/]. Each process writes its share of the batches to
+    OUT.part-RANK-of-N (rerun the command to resume an interrupted one); rank 0 then merges
+    them into OUT, the file one process writes.
+    """
+    # Imported here: `--help` need not load torch.
+    from rationalizer import distributed
+    from rationalizer.training.api import Rationalizer
+
+    with distributed.session(device) as context:
+        model = Rationalizer.load(run, device=device, precision=precision)
+        name = dataset or model.config.dataset
+        data = load(name, split, data_dir or model.config.data_dir)
+        if context.distributed:
+            predict_sharded(model, data, batch_size, out)
+        else:
+            write_results(out, model.predict_dataset(data, batch_size=batch_size))
+    if not context.is_main:
+        return
     console.print(
-        f"wrote {len(records):,} predictions for {name}/{data.split} to {out}", soft_wrap=True
+        f"wrote {len(data):,} predictions for {name}/{data.split} to {out}", soft_wrap=True
     )
     console.print(
         f"score them with: rationalizer evaluate -d {name} -s {data.split} -p {out}", soft_wrap=True
     )
+
+
+def predict_sharded(model: Rationalizer, data: Dataset, batch_size: int, out: Path) -> None:
+    """This process's share of the prediction batches appended to its part file, skipping
+    the examples an interrupted run already wrote there; rank 0 merges the parts into ``out``."""
+    from rationalizer import distributed
+
+    part = distributed.part_path(out)
+    done = distributed.written_ids(part)
+    batches = [
+        batch
+        for batch in distributed.shard(model.prediction_batches(data, batch_size))
+        if any(data[i].id not in done for i in batch)
+    ]
+    with part.open("a", encoding="utf-8") as handle:
+        for records in model.iter_dataset_records(data, batches):
+            handle.writelines(r.to_json() + "\n" for r in records if r.annotation_id not in done)
+            handle.flush()
+    distributed.barrier("writing the part files")
+    if distributed.is_main():
+        distributed.merge_parts(out, [example.id for example in data])

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rationalizer.cli._common import DataDirOption, console, console_err
+from rationalizer.cli._common import DataDirOption, DeviceOption, console, process_console
 
 
 def shortcuts_command(
@@ -62,6 +62,14 @@ def shortcuts_command(
             "command-line options override it."
         ),
     ] = None,
+    device: DeviceOption = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="fp32 | bf16 | fp16 | auto, as for `rationalizer train`. Default: auto.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Discover shortcut tokens: selected by an unsupervised rationalizer, not by humans.
@@ -77,8 +85,12 @@ def shortcuts_command(
 
     The same discovery, ordered by label skew: [bold]rationalizer shortcuts -d movies --reuse
     runs/shortcuts/shortcut-discovery --rank-by skew -o runs/shortcuts-by-skew[/]
+
+    The unsupervised run trains on N processes like `rationalizer train`: [bold]torchrun
+    --standalone --nproc-per-node N -m rationalizer shortcuts ...[/]
     """
     # Imported here so that `--help` does not pay for torch.
+    from rationalizer import distributed
     from rationalizer.training.config import TrainConfig
     from rationalizer.training.discovery import REPORT_JSON, REPORT_MD, discover_shortcuts
     from rationalizer.training.shortcuts import RANKINGS
@@ -99,9 +111,14 @@ def shortcuts_command(
         seed=seed,
         shortcut_run=str(reuse) if reuse else None,
         shortcut_min_skew=min_skew,
+        device=device,
+        precision=precision,
         data_dir=str(data_dir) if data_dir else None,
     )
-    found = discover_shortcuts(settings, out, console_err, rank_by=rank_by)
+    with distributed.session(settings.device) as context:
+        found = discover_shortcuts(settings, out, process_console(), rank_by=rank_by)
+    if not context.is_main:
+        return
     console.print(found.report.rich_table())
     report = found.report
     if report.min_skew:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rationalizer.cli._common import DataDirOption, console, console_err
+from rationalizer.cli._common import DataDirOption, DeviceOption, console, process_console
 
 
 def _list_methods(value: bool) -> None:
@@ -70,6 +70,13 @@ def train_command(
         int | None,
         typer.Option(help="Seed for data choice, initialisation and sampling. Default: 0."),
     ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Examples per step and process: under torchrun with N processes a step "
+            "trains on N × this many. Default: 32."
+        ),
+    ] = None,
     max_length: Annotated[
         int | None,
         typer.Option(
@@ -98,14 +105,13 @@ def train_command(
     precision: Annotated[
         str | None,
         typer.Option(
-            help="fp32 | bf16 | auto (bf16 autocast for transformers on hardware with bfloat16 "
-            "units, else fp32). Default: auto."
+            help="fp32 | bf16 | fp16 | auto. bf16 and fp16 run the matrix products under "
+            "autocast (weights stay float32); fp16 also scales the loss so small gradients do "
+            "not vanish. auto: bf16 for transformers on hardware with bfloat16 units, else "
+            "fp32. Default: auto."
         ),
     ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(help="Torch device: cpu, cuda, cuda:1. Default: cpu."),
-    ] = None,
+    device: DeviceOption = None,
     selection: Annotated[
         str | None,
         typer.Option(
@@ -154,8 +160,14 @@ def train_command(
     same command on an interrupted run resumes after its last completed epoch.
 
     Example: [bold]rationalizer train -d movies -m ssr-unif --augment semantic -o runs/ssr[/]
+
+    On N processes (CPU cores or GPUs), each taking --batch-size examples of every step
+    (N × --batch-size in all, as one process with N times the batch):
+    [bold]torchrun --standalone --nproc-per-node N -m rationalizer train ... --device cuda[/].
+    Rank 0 writes the run; it resumes on any number of processes.
     """
     # Imported here so that `--help` does not pay for torch.
+    from rationalizer import distributed
     from rationalizer.training.config import TrainConfig
     from rationalizer.training.discovery import train_run
 
@@ -168,6 +180,7 @@ def train_command(
         encoder=encoder,
         epochs=epochs,
         seed=seed,
+        batch_size=batch_size,
         max_length=max_length,
         train_embeddings=train_embeddings,
         query_attention=query_attention,
@@ -178,7 +191,10 @@ def train_command(
         allow_no_shortcuts=allow_no_shortcuts,
         data_dir=str(data_dir) if data_dir else None,
     )
-    result = train_run(settings, out, console=console_err)
+    with distributed.session(settings.device) as context:
+        result = train_run(settings, out, console=process_console())
+    if not context.is_main:
+        return
     best = result.validation
     shown = ", ".join(
         f"{name} {best[key]:.3f}"

@@ -35,7 +35,8 @@ __all__ = [
 def load_adapter(spec: str | Path, **options: Any) -> EncodedAdapter:
     """The adapter for ``spec``: ``"hf:PATH"`` (a Hugging Face classifier folder) or the path
     of a rationalizer run directory. ``options`` go to the adapter's loader (e.g. ``masking``
-    and ``max_length`` for Hugging Face models, ``batch_size`` for both)."""
+    and ``max_length`` for Hugging Face models; ``batch_size``, ``device`` (cpu, cuda, cuda:N,
+    mps; default cpu) and ``precision`` (fp32, bf16, fp16, auto; default fp32) for both)."""
     text = str(spec)
     if text.startswith(HF_PREFIX):
         return HFClassifierAdapter.from_pretrained(text[len(HF_PREFIX) :], **options)

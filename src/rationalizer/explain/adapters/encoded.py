@@ -18,6 +18,7 @@ from rationalizer.data.tokenization import Encoder, Encoding
 from rationalizer.errors import RationalizerError
 from rationalizer.explain.adapters.base import ClassifierAdapter, Instance
 from rationalizer.explain.base import TextInput
+from rationalizer.training.precision import autocast
 
 
 def split_text(text: TextInput) -> tuple[str, ...]:
@@ -67,6 +68,9 @@ class EncodedAdapter(ClassifierAdapter):
 
     encoder: Encoder
     max_length: int | None = None
+    #: the dtype the logits are computed in under autocast (None: float32), see ``precision=``
+    #: of :func:`~rationalizer.explain.adapters.load_adapter`
+    autocast_to: torch.dtype | None = None
 
     def prepare(self, text: TextInput, query: str | None = None) -> Instance:
         words = split_text(text)
@@ -91,6 +95,10 @@ class EncodedAdapter(ClassifierAdapter):
     @property
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
+
+    def autocast(self):
+        """The context the model computes in: autocast to :attr:`autocast_to`, if set."""
+        return autocast(self.autocast_to, self.device)
 
     def probabilities(self, instance: Instance, keep: np.ndarray) -> np.ndarray:
         keep = validated_keep(instance, keep)

@@ -15,6 +15,7 @@ from rationalizer.errors import RationalizerError, UnknownNameError
 from rationalizer.explain.adapters.base import Instance
 from rationalizer.explain.adapters.encoded import EncodedAdapter, padded_position_keep
 from rationalizer.explain.base import Capability
+from rationalizer.training.precision import Precision, autocast_dtype
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -84,8 +85,12 @@ class HFClassifierAdapter(EncodedAdapter):
         max_length: int | None = None,
         masking: HFMasking = "mask",
         batch_size: int = 64,
+        device: str | torch.device | None = None,
+        precision: Precision | None = None,
     ) -> HFClassifierAdapter:
-        """Load a classifier (and its tokenizer) from a local folder, never from a hub.
+        """Load a classifier (and its tokenizer) from a local folder, never from a hub, onto
+        ``device`` (default cpu), computing in ``precision`` (default fp32; auto: bf16 where
+        the device has bfloat16 units).
 
         ``labels`` gives the class names in index order; a folder holding a plain encoder
         (no classification head yet, as before :func:`~rationalizer.explain.finetune.finetune`)
@@ -93,6 +98,11 @@ class HFClassifierAdapter(EncodedAdapter):
         """
         from transformers import AutoModelForSequenceClassification
 
+        from rationalizer.distributed import resolve_device
+        from rationalizer.training.api import checked_precision
+
+        target = resolve_device(device, flag="device")
+        dtype = autocast_dtype(checked_precision(precision or "fp32"), target, "transformer")
         path = Path(path)
         options = {}
         if labels is not None:
@@ -110,7 +120,11 @@ class HFClassifierAdapter(EncodedAdapter):
                 f"cannot load a sequence classifier from {path}: {err}"
             ) from err
         tokenizer = SubwordTokenizer.from_pretrained(path, max_length=max_length)
-        return cls(model, tokenizer, masking=masking, batch_size=batch_size, name=str(path))
+        adapter = cls(
+            model.to(target), tokenizer, masking=masking, batch_size=batch_size, name=str(path)
+        )
+        adapter.autocast_to = dtype
+        return adapter
 
     def describe(self) -> str:
         return f"the Hugging Face classifier {self.name}"
@@ -156,7 +170,8 @@ class HFClassifierAdapter(EncodedAdapter):
         return {key: value.to(self.device) for key, value in inputs.items()}
 
     def logits(self, instances: Sequence[Instance], keep: Sequence[np.ndarray]) -> torch.Tensor:
-        return self.model(**self.model_inputs(instances, keep)).logits
+        with self.autocast():
+            return self.model(**self.model_inputs(instances, keep)).logits
 
     # ------------------------------------------------------------------ embeddings
     def _full_inputs(self, instance: Instance) -> dict[str, torch.Tensor]:
@@ -180,8 +195,9 @@ class HFClassifierAdapter(EncodedAdapter):
         extra = {}
         if self._takes_token_types:
             extra["token_type_ids"] = inputs["token_type_ids"].expand(count, -1)
-        return self.model(
-            inputs_embeds=embeddings,
-            attention_mask=inputs["attention_mask"].expand(count, -1),
-            **extra,
-        ).logits
+        with self.autocast():
+            return self.model(
+                inputs_embeds=embeddings,
+                attention_mask=inputs["attention_mask"].expand(count, -1),
+                **extra,
+            ).logits

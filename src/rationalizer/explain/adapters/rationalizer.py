@@ -19,6 +19,7 @@ from rationalizer.models.encoders import GRUEncoder
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import save_checkpoint
 from rationalizer.training.methods import keep_mask
+from rationalizer.training.precision import Precision
 
 
 class RationalizerAdapter(EncodedAdapter):
@@ -42,9 +43,15 @@ class RationalizerAdapter(EncodedAdapter):
     masking = "model"
 
     def __init__(
-        self, rationalizer: Rationalizer, *, batch_size: int = 64, name: str | None = None
+        self,
+        rationalizer: Rationalizer,
+        *,
+        batch_size: int = 64,
+        name: str | None = None,
+        autocast_to: torch.dtype | None = None,
     ) -> None:
         self.rationalizer = rationalizer
+        self.autocast_to = autocast_to
         self.encoder = rationalizer.encoder
         self.max_length = rationalizer.config.max_length
         self.labels = rationalizer.labels
@@ -52,8 +59,23 @@ class RationalizerAdapter(EncodedAdapter):
         self.name = name or f"{rationalizer.config.method} {rationalizer.config.encoder} model"
 
     @classmethod
-    def load(cls, run_dir: str | Path, *, batch_size: int = 64) -> RationalizerAdapter:
-        return cls(Rationalizer.load(run_dir), batch_size=batch_size, name=str(run_dir))
+    def load(
+        cls,
+        run_dir: str | Path,
+        *,
+        batch_size: int = 64,
+        device: str | torch.device | None = None,
+        precision: Precision | None = None,
+    ) -> RationalizerAdapter:
+        """The run's predictor on ``device`` (default cpu). Explanations compute in float32
+        unless ``precision`` (fp32, bf16, fp16, or auto: the run's own rule) says otherwise."""
+        rationalizer = Rationalizer.load(run_dir, device=device, precision=precision)
+        return cls(
+            rationalizer,
+            batch_size=batch_size,
+            name=str(run_dir),
+            autocast_to=None if precision is None else rationalizer.autocast_dtype,
+        )
 
     def describe(self) -> str:
         return f"the rationalizer {self.name}"
@@ -88,9 +110,10 @@ class RationalizerAdapter(EncodedAdapter):
         kept = padded_position_keep(
             [instance.encoding for instance in instances], keep, batch["input_ids"].shape[1]
         )
-        return self.rationalizer.model.classify(
-            batch, keep_mask(batch, kept.to(self.device, torch.float32))
-        )
+        with self.autocast():
+            return self.rationalizer.model.classify(
+                batch, keep_mask(batch, kept.to(self.device, torch.float32))
+            )
 
     # ------------------------------------------------------------------ embeddings
     @property
@@ -118,7 +141,7 @@ class RationalizerAdapter(EncodedAdapter):
     def logits_from_embeddings(self, instance: Instance, embeddings: torch.Tensor) -> torch.Tensor:
         batch = self._batch([instance] * embeddings.shape[0])
         everything = batch["selectable"].to(torch.float32)
-        with self._embedding_output(embeddings):
+        with self._embedding_output(embeddings), self.autocast():
             return self.rationalizer.model.classify(batch, keep_mask(batch, everything))
 
     @contextmanager

@@ -293,10 +293,15 @@ class Explainer(ABC):
     # ------------------------------------------------------------------ batching
     @property
     def examples_per_call(self) -> int:
-        """How many inputs :meth:`word_scores_batch` gets at once: ``batch_size``, so a method
-        with one model input per example fills a forward pass. Methods that run many inputs per
-        example, or that cannot pack examples, lower it."""
+        """The most inputs :meth:`word_scores_batch` gets at once (default ``batch_size``);
+        a method that cannot pack examples sets 1."""
         return self.options.batch_size
+
+    def inputs_per_example(self, instance: Instance) -> int:
+        """How many model inputs explaining ``instance`` runs (default 1). Examples are packed
+        only until their inputs fill one forward pass: an example that fills it alone gains
+        nothing from company and would pay for the padding of a longer one."""
+        return 1
 
     def group_key(self, instance: Instance) -> int:
         """Inputs with different keys are never explained in one call (default: any may)."""
@@ -305,20 +310,26 @@ class Explainer(ABC):
     def groups(self, instances: Sequence[Instance]) -> list[list[int]]:
         """The indices of the inputs explained together: sorted by the number of words the
         model sees (so that a group runs few padded positions), at most
-        :attr:`examples_per_call` of them, all with one :meth:`group_key`."""
+        :attr:`examples_per_call` of them, all with one :meth:`group_key`, and no more than
+        fill ``batch_size`` model inputs (:meth:`inputs_per_example`; at least one input)."""
         order = sorted(
             range(len(instances)),
             key=lambda i: (self.group_key(instances[i]), instances[i].seen_words),
         )
         groups: list[list[int]] = []
+        load = 0
         for i in order:
+            inputs = self.inputs_per_example(instances[i])
             if (
                 not groups
                 or len(groups[-1]) == self.examples_per_call
+                or load + inputs > self.options.batch_size
                 or self.group_key(instances[groups[-1][0]]) != self.group_key(instances[i])
             ):
                 groups.append([])
+                load = 0
             groups[-1].append(i)
+            load += inputs
         return groups
 
     # ------------------------------------------------------------------ what methods implement

@@ -167,10 +167,8 @@ class SmoothGrad(GradientExplainer):
     Options = SmoothGradOptions
     reduction = "norm"
 
-    @property
-    def examples_per_call(self) -> int:
-        # Each example runs n_samples copies: enough examples to fill one forward pass.
-        return max(1, self.options.batch_size // self.options.n_samples)
+    def inputs_per_example(self, instance):
+        return self.options.n_samples
 
     def position_attributions(self, forward, padded):
         options = self.options
@@ -210,6 +208,9 @@ class IntegratedGradientsExplainer(GradientExplainer):
     )
     Options = IntegratedGradientsOptions
     reduction = "sum"
+
+    def inputs_per_example(self, instance):
+        return self.options.n_steps
 
     def position_attributions(self, forward, padded):
         # Captum packs the path points of all examples, batch_size rows per forward pass.

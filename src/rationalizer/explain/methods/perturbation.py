@@ -134,6 +134,9 @@ class OcclusionExplainer(KeepVectorExplainer):
     )
     Options = OcclusionOptions
 
+    def inputs_per_example(self, instance: Instance) -> int:
+        return instance.seen_words
+
     def group_key(self, instance: Instance) -> int:
         # A window wider than a word would also slide over a shorter example's padding, adding
         # windows that example does not have alone: only examples of one length share a call.

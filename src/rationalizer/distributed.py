@@ -98,10 +98,11 @@ def resolve_device(name: str | torch.device | None, flag: str = "--device") -> t
             )
         device = torch.device("cuda", context.local_rank)
     available = available_devices()
-    usable = str(device) in available or (device.type == "cuda" and "cuda" in available)
-    if device.type == "cuda" and device.index is not None:
-        usable = device.index < torch.cuda.device_count()
-    if device.type not in ("cpu", "cuda", "mps") or not usable:
+    if device.type == "cuda":
+        usable = torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
+    else:
+        usable = device.type in available and device.index in (None, 0)
+    if not usable:
         raise RationalizerError(
             f"{flag} {text}: this machine has no such device; available: {', '.join(available)}"
         )
@@ -174,15 +175,24 @@ def guard(what: str) -> Iterator[None]:
     try:
         yield
     except RuntimeError as err:
-        context = current()
-        if not context.distributed or isinstance(err, RationalizerError):
+        if not current().distributed or not _collective_failure(err):
             raise
+        context = current()
         raise RationalizerError(
             f"rank {context.rank} of {context.world_size} stopped during {what}: another process "
             "failed, was killed or did not answer within the process-group timeout "
             f"({timeout().total_seconds():g} s, {TIMEOUT_ENV}); see the first error above. "
             f"Cause: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}"
         ) from err
+
+
+#: Words of the errors gloo and NCCL raise when a peer is gone or silent.
+_COLLECTIVE_WORDS = ("gloo", "nccl", "connection", "timed out", "timeout", "peer")
+
+
+def _collective_failure(err: RuntimeError) -> bool:
+    text = str(err).lower()
+    return isinstance(err, dist.DistError) or any(word in text for word in _COLLECTIVE_WORDS)
 
 
 def barrier(what: str) -> None:

@@ -23,6 +23,8 @@ from rationalizer.training.batching import (
     choose_annotated,
     collate_batch,
     encode_examples,
+    length_batches,
+    shard_batch,
     to_device,
 )
 from rationalizer.training.config import TrainConfig
@@ -396,3 +398,21 @@ def test_real_reviews_through_a_data_loader(movies: Dataset, word_tokenizer) -> 
     assert sorted(seen) == list(range(300))
     real = sum(e.length for e in encoded)
     assert padding < 0.1 * real
+
+
+def test_evaluation_batches_depend_only_on_lengths() -> None:
+    lengths = [5, 3, 9, 3, 1]
+    assert length_batches(lengths, 2) == [[4, 1], [3, 0], [2]]
+    sampler = BucketBatchSampler(lengths, 2, seed=0, shuffle=False)
+    assert list(sampler) == length_batches(lengths, 2)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 16])
+def test_a_global_batch_is_split_among_ranks_with_weights_of_its_mean(size: int) -> None:
+    batch = list(range(100, 100 + size))
+    shares = [shard_batch(batch, rank, 2) for rank in range(2)]
+    trained = [i for part, weight in shares if weight for i in part]
+    assert trained == batch  # every example once, in order
+    # data-parallel training averages the ranks' weighted mean losses: the mean of the batch
+    averaged = sum(weight * np.mean(part) for part, weight in shares) / 2
+    assert averaged == pytest.approx(np.mean(batch))

@@ -212,3 +212,10 @@ def test_the_settings_table_of_the_docs_lists_every_setting_with_its_default() -
         for name, field in TrainConfig.model_fields.items()
     }
     assert rows == expected
+
+
+def test_a_run_is_the_same_run_on_another_device() -> None:
+    """Resuming on a GPU what started on a CPU is allowed; other settings make another run."""
+    config = TrainConfig(method="semi")
+    assert config.same_run(config.model_copy(update={"device": "cuda:1"}))
+    assert not config.same_run(config.model_copy(update={"precision": "fp16"}))

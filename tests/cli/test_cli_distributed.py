@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,9 @@ def test_two_processes_explain_the_file_one_process_writes(run_dir, tmp_path):
 def test_device_and_precision_reach_the_model(run_dir):
     model = Rationalizer.load(run_dir, device="cpu", precision="bf16")
     assert model.device == torch.device("cpu") and model.autocast_dtype is torch.bfloat16
+    data = load("synthetic", "validation")
+    [record] = model.predict_dataset(replace(data, examples=data.examples[:1]))
+    assert sum(record.comprehensiveness_classification_scores.values()) == pytest.approx(1, 1e-2)
     assert Rationalizer.load(run_dir).autocast_dtype is None  # the run's own: a GRU in fp32
     adapter = load_adapter(run_dir, device="cpu", precision="fp16")
     assert adapter.autocast_to is torch.float16

@@ -176,7 +176,9 @@ class Rationalizer:
         def faithfulness(model, batch, out):
             def probabilities(kept: torch.Tensor) -> np.ndarray:
                 return (
-                    torch.softmax(model.classify(batch, keep_mask(batch, kept)), -1).cpu().numpy()
+                    torch.softmax(model.classify(batch, keep_mask(batch, kept)).float(), -1)
+                    .cpu()
+                    .numpy()
                 )
 
             selectable = batch["selectable"].float()

@@ -176,6 +176,9 @@ def explain_command(
             "--masking is for Hugging Face models: a rationalizer run hides removed words the "
             "way it was trained to"
         )
+    from rationalizer import distributed
+
+    distributed.resolve_device(device)  # an error that names --device, before any loading
     loading: dict[str, Any] = {"device": device, "precision": precision}
     if masking:
         loading["masking"] = masking
@@ -191,8 +194,6 @@ def explain_command(
         return
     if out is None:
         raise RationalizerError("--dataset needs --out FILE for the results")
-    from rationalizer import distributed
-
     with distributed.session(device) as context:
         adapter = load_adapter(model, **loading)
         data = explain_split(explainer, adapter, dataset, split, out, limit, resume, data_dir)

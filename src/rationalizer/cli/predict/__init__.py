@@ -50,6 +50,7 @@ def predict_command(
     from rationalizer.training.api import Rationalizer
 
     with distributed.session(device) as context:
+        distributed.resolve_device(device)  # an error that names --device
         model = Rationalizer.load(run, device=device, precision=precision)
         name = dataset or model.config.dataset
         data = load(name, split, data_dir or model.config.data_dir)

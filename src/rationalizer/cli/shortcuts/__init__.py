@@ -116,6 +116,7 @@ def shortcuts_command(
         data_dir=str(data_dir) if data_dir else None,
     )
     with distributed.session(settings.device) as context:
+        distributed.resolve_device(settings.device)  # refused before any data is loaded
         found = discover_shortcuts(settings, out, process_console(), rank_by=rank_by)
     if not context.is_main:
         return

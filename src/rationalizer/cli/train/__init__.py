@@ -192,6 +192,7 @@ def train_command(
         data_dir=str(data_dir) if data_dir else None,
     )
     with distributed.session(settings.device) as context:
+        distributed.resolve_device(settings.device)  # refused before any data is loaded
         result = train_run(settings, out, console=process_console())
     if not context.is_main:
         return

@@ -141,31 +141,35 @@ def _launch_context() -> Context:
 def session(device: str | None = None) -> Iterator[Context]:
     """Join the launch's process group for the block (nothing to join for one process).
 
-    ``device`` picks the backend: NCCL for CUDA, gloo for everything else.
+    ``device`` picks the backend: NCCL for CUDA, gloo for everything else. A process group the
+    caller set up already is used as it is. Sessions nest: an inner one is the outer one.
     """
     global _current
     context = _launch_context()
     if not context.distributed or _current.distributed:
         yield _current if _current.distributed else context
         return
-    wait = timeout()
-    backend = "nccl" if torch.device(device or "cpu").type == "cuda" else "gloo"
-    try:
-        dist.init_process_group(
-            backend, rank=context.rank, world_size=context.world_size, timeout=wait
-        )
-    except (RuntimeError, ValueError) as err:
-        raise RationalizerError(
-            f"rank {context.rank} could not join the {context.world_size} processes ({err}); "
-            "start several processes with torchrun --standalone --nproc-per-node N -m "
-            "rationalizer ..."
-        ) from None
+    own = not dist.is_initialized()  # else the caller's: used, and left to the caller
+    if own:
+        wait = timeout()
+        backend = "nccl" if torch.device(device or "cpu").type == "cuda" else "gloo"
+        try:
+            dist.init_process_group(
+                backend, rank=context.rank, world_size=context.world_size, timeout=wait
+            )
+        except (RuntimeError, ValueError) as err:
+            raise RationalizerError(
+                f"rank {context.rank} could not join the {context.world_size} processes ({err}); "
+                "start several processes with torchrun --standalone --nproc-per-node N -m "
+                "rationalizer ..."
+            ) from None
     _current = context
     try:
         yield context
     finally:
         _current = _SINGLE
-        dist.destroy_process_group()
+        if own:
+            dist.destroy_process_group()
 
 
 @contextlib.contextmanager

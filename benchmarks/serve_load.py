@@ -1,19 +1,24 @@
-"""Load test of ``rationalizer serve``: 50 concurrent clients on loopback for 30 seconds.
+"""Load test of ``rationalizer serve``: model workers and batching, with and without an explainer.
 
-A real uvicorn server runs the app in a subprocess; one asyncio process of httpx clients keeps
-``--clients`` requests in flight until ``--seconds`` have passed. Every request is
-``POST /api/explain`` with a review from the validation split of the run's dataset (cut to the
-server's word cap), drawn at random (seeded) by each client, with ``--method`` as the post-hoc
-explainer (default: none, the rationalizer's own prediction and rationale only). Any answer
-but 200, and any transport error, counts as an error.
+For each request kind (``--methods``: ``none``, the rationalizer's own prediction and
+rationale, and ``occlusion``, that plus a post-hoc explanation) and each server configuration
+(:data:`CONFIGS`: the models in the server process one request at a time, as before worker
+processes existed, then 1 and 2 worker processes, each without and with dynamic batching), a
+real uvicorn server runs the app in a subprocess and one asyncio process of httpx clients keeps
+``--clients`` requests in flight (``--explain-clients`` for explained requests) for
+``--seconds``. Every request is ``POST /api/explain`` with a review from the validation split of
+the run's dataset, drawn at random (seeded) by each client: the whole review (cut to the
+server's word cap), or its first ``--explain-words`` words when explained, since occlusion
+reruns the model once per word. Any answer but 200, and any transport error, counts as an
+error. All servers run side by side and take their load in turn, in ``--rounds`` interleaved
+slices, so that the machine's changing load falls on all of them alike.
 
-Without ``--run`` it first trains a small BiGRU rationalizer on movies (a few seconds of CPU),
-so that requests are full movie reviews (about 700 words). For reference it also times the
-requests sent alone, one after another, to the same server.
+Without ``--run`` it first trains a small BiGRU rationalizer on movies (a few seconds of CPU).
+For reference it also times requests sent alone, one after another, to the first server.
 
 Run from the repository root::
 
-    python benchmarks/serve_load.py [--run RUN_DIR] [--method occlusion] [--note TEXT]
+    python benchmarks/serve_load.py [--run RUN_DIR] [--methods none,occlusion] [--note TEXT]
 
 It writes ``benchmarks/results/serve_load.json`` and ``.md`` next to this file.
 """
@@ -42,7 +47,7 @@ from rich.console import Console
 
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import load
-from rationalizer.serve import ServeLimits
+from rationalizer.serve import ServeLimits, WorkerSettings
 from rationalizer.serve.app import serve
 from rationalizer.training.api import train
 from rationalizer.training.checkpoint import load_checkpoint
@@ -59,12 +64,21 @@ DEFAULT_RUN = {
     "batch_size": 16,
     "epochs": 1,
 }
-#: requests sent one at a time first (they also warm the server up)
-ALONE_REQUESTS = 20
+#: requests sent one at a time to the first server (they also warm it up)
+ALONE_REQUESTS = 8
+#: the server configurations compared, the first being the reference
+CONFIGS: tuple[tuple[str, WorkerSettings], ...] = (
+    ("in the server process, one request at a time (before)", WorkerSettings(0, 1)),
+    ("1 worker process", WorkerSettings(1, 1)),
+    ("1 worker process, batching", WorkerSettings(1)),
+    ("2 worker processes", WorkerSettings(2, 1)),
+    ("2 worker processes, batching", WorkerSettings(2)),
+)
 
 
 def request_payloads(run: Path, method: str | None, max_words: int) -> list[dict]:
-    """One request body per validation example of the run's dataset."""
+    """One request body per validation example of the run's dataset: its first
+    ``max_words`` words."""
     config = load_checkpoint(run, with_resume=False).train_config
     payloads = []
     for example in load(config.dataset, "validation", config.data_dir):
@@ -92,31 +106,52 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(run: Path, port: int, limits: ServeLimits) -> multiprocessing.Process:
-    """``rationalizer serve`` in a fresh process; returns once it answers /healthz."""
+def start_server(
+    run: Path, port: int, limits: ServeLimits, workers: WorkerSettings
+) -> multiprocessing.Process:
+    """``rationalizer serve`` in a fresh process (not a daemon: it starts worker processes of
+    its own); :func:`wait_for_server` waits until it answers."""
     process = multiprocessing.get_context("spawn").Process(
         target=serve,
         args=(run,),
-        kwargs={"host": HOST, "port": port, "limits": limits, "log_level": "warning"},
-        daemon=True,
+        kwargs={
+            "host": HOST,
+            "port": port,
+            "limits": limits,
+            "workers": workers,
+            "log_level": "warning",
+        },
     )
     process.start()
+    return process
+
+
+def wait_for_server(process: multiprocessing.Process, url: str) -> None:
+    """Return once the server answers /healthz; fail if it exits or takes over 300 s."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if not process.is_alive():
             raise RuntimeError(f"the server exited with status {process.exitcode}")
         try:
-            if httpx.get(f"http://{HOST}:{port}/healthz", timeout=2).status_code == 200:
-                return process
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.25)
-    process.terminate()
     raise RuntimeError("the server did not answer /healthz within 300 s")
 
 
+def stop_server(process: multiprocessing.Process) -> None:
+    """Stop the server as Ctrl+C would (it stops its workers), or kill it after 30 s."""
+    process.terminate()
+    process.join(30)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
 async def load_test(
-    url: str, payloads: list[dict], clients: int, seconds: float, seed: int, timeout: float
+    url: str, payloads: list[dict], clients: int, seconds: float, seed: str, timeout: float
 ) -> tuple[list[tuple[float, str]], float]:
     """(latency in seconds, status) of every request, and the wall time until all ended."""
     outcomes: list[tuple[float, str]] = []
@@ -154,17 +189,81 @@ def summary(outcomes: list[tuple[float, str]], elapsed: float) -> dict:
     }
 
 
+def batch_counts(url: str) -> tuple[int, int]:
+    """Requests the server's workers have answered, and in how many batches."""
+    workers = httpx.get(f"{url}/healthz", timeout=30).json()["workers"]
+    return workers["requests"], workers["batches"]
+
+
+def compare(
+    servers: list[tuple[str, WorkerSettings, str]],
+    payloads: list[dict],
+    clients: int,
+    args: argparse.Namespace,
+) -> list[dict]:
+    """Every server under the same load, in ``args.rounds`` interleaved slices each, so that
+    the machine's changing load falls on all of them alike."""
+    timeout = ServeLimits().timeout_seconds + 10
+    measured: list[dict] = [
+        {"outcomes": [], "elapsed": 0.0, "requests": 0, "batches": 0, "load": []} for _ in servers
+    ]
+    for round_ in range(args.rounds):
+        for (_, _, url), totals in zip(servers, measured, strict=True):
+            totals["load"].append(os.getloadavg()[0])
+            before = batch_counts(url)
+            outcomes, elapsed = asyncio.run(
+                load_test(
+                    url,
+                    payloads,
+                    clients,
+                    args.seconds / args.rounds,
+                    f"{args.seed}-{round_}",
+                    timeout,
+                )
+            )
+            after = batch_counts(url)
+            totals["outcomes"] += outcomes
+            totals["elapsed"] += elapsed
+            totals["requests"] += after[0] - before[0]
+            totals["batches"] += after[1] - before[1]
+    return [
+        {
+            "label": label,
+            "workers": workers.workers,
+            "max_batch_size": workers.max_batch_size,
+            "batch_timeout_ms": workers.batch_timeout_ms,
+            "threads_per_worker": workers.threads_per_worker if workers.workers else None,
+            "clients": clients,
+            "load_average": statistics.mean(totals["load"]),
+            "mean_batch_size": totals["requests"] / max(totals["batches"], 1),
+            "results": summary(totals["outcomes"], totals["elapsed"]),
+        }
+        for (label, workers, _), totals in zip(servers, measured, strict=True)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="run directory (default: train a small one)")
-    parser.add_argument("--method", help="post-hoc explainer of every request (default: none)")
+    parser.add_argument(
+        "--methods",
+        default="none,occlusion",
+        help="request kinds, comma-separated: none (no post-hoc explainer) or a method",
+    )
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--explain-clients", type=int, default=8)
+    parser.add_argument("--explain-words", type=int, default=60)
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="load per configuration and request kind"
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved slices of --seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--note", default="", help="conditions of the measurement, for the record")
     args = parser.parse_args()
+    methods = [None if m == "none" else m for m in args.methods.split(",")]
 
     limits = ServeLimits()
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         run = args.run
         if run is None:
@@ -172,20 +271,42 @@ def main() -> None:
             print(f"training a small run: {DEFAULT_RUN}")
             train(run, console=Console(file=io.StringIO()), seed=args.seed, **DEFAULT_RUN)
         config = load_checkpoint(run, with_resume=False).train_config
-        payloads = request_payloads(run, args.method, limits.max_words)
-        random.Random(args.seed).shuffle(payloads)
-        port = free_port()
-        url, timeout = f"http://{HOST}:{port}", limits.timeout_seconds + 10
-        load_before = os.getloadavg()
-        server = start_server(run, port, limits)
+        # every configuration's server runs from the start; the idle ones cost memory only
+        servers, processes = [], []
         try:
-            alone = one_at_a_time(url, payloads[:ALONE_REQUESTS], timeout)
-            outcomes, elapsed = asyncio.run(
-                load_test(url, payloads, args.clients, args.seconds, args.seed, timeout)
-            )
+            for label, workers in CONFIGS:
+                port = free_port()
+                processes.append(start_server(run, port, limits, workers))
+                servers.append((label, workers, f"http://{HOST}:{port}"))
+            for process, (_, _, url) in zip(processes, servers, strict=True):
+                wait_for_server(process, url)
+            kinds = []
+            for method in methods:
+                words = limits.max_words if method is None else args.explain_words
+                clients = args.clients if method is None else args.explain_clients
+                payloads = request_payloads(run, method, words)
+                random.Random(args.seed).shuffle(payloads)
+                print(f"{method or 'no method'}: requests alone, then under load", flush=True)
+                alone = one_at_a_time(servers[0][2], payloads[:ALONE_REQUESTS], 60)
+                configurations = compare(servers, payloads, clients, args)
+                for configuration in configurations:
+                    print(_row(configuration, configurations[0]), flush=True)
+                kinds.append(
+                    {
+                        "method": method,
+                        "texts": len(payloads),
+                        "max_words": words,
+                        "mean_words": statistics.mean(len(p["text"].split()) for p in payloads),
+                        "alone_ms_per_request": {
+                            "median": statistics.median(alone) * 1000,
+                            "requests": len(alone),
+                        },
+                        "configurations": configurations,
+                    }
+                )
         finally:
-            server.terminate()
-            server.join(10)
+            for process in processes:
+                stop_server(process)
 
     result = {
         "command": "python "
@@ -194,7 +315,6 @@ def main() -> None:
         "note": args.note,
         "provenance": benchmark_provenance(SCRIPT),
         "machine": machine_info(),
-        "load_average_before": load_before,
         "run": {
             "trained_here": args.run is None,
             **config.model_dump(
@@ -202,25 +322,17 @@ def main() -> None:
                 include={"dataset", "method", "encoder", "max_length", "hidden_size", "seed"},
             ),
         },
-        "requests": {
-            "endpoint": "POST /api/explain",
-            "method": args.method,
-            "split": "validation",
-            "texts": len(payloads),
-            "mean_words": statistics.mean(len(p["text"].split()) for p in payloads),
-        },
-        "clients": args.clients,
+        "endpoint": "POST /api/explain",
+        "split": "validation",
         "seconds": args.seconds,
+        "rounds": args.rounds,
         "limits": {
             "max_body_bytes": limits.max_body_bytes,
             "max_words": limits.max_words,
             "timeout_seconds": limits.timeout_seconds,
         },
-        "alone_ms_per_request": {
-            "median": statistics.median(alone) * 1000,
-            "requests": len(alone),
-        },
-        "results": summary(outcomes, elapsed),
+        "wall_seconds": time.perf_counter() - started,
+        "kinds": kinds,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serve_load.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -228,45 +340,89 @@ def main() -> None:
     print(_markdown(result))
 
 
+def _row(measured: dict, reference: dict) -> str:
+    """A Markdown table row: one configuration against the reference (the first)."""
+    r, base = measured["results"], reference["results"]
+
+    def against(value: float, reference_value: float, digits: int) -> str:
+        return f"{value:.{digits}f} ({value / reference_value:.2f}×)"
+
+    batching = (
+        f"≤ {measured['max_batch_size']}, {measured['batch_timeout_ms']:g} ms"
+        if measured["max_batch_size"] > 1
+        else "off"
+    )
+    cells = [
+        measured["label"],
+        batching,
+        f"{r['requests']:,}",
+        against(r["requests_per_second"], base["requests_per_second"], 1),
+        *(against(r["latency_ms"][q], base["latency_ms"][q], 0) for q in ("p50", "p99")),
+        f"{measured['mean_batch_size']:.1f}",
+        str(r["errors"]),
+        f"{measured['load_average']:.1f}",
+    ]
+    return f"| {' | '.join(cells)} |"
+
+
 def _markdown(result: dict) -> str:
-    m, r, run, asked = result["machine"], result["results"], result["run"], result["requests"]
-    alone = result["alone_ms_per_request"]
-    latency = r["latency_ms"]
-    method = asked["method"] or "none (the rationalizer's own rationale only)"
+    m, run = result["machine"], result["run"]
     lines = [
-        "# `rationalizer serve` under load",
+        "# `rationalizer serve` under load: worker processes and dynamic batching",
         "",
-        f"Command: `{result['command']}` (seed {result['seeds'][0]}).",
+        f"Command: `{result['command']}` (seed {result['seeds'][0]}); the whole comparison took "
+        f"{result['wall_seconds'] / 60:.1f} minutes.",
         "",
-        f"{result['clients']} concurrent clients (httpx, one asyncio process) against a uvicorn "
-        f"server in another process on loopback, for {result['seconds']:g} s. Each request is "
-        f"`{asked['endpoint']}` with a {run['dataset']} {asked['split']} review "
-        f"({asked['texts']:,} texts, {asked['mean_words']:.0f} words on average); post-hoc "
-        f"method: {method}. Model: a {run['method']} rationalizer, {run['encoder']} encoder "
-        f"(hidden size {run['hidden_size']}, {run['max_length']} positions)"
+        "**Measured on a shared machine with 2 CPU cores**, busy with other long-running jobs "
+        "at the same time (the last column is the mean 1-minute load average when each "
+        "configuration's slices began). All servers ran side by side, idle but for the one "
+        f"under load, and each got its load in {result['rounds']} slices taken in turn with "
+        "the others', so that the machine's changing load fell on all alike: compare the rows "
+        "with each other, not with numbers from another run.",
+        "",
+        f"Clients (httpx, one asyncio process, on the same 2 cores) keep requests in flight "
+        f"against a uvicorn server in another process on loopback for {result['seconds']:g} s "
+        f"per configuration. Each request is `{result['endpoint']}` with a {run['dataset']} "
+        f"{result['split']} review. Model: a {run['method']} rationalizer, {run['encoder']} "
+        f"encoder (hidden size {run['hidden_size']}, "
+        + (f"{run['max_length']} positions" if run["max_length"] else "whole documents")
+        + ")"
         + (", trained by the script" if run["trained_here"] else "")
-        + ".",
-        "",
-        "| requests | requests/s | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | errors |",
-        "|---|---|---|---|---|---|---|",
-        f"| {r['requests']:,} | {r['requests_per_second']:.1f} | {latency['p50']:.0f} | "
-        f"{latency['p90']:.0f} | {latency['p99']:.0f} | {latency['max']:.0f} | {r['errors']} |",
-        "",
-        f"Answers by status: {', '.join(f'{k}: {v:,}' for k, v in r['statuses'].items())}.",
-        "",
-        "The server runs the model one request at a time (`ModelWorker`), so under load the "
-        "latency is mostly waiting in that queue. Sent alone, one after another, a request "
-        f"takes {alone['median']:.0f} ms (median of {alone['requests']}, before the load "
-        f"test, same server), i.e. about {1000 / alone['median']:.1f} requests/s without "
-        "concurrency.",
+        + ". Times in ms; in brackets, the ratio to the first row (the server before worker "
+        "processes: the models on a thread of the server process, one request at a time). "
+        "Worker processes share out the cores: two torch threads for one worker, one each "
+        "for two. Batching: at most that many requests per forward pass, waiting at most that "
+        "long after the oldest for others to join.",
         "",
     ]
+    for kind in result["kinds"]:
+        first = kind["configurations"][0]
+        alone = kind["alone_ms_per_request"]
+        method = kind["method"] or "none (the rationalizer's own prediction and rationale)"
+        lines += [
+            f"## Post-hoc method: {method}",
+            "",
+            f"{first['clients']} concurrent clients; {kind['texts']:,} texts of at most "
+            f"{kind['max_words']:,} words ({kind['mean_words']:.0f} on average). Sent alone, "
+            f"one after another, to the first server, a request takes {alone['median']:.0f} ms "
+            f"(median of {alone['requests']}).",
+            "",
+            "| server | batching | requests | requests/s | p50 (ms) | p99 (ms) | "
+            "mean batch | errors | load |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *(_row(c, first) for c in kind["configurations"]),
+            "",
+        ]
+        statuses = Counter()
+        for configuration in kind["configurations"]:
+            statuses.update(configuration["results"]["statuses"])
+        lines += [
+            f"Answers by status: {', '.join(f'{k}: {v:,}' for k, v in statuses.items())}.",
+            "",
+        ]
     if result["note"]:
         lines += [f"Conditions: {result['note']}", ""]
-    load_average = ", ".join(f"{x:.2f}" for x in result["load_average_before"])
     lines += [
-        f"Load average before the test: {load_average} (1, 5, 15 min).",
-        "",
         f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs "
         f"({m['usable_cpus']} usable); Python {m['python']}, torch {m['torch']}.",
         "",

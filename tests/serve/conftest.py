@@ -1,4 +1,4 @@
-"""A small trained rationalizer to serve, and a client of the app serving it (no socket)."""
+"""A small trained rationalizer to serve, and clients of the app serving it (no socket)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.serve.tiny_run import train_tiny_run
 
-from rationalizer.serve import create_app
+from rationalizer.serve import WorkerSettings, create_app
+from rationalizer.serve.schemas import ExplainResponse
+
+#: The models on a thread of the test process: for tests about the API rather than the workers.
+IN_PROCESS = WorkerSettings(workers=0)
 
 
 @pytest.fixture(scope="session")
@@ -19,5 +23,30 @@ def served_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(served_run) -> Iterator[TestClient]:
+    """The app as `rationalizer serve` starts it by default: one worker process, batching."""
     with TestClient(create_app(served_run)) as client:
         yield client
+
+
+def assert_same_answer(got: ExplainResponse, alone: ExplainResponse) -> None:
+    """``got`` says what ``alone`` says: words, labels and rationales exactly, numbers to float32
+    rounding (a batch runs other kernels than a single text, so the last bit may differ), and
+    an explanation's timing aside."""
+    got_fields, got_numbers = _fields_and_numbers(got)
+    alone_fields, alone_numbers = _fields_and_numbers(alone)
+    assert got_fields == alone_fields
+    assert got_numbers == pytest.approx(alone_numbers, abs=1e-6)
+
+
+def _fields_and_numbers(answer: ExplainResponse) -> tuple[dict, list[float]]:
+    """The answer's fields with its probabilities and scores (its explanation's too) apart."""
+    fields = answer.model_dump()
+    explanation = fields["explanation"]
+    numbers: list[float] = []
+    for part in [fields] + ([explanation] if explanation else []):
+        probabilities = part.pop("probabilities")
+        part["labels"] = list(probabilities)
+        numbers += [*probabilities.values(), *part.pop("scores")]
+    if explanation:
+        explanation.pop("seconds")
+    return fields, numbers

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import shutil
-import time
+import threading
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.serve.conftest import IN_PROCESS
 
 from rationalizer.data.pretrained import minilm_path
 from rationalizer.errors import RationalizerError
 from rationalizer.explain import get_explainer, list_explainers
 from rationalizer.explain.adapters import RationalizerAdapter
-from rationalizer.serve import ServeLimits, create_app
+from rationalizer.serve import ServeLimits, WorkerSettings, create_app
 from rationalizer.training.api import Rationalizer
 
 TEXT = "a wonderful and moving film , though the ending felt dull at the odeon"
@@ -38,7 +40,7 @@ def refusal(response, status: int) -> str:
 # answers
 
 
-def test_health_names_the_models_and_the_limits(client, served_run, rationalizer):
+def test_health_names_the_models_the_limits_and_the_workers(client, served_run, rationalizer):
     health = client.get("/healthz").json()
     assert health["status"] == "ok"
     assert health["model"] == health["explained_model"] == served_run.name
@@ -48,6 +50,15 @@ def test_health_names_the_models_and_the_limits(client, served_run, rationalizer
         "max_words": ServeLimits().max_words,
         "timeout_seconds": ServeLimits().timeout_seconds,
     }
+    defaults = WorkerSettings()
+    workers = health["workers"]
+    assert (workers["workers"], workers["alive"], workers["in_server_process"]) == (1, 1, False)
+    assert (workers["device"], workers["max_batch_size"], workers["batch_timeout_ms"]) == (
+        defaults.device,
+        defaults.max_batch_size,
+        defaults.batch_timeout_ms,
+    )
+    assert workers["batches"] <= workers["requests"]
 
 
 def test_methods_lists_every_explainer_with_its_description(client):
@@ -97,7 +108,7 @@ def test_target_picks_the_label_the_explanation_explains(client, rationalizer):
 
 def test_another_classifier_can_be_the_one_explained(served_run, rationalizer):
     folder = minilm_path()
-    with TestClient(create_app(served_run, f"hf:{folder}")) as client:
+    with TestClient(create_app(served_run, f"hf:{folder}", workers=IN_PROCESS)) as client:
         assert client.get("/healthz").json()["explained_model"] == f"hf:{folder.name}"
         body = explain(client, text="a wonderful film", method="occlusion")
     explanation = body["explanation"]
@@ -108,16 +119,26 @@ def test_another_classifier_can_be_the_one_explained(served_run, rationalizer):
     assert len(explanation["scores"]) == 3
 
 
-def test_a_model_that_cannot_be_loaded_stops_the_app_with_a_clear_error(served_run, tmp_path):
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "worker-process"])
+def test_a_model_that_cannot_be_loaded_stops_the_app_with_a_clear_error(
+    served_run, tmp_path, workers
+):
     with pytest.raises(RationalizerError, match="not a rationalizer run directory"):
-        create_app(served_run, str(tmp_path))
+        create_app(served_run, str(tmp_path), workers=WorkerSettings(workers=workers))
+
+
+def test_a_device_this_machine_lacks_stops_the_app_with_a_clear_error(served_run):
+    with pytest.raises(RationalizerError, match=r"device cuda:99: this machine has \d+ CUDA"):
+        create_app(served_run, workers=WorkerSettings(workers=0, device="cuda:99"))
+    with pytest.raises(RationalizerError, match="'gpu' is not a device"):
+        create_app(served_run, workers=WorkerSettings(workers=0, device="gpu"))
 
 
 def test_openapi_documents_the_api_and_its_refusals(client):
     schema = client.get("/openapi.json").json()
     assert {"/api/explain", "/api/methods", "/healthz"} <= set(schema["paths"])
     refusals = schema["paths"]["/api/explain"]["post"]["responses"]
-    assert {"200", "413", "422", "504"} <= set(refusals)
+    assert {"200", "413", "422", "503", "504"} <= set(refusals)
     request = schema["components"]["schemas"]["ExplainRequest"]
     assert set(request["properties"]) == {"text", "query", "method", "target"}
     assert request["additionalProperties"] is False
@@ -158,6 +179,30 @@ def test_a_request_cannot_name_a_file_or_model(client, field):
     assert (error["type"], error["loc"]) == ("extra_forbidden", ["body", field])
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("text", "\ud800 ok", "character 0 is a lone surrogate (U+D800)"),
+        ("query", "ok \udfff", "character 3 is a lone surrogate (U+DFFF)"),
+        ("method", "\udc00", "character 0 is a lone surrogate (U+DC00)"),
+        ("target", "pos\ud83d", "character 3 is a lone surrogate (U+D83D)"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_with_where_it_is(client, field, value, reason):
+    # JSON can escape a lone surrogate (json.dumps does), but no UTF-8 text can hold one
+    body = json.dumps({"text": "ok", field: value}).encode()
+    assert b"\\ud" in body
+    response = client.post(
+        "/api/explain", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", field]
+    assert reason in error["msg"] and "send the text as UTF-8" in error["msg"]
+    # the input comes back escaped, as plain text
+    assert error["input"] == value.encode("utf-8", "backslashreplace").decode()
+
+
 def test_malformed_json_is_refused(client):
     response = client.post(
         "/api/explain", content=b'{"text": "a', headers={"content-type": "application/json"}
@@ -169,9 +214,8 @@ def test_malformed_json_is_refused(client):
 @pytest.fixture(scope="module")
 def strict_client(served_run):
     """An app with small limits: 10 words, 400 bytes."""
-    with TestClient(
-        create_app(served_run, limits=ServeLimits(max_body_bytes=400, max_words=10))
-    ) as client:
+    limits = ServeLimits(max_body_bytes=400, max_words=10)
+    with TestClient(create_app(served_run, limits=limits, workers=IN_PROCESS)) as client:
         yield client
 
 
@@ -202,30 +246,29 @@ def test_a_streamed_body_without_a_length_is_cut_off_at_the_cap(strict_client):
 
 
 def test_a_slow_request_times_out_and_the_server_carries_on(served_run, monkeypatch):
-    app = create_app(served_run, limits=ServeLimits(timeout_seconds=0.2))
-    model = app.state.service.rationalizer
-    predict = model.predict
+    app = create_app(served_run, limits=ServeLimits(timeout_seconds=0.2), workers=IN_PROCESS)
+    service = app.state.pool.workers[0].service
+    run_batch, release = service.run_batch, threading.Event()
 
-    def slow_predict(*args, **kwargs):
-        time.sleep(0.6)
-        return predict(*args, **kwargs)
+    def held(requests):
+        release.wait(60)
+        return run_batch(requests)
 
+    monkeypatch.setattr(service, "run_batch", held)
     with TestClient(app) as client:
-        monkeypatch.setattr(model, "predict", slow_predict)
-        started = time.perf_counter()
+        # answered while the model is still held: at the timeout, not after the work
         detail = refusal(client.post("/api/explain", json={"text": TEXT}), 504)
-        assert time.perf_counter() - started < 0.5  # answered at the timeout, not after the work
         assert "no answer within 0.2 s" in detail
-        monkeypatch.setattr(model, "predict", predict)
+        monkeypatch.setattr(service, "run_batch", run_batch)
+        release.set()
         # the abandoned call finishes first; the next request is then answered normally
-        time.sleep(0.5)
         assert explain(client, text=TEXT)["words"] == TEXT.split()
 
 
 def test_the_page_escapes_names_and_locks_scripts_to_its_own(served_run, tmp_path):
     hostile = tmp_path / "<img src=x onerror=alert(1)>"
     shutil.copytree(served_run, hostile)
-    with TestClient(create_app(hostile)) as client:
+    with TestClient(create_app(hostile, workers=IN_PROCESS)) as client:
         response = client.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import rationalizer.serve.app
 from rationalizer.cli.serve import is_loopback, serve_command
 from rationalizer.errors import RationalizerError
-from rationalizer.serve import ServeLimits
+from rationalizer.serve import ServeLimits, WorkerSettings
 
 runner = CliRunner()
 
@@ -38,6 +38,7 @@ def test_defaults_serve_on_loopback_with_the_default_limits(started, tmp_path):
     [call] = started
     assert call["args"] == (tmp_path, None)
     assert (call["host"], call["port"], call["limits"]) == ("127.0.0.1", 8000, ServeLimits())
+    assert call["workers"] == WorkerSettings()
     assert "http://127.0.0.1:8000/" in result.output
     assert "warning" not in result.output
 
@@ -55,6 +56,18 @@ def test_options_set_the_model_address_and_limits(started, tmp_path):
     assert "http://[::1]:9001/" in result.output
 
 
+def test_options_set_the_workers_batching_and_device(started, tmp_path):
+    result = run_cli(
+        "-r", str(tmp_path), "--workers", "3", "--max-batch-size", "16",
+        "--batch-timeout-ms", "2.5", "--device", "cuda:1", "--threads", "4",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [call] = started
+    assert call["workers"] == WorkerSettings(
+        workers=3, max_batch_size=16, batch_timeout_ms=2.5, device="cuda:1", threads=4
+    )
+
+
 def test_a_public_address_is_served_with_a_warning(started, tmp_path):
     result = run_cli("-r", str(tmp_path), "--host", "0.0.0.0")
     assert result.exit_code == 0
@@ -62,9 +75,17 @@ def test_a_public_address_is_served_with_a_warning(started, tmp_path):
     assert started
 
 
-def test_bad_limits_are_refused_before_anything_loads(started, tmp_path):
-    with pytest.raises(RationalizerError, match="max_words must be ≥ 1"):
-        run_cli("-r", str(tmp_path), "--max-words", "0")
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--max-words", "0", "max_words must be ≥ 1"),
+        ("--workers", "-1", "workers must be ≥ 0"),
+        ("--max-batch-size", "0", "max_batch_size must be ≥ 1"),
+    ],
+)
+def test_bad_settings_are_refused_before_anything_loads(started, tmp_path, option, value, reason):
+    with pytest.raises(RationalizerError, match=reason):
+        run_cli("-r", str(tmp_path), option, value)
     assert started == []
 
 

@@ -1,7 +1,9 @@
 """The web app: a page and a JSON API over one trained rationalizer, fixed at startup.
 
 ``create_app`` builds the FastAPI application (tests drive it in-process with
-``fastapi.testclient``); ``serve`` runs it under uvicorn, as ``rationalizer serve`` does.
+``fastapi.testclient``); ``serve`` runs it under uvicorn, as ``rationalizer serve`` does. The
+app is the web front only: the models run in the workers of a
+:class:`~rationalizer.serve.pool.WorkerPool`, which batches concurrent requests.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -20,6 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rationalizer import __version__
 from rationalizer.errors import RationalizerError
 from rationalizer.serve.limits import ServeLimits
+from rationalizer.serve.pool import Unavailable, WorkerSettings, start_workers
 from rationalizer.serve.schemas import (
     ErrorMessage,
     ExplainRequest,
@@ -27,8 +32,9 @@ from rationalizer.serve.schemas import (
     Health,
     LimitsInfo,
     MethodsResponse,
+    WorkersInfo,
 )
-from rationalizer.serve.service import ExplainService, ModelWorker
+from rationalizer.serve.service import Refusal
 
 TEMPLATES = Jinja2Templates(
     env=Environment(
@@ -46,27 +52,34 @@ PAGE_POLICY = (
 _REFUSALS = {
     413: {"model": ErrorMessage, "description": "The request body is larger than the cap."},
     422: {"model": ErrorMessage, "description": "Bad input: too many words, unknown method..."},
+    503: {"model": ErrorMessage, "description": "No model worker is left to answer."},
     504: {"model": ErrorMessage, "description": "No answer within the per-request timeout."},
 }
 
 
 def create_app(
-    run: str | Path, model: str | None = None, *, limits: ServeLimits | None = None
+    run: str | Path,
+    model: str | None = None,
+    *,
+    limits: ServeLimits | None = None,
+    workers: WorkerSettings | None = None,
 ) -> FastAPI:
     """The app serving the rationalizer trained in ``run``.
 
     ``model`` (``hf:PATH`` or a run directory) is the classifier post-hoc methods explain;
-    by default, the rationalizer's own predictor. Both are loaded here, once: requests carry
-    text only.
+    by default, the rationalizer's own predictor. Both are loaded here, once, by every model
+    worker (``workers``): requests carry text only.
     """
     limits = limits or ServeLimits()
-    service = ExplainService.load(run, model)
-    worker = ModelWorker(limits.timeout_seconds)
+    settings = workers or WorkerSettings()
+    pool = start_workers(run, model, settings)
+    info = pool.info
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await pool.start()
         yield
-        worker.close()
+        await pool.close()
 
     app = FastAPI(
         title="rationalizer",
@@ -75,43 +88,66 @@ def create_app(
         lifespan=lifespan,
         max_body_size=limits.max_body_bytes,
     )
-    app.state.service = service
+    app.state.pool = pool
 
     @app.exception_handler(RationalizerError)
     async def refuse(_: Request, error: RationalizerError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, and fails on text UTF-8 cannot encode
+        return JSONResponse({"detail": _encodable(jsonable_encoder(error.errors()))}, 422)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page(request: Request) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
         context = {
             "nonce": nonce,
-            "model": service.model_name,
-            "explained_model": service.explained_model,
-            "explained_labels": service.adapter.labels,
+            "model": info.model_name,
+            "explained_model": info.explained_model,
+            "explained_labels": info.explained_labels,
             "max_words": limits.max_words,
         }
         response = TEMPLATES.TemplateResponse(request, "index.html", context)
         response.headers["Content-Security-Policy"] = PAGE_POLICY.format(nonce=nonce)
         return response
 
-    @app.get("/healthz", response_model=Health, summary="Liveness, the models and the limits.")
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: {"model": ErrorMessage, "description": "No model worker is left."}},
+        summary="Liveness, the models, the workers and the limits.",
+    )
     async def health() -> Health:
+        alive = pool.alive
+        if not alive:
+            raise HTTPException(503, f"no model worker is running: all {len(pool.workers)} died")
         return Health(
-            status="ok",
-            model=service.model_name,
-            explained_model=service.explained_model,
-            labels=list(service.rationalizer.labels),
+            status="ok" if alive == len(pool.workers) else "degraded",
+            model=info.model_name,
+            explained_model=info.explained_model,
+            labels=list(info.labels),
             limits=LimitsInfo(
                 max_body_bytes=limits.max_body_bytes,
                 max_words=limits.max_words,
                 timeout_seconds=limits.timeout_seconds,
             ),
+            workers=WorkersInfo(
+                workers=settings.workers,
+                alive=alive,
+                in_server_process=settings.workers == 0,
+                device=settings.device,
+                max_batch_size=settings.max_batch_size,
+                batch_timeout_ms=settings.batch_timeout_ms,
+                requests=pool.counts.requests,
+                batches=pool.counts.batches,
+            ),
         )
 
     @app.get("/api/methods", response_model=MethodsResponse, summary="The post-hoc explainers.")
     async def methods() -> MethodsResponse:
-        return MethodsResponse(explained_model=service.explained_model, methods=service.methods())
+        return MethodsResponse(explained_model=info.explained_model, methods=list(info.methods))
 
     @app.post(
         "/api/explain",
@@ -129,15 +165,19 @@ def create_app(
                 f"text has {words:,} words; this server explains at most {limits.max_words:,} "
                 "per request",
             )
-        explainer = service.explainer(request)
         try:
-            return await worker.run(partial(service.explain, request, explainer))
+            outcome = await pool.submit(request, limits.timeout_seconds)
         except TimeoutError:
             raise HTTPException(
                 504,
                 f"no answer within {limits.timeout_seconds:g} s, this server's limit per "
                 "request; try a shorter text or a faster method",
             ) from None
+        except Unavailable as error:
+            raise HTTPException(503, str(error)) from None
+        if isinstance(outcome, Refusal):
+            raise HTTPException(outcome.status, outcome.detail)
+        return outcome
 
     return app
 
@@ -149,9 +189,22 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     limits: ServeLimits | None = None,
+    workers: WorkerSettings | None = None,
     log_level: str = "info",
 ) -> None:
     """Run :func:`create_app` under uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(run, model, limits=limits), host=host, port=port, log_level=log_level)
+    app = create_app(run, model, limits=limits, workers=workers)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with every string UTF-8 can encode: a lone surrogate becomes its escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    return value

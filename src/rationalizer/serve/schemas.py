@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: A half-open word span ``[start, end)``.
 WordSpan = tuple[int, int]
@@ -40,6 +40,19 @@ class ExplainRequest(BaseModel):
         description="Label the post-hoc explanation explains (default: the explained model's "
         "prediction); needs a method.",
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _unicode(cls, value: Any) -> Any:
+        """Refuse a lone surrogate (JSON can escape one, UTF-8 cannot encode it), saying where."""
+        if isinstance(value, str):
+            for i, char in enumerate(value):
+                if "\ud800" <= char <= "\udfff":
+                    raise ValueError(
+                        f"character {i} is a lone surrogate (U+{ord(char):04X}), which is not "
+                        "Unicode text; send the text as UTF-8"
+                    )
+        return value
 
 
 class PostHocExplanation(BaseModel):
@@ -90,12 +103,24 @@ class LimitsInfo(BaseModel):
     timeout_seconds: float
 
 
+class WorkersInfo(BaseModel):
+    workers: int = Field(description="Model worker processes started (0: in the server process).")
+    alive: int = Field(description="Of those, how many are running.")
+    in_server_process: bool
+    device: str
+    max_batch_size: int
+    batch_timeout_ms: float
+    requests: int = Field(description="Requests the workers have answered so far.")
+    batches: int = Field(description="Forward-pass batches they ran them in.")
+
+
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok, or degraded when a model worker has died.")
     model: str
     explained_model: str
     labels: list[str]
     limits: LimitsInfo
+    workers: WorkersInfo
 
 
 class ErrorMessage(BaseModel):

@@ -1,12 +1,12 @@
-"""The models a server answers with, and the worker that runs them one request at a time."""
+"""The models a server answers with, and how one batch of requests runs on them."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from rationalizer.errors import RationalizerError
 from rationalizer.serve.schemas import (
@@ -21,7 +21,30 @@ if TYPE_CHECKING:
     from rationalizer.explain.base import Explainer
     from rationalizer.training.api import Rationalizer
 
-T = TypeVar("T")
+logger = logging.getLogger("rationalizer.serve")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request the models did not answer: the HTTP status and the reason, for the client."""
+
+    status: int
+    detail: str
+
+
+#: What a model worker answers for one request.
+Outcome = ExplainResponse | Refusal
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What the web front needs to know of the models, without holding them (its workers do)."""
+
+    model_name: str
+    explained_model: str
+    labels: tuple[str, ...]
+    explained_labels: tuple[str, ...]
+    methods: tuple[MethodInfo, ...]
 
 
 class ExplainService:
@@ -41,17 +64,27 @@ class ExplainService:
         self.model_name = model_name
 
     @classmethod
-    def load(cls, run: str | Path, model: str | None = None) -> ExplainService:
+    def load(cls, run: str | Path, model: str | None = None, device: str = "cpu") -> ExplainService:
+        """Both models, on ``device`` (``cpu``, ``cuda``, ``cuda:N`` or ``mps``)."""
+        import torch
+
         from rationalizer.explain import list_explainers
         from rationalizer.explain.adapters import HF_PREFIX, RationalizerAdapter, load_adapter
         from rationalizer.training.api import Rationalizer
 
+        target = checked_device(device)
         list_explainers()  # imports the methods now rather than during the first request
         run_name = Path(run).resolve().name
+        # Loading cannot place a model on a device yet, so both are moved once loaded.
         rationalizer = Rationalizer.load(run)
+        rationalizer.model.to(target)
         if model is None:
             return cls(rationalizer, RationalizerAdapter(rationalizer, name=run_name), run_name)
+        # A folder holding a bare encoder gets a fresh classification head: seeded, so that
+        # every worker process draws the same one and answers alike.
+        torch.manual_seed(0)
         adapter = load_adapter(model)
+        adapter.module.to(target)
         prefix = HF_PREFIX if model.startswith(HF_PREFIX) else ""
         adapter.name = prefix + Path(model.removeprefix(HF_PREFIX)).resolve().name
         return cls(rationalizer, adapter, run_name)
@@ -60,13 +93,20 @@ class ExplainService:
     def explained_model(self) -> str:
         return self.adapter.name
 
-    def methods(self) -> list[MethodInfo]:
+    def info(self) -> ServiceInfo:
         from rationalizer.explain import list_explainers
 
-        return [
+        methods = tuple(
             MethodInfo(name=name, description=cls.description, requires=cls.requires)
             for name, cls in list_explainers().items()
-        ]
+        )
+        return ServiceInfo(
+            model_name=self.model_name,
+            explained_model=self.explained_model,
+            labels=tuple(self.rationalizer.labels),
+            explained_labels=tuple(self.adapter.labels),
+            methods=methods,
+        )
 
     def explainer(self, request: ExplainRequest) -> Explainer | None:
         """The request's explainer, with its method and target checked before any model runs
@@ -85,53 +125,104 @@ class ExplainService:
             self.adapter.label_index(request.target)
         return explainer
 
-    def explain(self, request: ExplainRequest, explainer: Explainer | None) -> ExplainResponse:
-        """The rationalizer's prediction and rationale, and ``explainer``'s explanation."""
-        [prediction] = self.rationalizer.predict([request.text], queries=[request.query])
-        explanation = None
-        if explainer is not None:
-            [result] = explainer.attribute(
-                self.adapter, request.text, request.target, queries=request.query
+    def run_batch(self, requests: Sequence[ExplainRequest]) -> list[Outcome]:
+        """One outcome per request, in order; the predictions of all of them in one forward pass.
+
+        A request with a bad method or target is refused alone. Should the batch fail as a
+        whole, each request is rerun by itself, so that one bad request cannot fail the others
+        and each gets its own reason.
+        """
+        outcomes: list[Outcome | None] = [None] * len(requests)
+        explainers: dict[int, Explainer | None] = {}
+        for i, request in enumerate(requests):
+            try:
+                explainers[i] = self.explainer(request)
+            except RationalizerError as error:
+                outcomes[i] = Refusal(422, str(error))
+        valid = list(explainers)
+        try:
+            answers = self._answer([requests[i] for i in valid], list(explainers.values()))
+        except Exception as error:
+            if len(valid) > 1:
+                answers = [self.run_batch([requests[i]])[0] for i in valid]
+            else:
+                answers = [_refusal(error, requests[valid[0]])]
+        for i, answer in zip(valid, answers, strict=True):
+            outcomes[i] = answer
+        return outcomes  # type: ignore[return-value]
+
+    def _answer(
+        self, requests: Sequence[ExplainRequest], explainers: Sequence[Explainer | None]
+    ) -> list[ExplainResponse]:
+        """The rationalizer's prediction for every request, and each explainer's explanation
+        (one ``attribute`` call per method)."""
+        if not requests:
+            return []
+        texts, queries = [r.text for r in requests], [r.query for r in requests]
+        predictions = self.rationalizer.predict(texts, queries=queries, batch_size=len(requests))
+        explanations: list[PostHocExplanation | None] = [None] * len(requests)
+        by_method: dict[str, list[int]] = {}
+        for i, explainer in enumerate(explainers):
+            if explainer is not None:
+                by_method.setdefault(explainer.name, []).append(i)
+        for indices in by_method.values():
+            results = explainers[indices[0]].attribute(  # type: ignore[union-attr]
+                self.adapter,
+                [requests[i].text for i in indices],
+                [requests[i].target for i in indices],
+                queries=[requests[i].query for i in indices],
             )
-            explanation = PostHocExplanation(
-                method=result.method,
-                model=self.explained_model,
-                target=result.target,
-                probabilities=dict(result.probabilities),
-                scores=list(result.scores),
-                rationale=[(span.start, span.end) for span in result.rationale],
-                settings=dict(result.settings),
-                seconds=result.seconds,
+            for i, result in zip(indices, results, strict=True):
+                explanations[i] = PostHocExplanation(
+                    method=result.method,
+                    model=self.explained_model,
+                    target=result.target,
+                    probabilities=dict(result.probabilities),
+                    scores=list(result.scores),
+                    rationale=[(span.start, span.end) for span in result.rationale],
+                    settings=dict(result.settings),
+                    seconds=result.seconds,
+                )
+        return [
+            ExplainResponse(
+                model=self.model_name,
+                label=prediction.label,
+                probabilities=prediction.probabilities,
+                words=list(prediction.words),
+                rationale=[(span.start, span.end) for span in prediction.rationale],
+                scores=list(prediction.scores),
+                explanation=explanation,
             )
-        return ExplainResponse(
-            model=self.model_name,
-            label=prediction.label,
-            probabilities=prediction.probabilities,
-            words=list(prediction.words),
-            rationale=[(span.start, span.end) for span in prediction.rationale],
-            scores=list(prediction.scores),
-            explanation=explanation,
-        )
+            for prediction, explanation in zip(predictions, explanations, strict=True)
+        ]
 
 
-class ModelWorker:
-    """Runs model calls one at a time, in arrival order, each within a timeout.
+def _refusal(error: Exception, request: ExplainRequest) -> Refusal:
+    """What the client is told when the models failed on ``request``; a bug is also logged."""
+    if isinstance(error, RationalizerError):
+        return Refusal(422, str(error))
+    logger.error("the model failed on a text of %d characters", len(request.text), exc_info=error)
+    return Refusal(500, f"the model failed on this text: {type(error).__name__}: {error}")
 
-    One thread does all model work: CPU-bound calls gain nothing from running side by side on a
-    few cores, and explainers hook into the model's layers, so two calls must never overlap. A
-    call still queued when its request times out is dropped; one already running cannot be
-    interrupted and finishes before the next starts.
-    """
 
-    def __init__(self, timeout_seconds: float) -> None:
-        self.timeout_seconds = timeout_seconds
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rationalizer-model")
+def checked_device(name: str):
+    """``name`` as a torch device this machine has; a clear error otherwise."""
+    import torch
 
-    async def run(self, function: Callable[[], T]) -> T:
-        """``function()``'s result; :class:`TimeoutError` when it takes longer than the timeout,
-        waiting in the queue included."""
-        pending = asyncio.get_running_loop().run_in_executor(self._thread, function)
-        return await asyncio.wait_for(pending, self.timeout_seconds)
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise RationalizerError(
+            f"{name!r} is not a device: write cpu, cuda, cuda:N or mps"
+        ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise RationalizerError(
+                f"device {name}: this machine has {count} CUDA device(s) torch can use"
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise RationalizerError(f"device {name}: MPS is not available on this machine")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise RationalizerError(f"device {name}: write cpu, cuda, cuda:N or mps")
+    return device

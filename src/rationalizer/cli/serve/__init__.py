@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from rationalizer.cli._common import console, console_err
-from rationalizer.serve import ServeLimits
+from rationalizer.serve import ServeLimits, WorkerSettings
 
 _DEFAULTS = ServeLimits()
+_WORKERS = WorkerSettings()
 
 
 def serve_command(
@@ -42,18 +43,57 @@ def serve_command(
     timeout: Annotated[
         float, typer.Option(help="Seconds a request may take, waiting for the model included.")
     ] = _DEFAULTS.timeout_seconds,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Model worker processes, each with its own copy of the models; 0 runs the "
+            "models in the server process."
+        ),
+    ] = _WORKERS.workers,
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            help="Most concurrent requests a worker runs as one forward pass; 1 turns batching off."
+        ),
+    ] = _WORKERS.max_batch_size,
+    batch_timeout_ms: Annotated[
+        float,
+        typer.Option(
+            help="How long a free worker waits, after the oldest request arrived, for more "
+            "to join its batch."
+        ),
+    ] = _WORKERS.batch_timeout_ms,
+    device: Annotated[
+        str, typer.Option(help="Where the models run: cpu, cuda, cuda:N or mps.")
+    ] = _WORKERS.device,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="Torch CPU threads of each worker process. Default: the usable cores shared "
+            "out evenly among the workers.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve a page where you paste a text, pick an explainer, and see the prediction, its
     probabilities, the words the model read and the post-hoc explanation, highlighted.
 
     The same runs through a JSON API: POST /api/explain {"text": ..., "method": ...},
-    GET /api/methods, GET /healthz; OpenAPI docs at /docs. Models are loaded once at startup;
-    requests carry text only. Each request is capped in bytes, words and seconds.
+    GET /api/methods, GET /healthz; OpenAPI docs at /docs. Models are loaded once at startup,
+    by each model worker; requests carry text only, and concurrent ones are batched. Each
+    request is capped in bytes, words and seconds.
 
-    Example: [bold]rationalizer serve -r runs/ssr -m hf:models/sst2 --port 8000[/]
+    Example: [bold]rationalizer serve -r runs/ssr -m hf:models/sst2 --workers 2 --port 8000[/]
     """
     limits = ServeLimits(
         max_body_bytes=max_body_bytes, max_words=max_words, timeout_seconds=timeout
+    )
+    settings = WorkerSettings(
+        workers=workers,
+        max_batch_size=max_batch_size,
+        batch_timeout_ms=batch_timeout_ms,
+        device=device,
+        threads=threads,
     )
     # Imported here so that `--help` does not pay for torch and the web stack.
     from rationalizer.serve import serve
@@ -66,7 +106,7 @@ def serve_command(
         )
     address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
     console.print(f"serving {run} at http://{address}:{port}/ (stop with Ctrl+C)", soft_wrap=True)
-    serve(run, model, host=host, port=port, limits=limits)
+    serve(run, model, host=host, port=port, limits=limits, workers=settings)
 
 
 def is_loopback(host: str) -> bool:

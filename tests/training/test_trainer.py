@@ -469,6 +469,6 @@ def test_a_bf16_run_learns_and_keeps_float32_weights(splits, tmp_path):
     assert lines[-1]["train"]["loss"] < lines[0]["train"]["loss"]
     model = Rationalizer.load(tmp_path)
     assert {p.dtype for p in model.model.parameters()} == {torch.float32}
-    assert model._autocast is torch.bfloat16
+    assert model.autocast_dtype is torch.bfloat16
     [prediction] = model.predict(["a gripping , beautifully acted film ."])
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)

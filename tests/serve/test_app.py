@@ -128,10 +128,10 @@ def test_a_model_that_cannot_be_loaded_stops_the_app_with_a_clear_error(
 
 
 def test_a_device_this_machine_lacks_stops_the_app_with_a_clear_error(served_run):
-    with pytest.raises(RationalizerError, match=r"device cuda:99: this machine has \d+ CUDA"):
+    with pytest.raises(RationalizerError, match="device cuda:99: this machine has no such"):
         create_app(served_run, workers=WorkerSettings(workers=0, device="cuda:99"))
-    with pytest.raises(RationalizerError, match="'gpu' is not a device"):
-        create_app(served_run, workers=WorkerSettings(workers=0, device="gpu"))
+    with pytest.raises(RationalizerError, match="device 'gpu' is not a device"):
+        create_app(served_run, workers=WorkerSettings(workers=1, device="gpu"))
 
 
 def test_openapi_documents_the_api_and_its_refusals(client):

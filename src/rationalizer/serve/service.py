@@ -72,19 +72,15 @@ class ExplainService:
         from rationalizer.explain.adapters import HF_PREFIX, RationalizerAdapter, load_adapter
         from rationalizer.training.api import Rationalizer
 
-        target = checked_device(device)
         list_explainers()  # imports the methods now rather than during the first request
         run_name = Path(run).resolve().name
-        # Loading cannot place a model on a device yet, so both are moved once loaded.
-        rationalizer = Rationalizer.load(run)
-        rationalizer.model.to(target)
+        rationalizer = Rationalizer.load(run, device=device)
         if model is None:
             return cls(rationalizer, RationalizerAdapter(rationalizer, name=run_name), run_name)
         # A folder holding a bare encoder gets a fresh classification head: seeded, so that
         # every worker process draws the same one and answers alike.
         torch.manual_seed(0)
-        adapter = load_adapter(model)
-        adapter.module.to(target)
+        adapter = load_adapter(model, device=device)
         prefix = HF_PREFIX if model.startswith(HF_PREFIX) else ""
         adapter.name = prefix + Path(model.removeprefix(HF_PREFIX)).resolve().name
         return cls(rationalizer, adapter, run_name)
@@ -203,26 +199,3 @@ def _refusal(error: Exception, request: ExplainRequest) -> Refusal:
         return Refusal(422, str(error))
     logger.error("the model failed on a text of %d characters", len(request.text), exc_info=error)
     return Refusal(500, f"the model failed on this text: {type(error).__name__}: {error}")
-
-
-def checked_device(name: str):
-    """``name`` as a torch device this machine has; a clear error otherwise."""
-    import torch
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise RationalizerError(
-            f"{name!r} is not a device: write cpu, cuda, cuda:N or mps"
-        ) from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (device.index or 0) >= count:
-            raise RationalizerError(
-                f"device {name}: this machine has {count} CUDA device(s) torch can use"
-            )
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise RationalizerError(f"device {name}: MPS is not available on this machine")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise RationalizerError(f"device {name}: write cpu, cuda, cuda:N or mps")
-    return device

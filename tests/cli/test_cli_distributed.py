@@ -86,3 +86,16 @@ def test_device_and_precision_reach_the_model(run_dir):
         Rationalizer.load(run_dir, precision="fp8")
     with pytest.raises(RationalizerError, match="device 'gpu' is not a device"):
         load_adapter(run_dir, device="gpu")
+
+
+@pytest.mark.slow
+def test_two_processes_train_ssr_with_its_shortcut_discovery(tmp_path):
+    """Discovery trains on both processes, rank 0's shortcut masks serve both, rank 0 writes."""
+    config = tmp_path / "ssr.toml"
+    config.write_text(
+        TINY_TOML.replace('method = "semi"', 'method = "ssr-unif"') + "allow_no_shortcuts = true\n"
+    )
+    torchrun("train", "--config", str(config), "--batch-size", "8", "--out", str(tmp_path / "run"))
+    written = ("summary.json", "shortcuts.json", "shortcuts.md", "shortcut-discovery/summary.json")
+    for name in written:
+        assert (tmp_path / "run" / name).is_file(), name

@@ -132,6 +132,9 @@ def discover_shortcuts(
         ex.id: spans_to_mask(p.rationale, len(ex.document))
         for ex, p in zip(annotated, predictions, strict=True)
     }
+    # Rank 0's masks for every process: a GPU need not select alike on each, and the masks
+    # decide the training examples (augmented copies), which must be the same on all.
+    predicted = distributed.broadcast(predicted, "shortcut discovery")
     masks, filtered = skew_filter(
         annotated, shortcut_masks(annotated, predicted), train.labels, config.shortcut_min_skew
     )

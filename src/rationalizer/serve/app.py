@@ -8,6 +8,7 @@ app is the web front only: the models run in the workers of a
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -122,7 +123,7 @@ def create_app(
     async def health() -> Health:
         alive = pool.alive
         if not alive:
-            raise HTTPException(503, f"no model worker is running: all {len(pool.workers)} died")
+            raise HTTPException(503, pool.none_left())
         return Health(
             status="ok" if alive == len(pool.workers) else "degraded",
             model=info.model_name,
@@ -192,11 +193,15 @@ def serve(
     workers: WorkerSettings | None = None,
     log_level: str = "info",
 ) -> None:
-    """Run :func:`create_app` under uvicorn until interrupted."""
+    """Run :func:`create_app` under uvicorn until interrupted; the server's own messages (a
+    worker's death) are logged like uvicorn's."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     app = create_app(run, model, limits=limits, workers=workers)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    logging = copy.deepcopy(LOGGING_CONFIG)
+    logging["loggers"]["rationalizer.serve"] = {"handlers": ["default"], "propagate": False}
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=logging)
 
 
 def _encodable(value: Any) -> Any:

@@ -299,7 +299,7 @@ class WorkerPool:
     def _report_death(self, death: str) -> None:
         logger.error("%s; %d of %d model workers left", death, self.alive, len(self.workers))
         if not self.alive:
-            logger.error("%s", self._none_left())
+            logger.error("%s", self.none_left())
 
     async def start(self) -> None:
         self._arrival = asyncio.Event()
@@ -311,7 +311,7 @@ class WorkerPool:
         if self._arrival is None:
             raise RuntimeError("the worker pool is not started: run the app with its lifespan")
         if not self.alive:
-            raise Unavailable(self._none_left())
+            raise Unavailable(self.none_left())
         loop = asyncio.get_running_loop()
         job = _Job(request, loop.create_future(), loop.time())
         self._pending.append(job)
@@ -356,7 +356,7 @@ class WorkerPool:
                 if not job.future.done():
                     job.future.set_result(outcome)
         if not self.alive:
-            self._fail(self._pending, self._none_left())
+            self._fail(self._pending, self.none_left())
             self._pending.clear()
 
     async def _next_batch(self) -> list[_Job]:
@@ -386,7 +386,8 @@ class WorkerPool:
                 raise
         return jobs
 
-    def _none_left(self) -> str:
+    def none_left(self) -> str:
+        """Why no request can be answered once every worker has died."""
         return (
             f"no model worker is running: all {len(self.workers)} have died (see the server's "
             "log); restart the server"

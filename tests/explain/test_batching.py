@@ -1,7 +1,11 @@
 """Explaining several inputs at once gives each the explanation it gets alone, for every method
-and every adapter kind, whatever the padding; and the batches really are packed."""
+and every adapter kind, whatever the padding; the batches really are packed; the adapters'
+packed paths answer each row as its instance alone, in the adapter's precision."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -11,8 +15,13 @@ from tests.explain.known_answer import BagOfWords
 from rationalizer.data.pretrained import minilm_path
 from rationalizer.data.tokenization import SubwordTokenizer
 from rationalizer.explain import Explanation, HFClassifierAdapter, get_explainer, list_explainers
-from rationalizer.explain.adapters import ClassifierAdapter
-from rationalizer.explain.methods.batching import row_probabilities
+from rationalizer.explain.adapters import (
+    CallableAdapter,
+    ClassifierAdapter,
+    EncodedAdapter,
+    RationalizerAdapter,
+)
+from rationalizer.explain.adapters.base import keep_everything
 
 #: inputs of very different lengths, so every batch pads most of its rows
 TEXTS = [
@@ -35,8 +44,15 @@ OPTIONS: dict[str, dict] = {
 CASES = [(name, OPTIONS.get(name, {})) for name in list_explainers()] + [
     ("occlusion", {"window": 3})
 ]
+#: the fixtures of the adapters that pack instances into shared forward passes
+PACKING = {"gru": "rationalizer_adapter", "bert": "tiny_bert"}
+#: the fixture of one adapter of each kind: the packing ones, then a custom adapter and a black
+#: box that answer instance by instance
+ADAPTERS = PACKING | {"custom": "bag_of_words", "black box": "black_box"}
 #: float32 models: packing changes the order of a few sums, nothing more
 TOLERANCE = {"rel": 1e-4, "abs": 1e-5}
+#: bfloat16 keeps 8 significant bits: packing may round a few products differently
+BF16_TOLERANCE = {"rel": 2e-2, "abs": 1e-3}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +73,17 @@ def tiny_bert() -> HFClassifierAdapter:
         id2label={0: "neg", 1: "pos"},
     )
     return HFClassifierAdapter(BertForSequenceClassification(config), tokenizer)
+
+
+@pytest.fixture
+def bag_of_words() -> BagOfWords:
+    """A custom adapter, with embeddings and gradients but no packed paths of its own."""
+    return BagOfWords({"gripping": 2.0, "dull": -1.5, "superb": 1.0}, bias=0.3, max_words=12)
+
+
+@pytest.fixture
+def black_box(bag_of_words) -> CallableAdapter:
+    return bag_of_words.as_black_box()
 
 
 def explain_each_and_all(
@@ -95,10 +122,9 @@ def test_a_batch_explains_each_input_as_alone_on_a_transformer(tiny_bert, method
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize(("method", "options"), CASES)
-def test_a_batch_explains_each_input_as_alone_on_other_adapters(method, options):
+def test_a_batch_explains_each_input_as_alone_on_other_adapters(bag_of_words, method, options):
     """Adapters without a packed path (here a custom one) run instance by instance."""
-    model = BagOfWords({"gripping": 2.0, "dull": -1.5, "superb": 1.0}, bias=0.3, max_words=12)
-    assert_same(*explain_each_and_all(model, method, options))
+    assert_same(*explain_each_and_all(bag_of_words, method, options))
 
 
 def test_batch_size_one_runs_one_model_input_per_forward_pass(rationalizer_adapter, monkeypatch):
@@ -123,18 +149,6 @@ def test_integrated_gradients_pack_the_path_points_of_several_examples(
     explainer.attribute(rationalizer_adapter, ["dull", "not good", "bad", "fine film"])
     # two examples' 4 steps fill a pass of 8: per group, the full inputs, then the path
     assert sizes == [2, 8, 2, 8]
-
-
-def test_row_probabilities_match_each_instances_own(rationalizer_adapter):
-    instances = rationalizer_adapter.prepare_all(TEXTS)
-    rng = np.random.default_rng(0)
-    keep = [rng.integers(0, 2, instance.num_words) for instance in instances]
-    packed = row_probabilities(rationalizer_adapter, instances, keep, batch_size=3)
-    each = [
-        rationalizer_adapter.probabilities(i, k[None])[0]
-        for i, k in zip(instances, keep, strict=True)
-    ]
-    assert packed == pytest.approx(np.array(each), **TOLERANCE)
 
 
 def test_groups_sort_by_length_and_respect_the_batch_size():
@@ -179,3 +193,127 @@ def record_forward_sizes(model, monkeypatch) -> list[int]:
 
     monkeypatch.setattr(model.rationalizer.model, "classify", counted)
     return sizes
+
+
+# ---------------------------------------------------------------------------------------------
+# the adapters' packed paths
+
+
+@pytest.mark.parametrize("kind", list(ADAPTERS))
+def test_probabilities_batch_match_each_instances_own(request, kind):
+    model = request.getfixturevalue(ADAPTERS[kind])
+    instances = model.prepare_all(TEXTS)
+    rng = np.random.default_rng(0)
+    # every instance twice, rows interleaved: each row answers for its own instance
+    rows = instances + instances[::-1]
+    keep = [rng.integers(0, 2, instance.num_words) for instance in rows]
+    packed = model.probabilities_batch(rows, keep, batch_size=3)
+    each = [model.probabilities(i, k[None])[0] for i, k in zip(rows, keep, strict=True)]
+    assert packed == pytest.approx(np.array(each), **TOLERANCE)
+
+
+@pytest.mark.parametrize("kind", ["gru", "bert", "custom"])
+def test_logits_from_embeddings_batch_match_each_instances_own(request, kind):
+    model = request.getfixturevalue(ADAPTERS[kind])
+    instances = model.prepare_all(TEXTS)
+    inputs, baselines = model.padded_embeddings(instances)
+    rows = instances + instances[::-1]
+    padded = torch.cat([inputs, baselines.flip(0)]).detach().requires_grad_()
+    packed = model.logits_from_embeddings_batch(rows, padded)
+    each = torch.cat(
+        [
+            model.logits_from_embeddings(instance, row[None, : len(instance.encoding)])
+            for instance, row in zip(rows, padded, strict=True)
+        ]
+    )
+    assert packed.detach().numpy() == pytest.approx(each.detach().numpy(), **TOLERANCE)
+    # differentiable, and a row's padding never reaches the model
+    packed.sum().backward()
+    for instance, gradient in zip(rows, padded.grad, strict=True):
+        assert gradient[len(instance.encoding) :].abs().sum() == 0
+        assert gradient[: len(instance.encoding)].abs().sum() > 0
+
+
+def test_padded_embeddings_pad_with_zeros_after_each_instances_positions(tiny_bert):
+    instances = tiny_bert.prepare_all(TEXTS)
+    inputs, baselines = tiny_bert.padded_embeddings(instances)
+    longest = max(len(instance.encoding) for instance in instances)
+    width = tiny_bert.model.config.hidden_size
+    assert inputs.shape == baselines.shape == (len(instances), longest, width)
+    for row, instance in enumerate(instances):
+        length = len(instance.encoding)
+        assert torch.equal(inputs[row, :length], tiny_bert.embeddings(instance)[0])
+        assert torch.equal(baselines[row, :length], tiny_bert.baseline_embeddings(instance)[0])
+        assert not inputs[row, length:].any() and not baselines[row, length:].any()
+
+
+def test_adapters_that_cannot_pack_run_each_instance_on_its_own(black_box):
+    """The default packed path: one call per instance, at most ``batch_size`` rows each."""
+    calls: list[list[str]] = []
+
+    def classify(word_lists):
+        calls.append([" ".join(words) for words in word_lists])
+        return black_box.fn(word_lists)
+
+    recorded = CallableAdapter(classify, black_box.labels)
+    first, second = recorded.prepare_all(["dull film", "superb"])
+    keep = [np.ones(2), np.array([1, 0]), np.ones(1), np.array([0, 1]), np.zeros(2)]
+    recorded.probabilities_batch([first, first, second, first, first], keep, batch_size=2)
+    assert calls == [["dull film", "dull"], ["film", ""], ["superb"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# precision
+
+
+@contextmanager
+def autocast_dtypes(model: EncodedAdapter) -> Iterator[set[torch.dtype | None]]:
+    """The autocast dtype (None: autocast off) every linear layer of ``model`` ran under."""
+    seen: set[torch.dtype | None] = set()
+
+    def record(*_) -> None:
+        on = torch.is_autocast_enabled("cpu")
+        seen.add(torch.get_autocast_dtype("cpu") if on else None)
+
+    layers = [m for m in model.module.modules() if isinstance(m, torch.nn.Linear)]
+    handles = [layer.register_forward_pre_hook(record) for layer in layers]
+    try:
+        yield seen
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@pytest.fixture(params=list(PACKING))
+def bf16_adapter(request, tiny_bert) -> EncodedAdapter:
+    """A packing adapter computing in bfloat16 (on the CPU): the GRU run, or the tiny BERT."""
+    if request.param == "gru":
+        shared = request.getfixturevalue("rationalizer_adapter")
+        return RationalizerAdapter(shared.rationalizer, autocast_to=torch.bfloat16)
+    model = HFClassifierAdapter(tiny_bert.model, tiny_bert.encoder)
+    model.autocast_to = torch.bfloat16
+    return model
+
+
+def test_packed_logits_compute_in_the_adapters_precision(bf16_adapter):
+    """From embeddings, several instances packed, as from token ids one at a time."""
+    instances = bf16_adapter.prepare_all(TEXTS)
+    inputs, _ = bf16_adapter.padded_embeddings(instances)
+    with torch.no_grad(), autocast_dtypes(bf16_adapter) as dtypes:
+        packed = bf16_adapter.logits_from_embeddings_batch(instances, inputs)
+    assert dtypes == {torch.bfloat16}
+    alone = torch.cat([bf16_adapter.logits([i], keep_everything([i])) for i in instances])
+    torch.testing.assert_close(packed, alone.detach())  # bfloat16 both, to its rounding
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("method", ["gradient-x-input", "c-lime", "occlusion", "greedy"])
+def test_every_forward_pass_of_a_bf16_adapter_runs_in_bf16(bf16_adapter, method):
+    """Packed or not, each method's model inputs run in the adapter's precision. Scores are not
+    compared: bfloat16 rounds differently in batches of other shapes, and a word's score, a sum
+    of many cancelling terms, carries that rounding."""
+    with autocast_dtypes(bf16_adapter) as dtypes:
+        each, together = explain_each_and_all(bf16_adapter, method, OPTIONS.get(method, {}))
+    assert dtypes == {torch.bfloat16}
+    for one, batched in zip(each, together, strict=True):
+        assert batched.probabilities == pytest.approx(one.probabilities, **BF16_TOLERANCE)

@@ -240,7 +240,7 @@ class Explainer(ABC):
         its ``seconds`` is its share of its group's time. ``batch_size=1`` runs one model input
         per forward pass, one input after another.
         """
-        from rationalizer.explain.methods.batching import everything, row_probabilities
+        from rationalizer.explain.adapters.base import keep_everything
 
         model.check_capability(self.requires, self.name)
         instances = model.prepare_all(inputs, queries)
@@ -249,7 +249,9 @@ class Explainer(ABC):
         for group in self.groups(instances):
             start = time.perf_counter()
             chosen = [instances[i] for i in group]
-            full = row_probabilities(model, chosen, everything(chosen), self.options.batch_size)
+            full = model.probabilities_batch(
+                chosen, keep_everything(chosen), self.options.batch_size
+            )
             targets = [
                 int(probabilities.argmax()) if wanted[i] is None else model.label_index(wanted[i])
                 for i, probabilities in zip(group, full, strict=True)

@@ -137,15 +137,13 @@ def measure_all(
 ) -> list[Faithfulness]:
     """:func:`measure` of each instance (with its rationale, scores and target), the perturbed
     inputs of all of them packed ``batch_size`` (default: the adapter's) per forward pass."""
-    from rationalizer.explain.methods.batching import row_probabilities
-
     keeps = [
         _perturbations(instance, rationale, values, thresholds)
         for instance, rationale, values in zip(instances, rationales, scores, strict=True)
     ]
     rows = [instance for instance, keep in zip(instances, keeps, strict=True) for _ in keep]
-    probabilities = row_probabilities(
-        adapter, rows, [row for keep in keeps for row in keep], batch_size or adapter.batch_size
+    probabilities = adapter.probabilities_batch(
+        rows, [row for keep in keeps for row in keep], batch_size
     )
     ends = np.cumsum([len(keep) for keep in keeps])
     return [

@@ -147,20 +147,15 @@ def classifier_scorer(
     """A :data:`Scorer` of unit subsets of ``instance`` for class index ``target``.
 
     ``unit_of_word`` (num_words,) gives each word's unit, or -1 for a word that is always
-    removed. Subsets become word keep masks and run through ``model.probabilities`` in chunks
-    of ``batch_size``; the target suffices when it is the argmax.
+    removed. Subsets become word keep masks and run ``batch_size`` per forward pass; the target
+    suffices when it is the argmax.
     """
     in_unit = unit_of_word >= 0
 
     def score(unit_masks: np.ndarray) -> SubsetScores:
         keep = np.zeros((len(unit_masks), instance.num_words), dtype=np.int8)
         keep[:, in_unit] = unit_masks[:, unit_of_word[in_unit]]
-        probabilities = np.concatenate(
-            [
-                model.probabilities(instance, keep[i : i + batch_size])
-                for i in range(0, len(keep), batch_size)
-            ]
-        )
+        probabilities = model.probabilities_batch([instance] * len(keep), list(keep), batch_size)
         return SubsetScores(probabilities[:, target], probabilities.argmax(axis=1) == target)
 
     return score

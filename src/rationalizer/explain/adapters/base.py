@@ -10,17 +10,25 @@ positions to words) and answers the questions explainers ask, always per *word*:
 * with the ``embeddings`` capability: the input embeddings, the embedding a removed position
   gets (the baseline), and the logits for any embeddings; with ``gradients`` these are also
   differentiable. Position-level results come back to words with :meth:`words_from_positions`.
+
+Explaining many inputs fast means running the model inputs of several instances in one forward
+pass: :meth:`ClassifierAdapter.probabilities_batch` and
+:meth:`ClassifierAdapter.logits_from_embeddings_batch` take one instance per row. Adapters of
+models that read token ids pack the rows into shared forward passes, in the precision their
+single-instance answers use; any other adapter answers them instance by instance, through its
+single-instance methods, so a custom adapter gets them for free.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from rationalizer.data.tokenization import Encoding
 from rationalizer.errors import RationalizerError
@@ -48,6 +56,36 @@ class Instance:
     def seen_words(self) -> int:
         """How many leading words the model sees; the rest were truncated and never matter."""
         return self.num_words if self.encoding is None else self.encoding.num_words
+
+
+Rows = TypeVar("Rows", np.ndarray, torch.Tensor)
+
+
+def keep_everything(instances: Sequence[Instance]) -> list[np.ndarray]:
+    """Keep vectors that keep every word of each instance (their full inputs)."""
+    return [np.ones(instance.num_words, dtype=bool) for instance in instances]
+
+
+def run_in_batches(
+    rows: np.ndarray, batch_size: int, run: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``run`` on consecutive chunks of ``rows`` (at most ``batch_size`` each), stacked."""
+    return np.concatenate([run(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)])
+
+
+def by_instance(
+    instances: Sequence[Instance],
+    run: Callable[[Instance, list[int]], Rows],
+    concatenate: Callable[[list[Rows]], Rows],
+) -> Rows:
+    """``run(instance, rows)`` for each distinct instance and the rows that are its, put back
+    in row order: a per-row request answered by methods that take one instance."""
+    groups: dict[int, list[int]] = {}
+    for row, instance in enumerate(instances):
+        groups.setdefault(id(instance), []).append(row)
+    order = np.argsort(np.concatenate(list(groups.values())), kind="stable")
+    parts = [run(instances[rows[0]], rows) for rows in groups.values()]
+    return concatenate(parts)[order]
 
 
 class ClassifierAdapter(ABC):
@@ -125,6 +163,31 @@ class ClassifierAdapter(ABC):
         are always kept. Large N is run in batches of :attr:`batch_size`.
         """
 
+    def probabilities_batch(
+        self,
+        instances: Sequence[Instance],
+        keep: Sequence[np.ndarray],
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Class probabilities (N, C): row ``i`` is ``instances[i]`` with only the words
+        ``keep[i]`` (0/1 per word) left, the rows of any instances in one call.
+
+        At most ``batch_size`` rows (default :attr:`batch_size`) go to the model at once. This
+        default runs each instance's rows through :meth:`probabilities`, so an instance's rows
+        share passes but different instances never do; adapters that can pack several
+        instances into one forward pass override it (and must answer the same).
+        """
+        size = batch_size or self.batch_size
+        return by_instance(
+            instances,
+            lambda instance, rows: run_in_batches(
+                np.stack([keep[row] for row in rows]),
+                size,
+                lambda chunk: self.probabilities(instance, chunk),
+            ),
+            np.concatenate,
+        )
+
     # ------------------------------------------------------------------ embeddings / gradients
     def embeddings(self, instance: Instance) -> torch.Tensor:
         """The input embeddings (1, L, D) of the instance's positions."""
@@ -139,6 +202,32 @@ class ClassifierAdapter(ABC):
         """Logits (N, C) for N variants (N, L, D) of the instance's input embeddings;
         differentiable when the adapter has the ``gradients`` capability."""
         raise self._lacks("embeddings")
+
+    def padded_embeddings(self, instances: Sequence[Instance]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input and baseline embeddings (B, L, D) of ``instances``, right-padded with zeros to
+        the longest: row ``b`` holds ``len(instances[b].encoding)`` real positions. The form
+        :meth:`logits_from_embeddings_batch` takes."""
+        inputs = [self.embeddings(instance)[0] for instance in instances]
+        baselines = [self.baseline_embeddings(instance)[0] for instance in instances]
+        return pad_sequence(inputs, batch_first=True), pad_sequence(baselines, batch_first=True)
+
+    def logits_from_embeddings_batch(
+        self, instances: Sequence[Instance], embeddings: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits (N, C) with ``embeddings[i]`` as the input embeddings of ``instances[i]``,
+        right-padded (as from :meth:`padded_embeddings`; only each row's own positions reach
+        the model); differentiable like :meth:`logits_from_embeddings`.
+
+        This default runs each instance's rows through :meth:`logits_from_embeddings`;
+        adapters that can pack several instances into one forward pass override it.
+        """
+        return by_instance(
+            instances,
+            lambda instance, rows: self.logits_from_embeddings(
+                instance, embeddings[rows, : len(instance.encoding)]
+            ),
+            torch.cat,
+        )
 
     def document_positions(self, instance: Instance) -> np.ndarray:
         """(L,) bool: the positions that belong to a document word (the ones attributed)."""

@@ -8,8 +8,8 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from rationalizer.errors import RationalizerError, UnknownNameError
-from rationalizer.explain.adapters.base import ClassifierAdapter, Instance
-from rationalizer.explain.adapters.encoded import run_in_batches, split_text, validated_keep
+from rationalizer.explain.adapters.base import ClassifierAdapter, Instance, run_in_batches
+from rationalizer.explain.adapters.encoded import split_text, validated_keep
 from rationalizer.explain.base import Capability, TextInput
 
 BlackBoxMasking = Literal["delete", "mask"]

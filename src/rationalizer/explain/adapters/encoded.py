@@ -1,14 +1,15 @@
 """Adapters of models that read token ids: one path from (instance, kept words) to logits.
 
-Explaining runs many variants of one instance; fine-tuning runs one variant each of many
-instances. Both go through :meth:`EncodedAdapter.logits`, so the masking a model is explained
-with is exactly the masking it was fine-tuned with.
+Explaining runs many variants of one instance, or of several instances packed together;
+fine-tuning runs one variant each of many instances. All go through
+:meth:`EncodedAdapter.logits`, so the masking (and precision) a model is explained with is
+exactly the masking it was fine-tuned with, whatever the packing.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 
 from rationalizer.data.tokenization import Encoder, Encoding
 from rationalizer.errors import RationalizerError
-from rationalizer.explain.adapters.base import ClassifierAdapter, Instance
+from rationalizer.explain.adapters.base import ClassifierAdapter, Instance, run_in_batches
 from rationalizer.explain.base import TextInput
 from rationalizer.training.precision import autocast
 
@@ -37,13 +38,6 @@ def validated_keep(instance: Instance, keep: np.ndarray) -> np.ndarray:
     if not np.isin(keep, (0, 1)).all():
         raise RationalizerError("keep must hold only 0 (word removed) and 1 (word kept)")
     return keep.astype(bool)
-
-
-def run_in_batches(
-    keep: np.ndarray, batch_size: int, run: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
-    """``run`` on consecutive row chunks of ``keep`` (at most ``batch_size`` rows), stacked."""
-    return np.concatenate([run(keep[i : i + batch_size]) for i in range(0, len(keep), batch_size)])
 
 
 def padded_position_keep(
@@ -102,10 +96,32 @@ class EncodedAdapter(ClassifierAdapter):
 
     def probabilities(self, instance: Instance, keep: np.ndarray) -> np.ndarray:
         keep = validated_keep(instance, keep)
+        return self.probabilities_batch([instance] * len(keep), list(keep))
+
+    def probabilities_batch(
+        self,
+        instances: Sequence[Instance],
+        keep: Sequence[np.ndarray],
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Class probabilities (N, C) of each instance with only its ``keep`` words: any
+        instances' rows share forward passes, ``batch_size`` (default :attr:`batch_size`) to
+        a pass, through :meth:`logits`, as :meth:`probabilities` runs one instance's rows."""
 
         @torch.no_grad()
         def run(rows: np.ndarray) -> np.ndarray:
-            logits = self.logits([instance] * len(rows), list(rows))
+            logits = self.logits([instances[row] for row in rows], [keep[row] for row in rows])
             return torch.softmax(logits.float(), -1).cpu().numpy()
 
-        return run_in_batches(keep, self.batch_size, run)
+        return run_in_batches(np.arange(len(instances)), batch_size or self.batch_size, run)
+
+    def logits_from_embeddings(self, instance: Instance, embeddings: torch.Tensor) -> torch.Tensor:
+        # N variants of one instance are a batch of N rows of it: one code path for both.
+        return self.logits_from_embeddings_batch([instance] * len(embeddings), embeddings)
+
+    def logits_from_embeddings_batch(
+        self, instances: Sequence[Instance], embeddings: torch.Tensor
+    ) -> torch.Tensor:
+        """Subclasses with the ``embeddings`` capability run the rows of several instances in
+        one forward pass, under :meth:`autocast`, like :meth:`logits`."""
+        raise self._lacks("embeddings")

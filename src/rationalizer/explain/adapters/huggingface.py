@@ -12,7 +12,7 @@ import torch
 
 from rationalizer.data.tokenization import SubwordTokenizer, collate
 from rationalizer.errors import RationalizerError, UnknownNameError
-from rationalizer.explain.adapters.base import Instance
+from rationalizer.explain.adapters.base import Instance, keep_everything
 from rationalizer.explain.adapters.encoded import EncodedAdapter, padded_position_keep
 from rationalizer.explain.base import Capability
 from rationalizer.training.precision import Precision, autocast_dtype
@@ -174,12 +174,10 @@ class HFClassifierAdapter(EncodedAdapter):
             return self.model(**self.model_inputs(instances, keep)).logits
 
     # ------------------------------------------------------------------ embeddings
-    def _full_inputs(self, instance: Instance) -> dict[str, torch.Tensor]:
-        return self.model_inputs([instance], [np.ones(instance.num_words, dtype=bool)])
-
     @torch.no_grad()
     def embeddings(self, instance: Instance) -> torch.Tensor:
-        return self.model.get_input_embeddings()(self._full_inputs(instance)["input_ids"])
+        ids = self.model_inputs([instance], keep_everything([instance]))["input_ids"]
+        return self.model.get_input_embeddings()(ids)
 
     @torch.no_grad()
     def baseline_embeddings(self, instance: Instance) -> torch.Tensor:
@@ -189,15 +187,12 @@ class HFClassifierAdapter(EncodedAdapter):
         embeddings = self.embeddings(instance)
         return torch.where(document[None, :, None], table[stand_in], embeddings)
 
-    def logits_from_embeddings(self, instance: Instance, embeddings: torch.Tensor) -> torch.Tensor:
-        inputs = self._full_inputs(instance)
-        count = embeddings.shape[0]
-        extra = {}
-        if self._takes_token_types:
-            extra["token_type_ids"] = inputs["token_type_ids"].expand(count, -1)
+    def logits_from_embeddings_batch(
+        self, instances: Sequence[Instance], embeddings: torch.Tensor
+    ) -> torch.Tensor:
+        """The model's own padded batch of ``instances`` (attention off on padding), with
+        ``embeddings`` (cut to its length: only padding goes) in place of the token ids."""
+        inputs = self.model_inputs(instances, keep_everything(instances))
+        length = inputs.pop("input_ids").shape[1]
         with self.autocast():
-            return self.model(
-                inputs_embeds=embeddings,
-                attention_mask=inputs["attention_mask"].expand(count, -1),
-                **extra,
-            ).logits
+            return self.model(inputs_embeds=embeddings[:, :length], **inputs).logits

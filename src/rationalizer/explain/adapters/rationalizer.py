@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from rationalizer.data.tokenization import WordTokenizer, collate
-from rationalizer.explain.adapters.base import Instance
+from rationalizer.explain.adapters.base import Instance, keep_everything
 from rationalizer.explain.adapters.encoded import EncodedAdapter, padded_position_keep
 from rationalizer.explain.base import Capability
 from rationalizer.models.encoders import GRUEncoder
@@ -138,11 +138,14 @@ class RationalizerAdapter(EncodedAdapter):
         document = torch.from_numpy(self.document_positions(instance)).to(embeddings.device)
         return torch.where(document[None, :, None], removed, embeddings)
 
-    def logits_from_embeddings(self, instance: Instance, embeddings: torch.Tensor) -> torch.Tensor:
-        batch = self._batch([instance] * embeddings.shape[0])
-        everything = batch["selectable"].to(torch.float32)
-        with self._embedding_output(embeddings), self.autocast():
-            return self.rationalizer.model.classify(batch, keep_mask(batch, everything))
+    def logits_from_embeddings_batch(
+        self, instances: Sequence[Instance], embeddings: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`logits` of the full instances, their embedding layer outputting
+        ``embeddings`` (cut to the longest instance: only padding goes)."""
+        length = max(len(instance.encoding) for instance in instances)
+        with self._embedding_output(embeddings[:, :length]):
+            return self.logits(instances, keep_everything(instances))
 
     @contextmanager
     def _embedding_output(self, embeddings: torch.Tensor) -> Iterator[None]:

@@ -39,7 +39,6 @@ from captum.attr import InputXGradient, IntegratedGradients, Saliency
 from pydantic import Field
 
 from rationalizer.explain.base import Explainer
-from rationalizer.explain.methods.batching import padded_embeddings, padded_logits
 from rationalizer.explain.methods.shared import OutputOptions, output_from_logits, seeded
 
 if TYPE_CHECKING:
@@ -82,13 +81,14 @@ class GradientExplainer(Explainer):
     def word_scores_batch(
         self, model: ClassifierAdapter, instances: Sequence[Instance], targets: Sequence[int]
     ) -> list[np.ndarray]:
-        inputs, baselines = padded_embeddings(model, instances)
+        inputs, baselines = model.padded_embeddings(instances)
         lengths = [len(instance.encoding) for instance in instances]
         padded = Padded(inputs.detach().requires_grad_(), baselines.detach(), lengths)
         wanted = torch.tensor(targets)
 
         def forward(embeddings: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-            logits = padded_logits(model, [instances[row] for row in rows.tolist()], embeddings)
+            chosen = [instances[row] for row in rows.tolist()]
+            logits = model.logits_from_embeddings_batch(chosen, embeddings)
             return output_from_logits(logits, wanted[rows], self.options.output)
 
         values = self.position_attributions(forward, padded).detach().double().cpu()

@@ -40,7 +40,6 @@ from captum.attr._core.lime import get_exp_kernel_similarity_function
 from pydantic import Field
 
 from rationalizer.explain.base import Explainer
-from rationalizer.explain.methods.batching import row_probabilities
 from rationalizer.explain.methods.shared import (
     OutputOptions,
     output_from_logits,
@@ -95,7 +94,7 @@ class KeepVectorExplainer(Explainer):
                 variant = np.ones(instance.num_words, dtype=np.int8)
                 variant[: instance.seen_words] = flags[: instance.seen_words]
                 variants.append(variant)
-            probabilities = row_probabilities(model, chosen, variants, self.options.batch_size)
+            probabilities = model.probabilities_batch(chosen, variants, self.options.batch_size)
             return output_from_probabilities(probabilities, wanted[rows], self.options.output)
 
         with seeded(self.options.seed):

@@ -150,10 +150,10 @@ def base_cell(dataset: str, method: str, seed: int, *, stale_ok: bool = False) -
     (from search cells made by the code of now, or by any code with ``stale_ok``)."""
 
     def chosen(stale: bool) -> str | None:
-        scores = table.search_scores(
+        records = table.search_records(
             dataset, method, table.CELLS_DIR, table.CACHE_DIR, stale_ok=stale
         )
-        return table.choose_augmentation(scores)
+        return table.choose_augmentation(table.search_scores(records))
 
     augment = chosen(stale_ok)
     if augment is None:

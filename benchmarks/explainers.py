@@ -217,12 +217,14 @@ class Stopwatch:
     """An explainer that records how long each explanation took (``Explanation.seconds``:
     the prediction and the method, not the faithfulness measurement around it).
 
-    :func:`explain_dataset` asks an explainer only for its ``name`` and ``attribute``.
+    :func:`explain_dataset` asks an explainer only for its ``name``, ``options`` (the batch
+    size) and ``attribute``.
     """
 
     def __init__(self, explainer: Explainer) -> None:
         self.explainer = explainer
         self.name = explainer.name
+        self.options = explainer.options
         self.seconds: list[float] = []
 
     def attribute(self, *args: Any, **kwargs: Any) -> list:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 import typer
 from typer.testing import CliRunner
 
@@ -56,16 +57,24 @@ def test_options_set_the_model_address_and_limits(started, tmp_path):
     assert "http://[::1]:9001/" in result.output
 
 
-def test_options_set_the_workers_batching_and_device(started, tmp_path):
+def test_options_set_the_workers_batching_device_and_precision(started, tmp_path):
     result = run_cli(
         "-r", str(tmp_path), "--workers", "3", "--max-batch-size", "16",
-        "--batch-timeout-ms", "2.5", "--device", "cuda:1", "--threads", "4",
+        "--batch-timeout-ms", "2.5", "--device", "cpu", "--precision", "bf16", "--threads", "4",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     [call] = started
     assert call["workers"] == WorkerSettings(
-        workers=3, max_batch_size=16, batch_timeout_ms=2.5, device="cuda:1", threads=4
-    )
+        workers=3, max_batch_size=16, batch_timeout_ms=2.5, device="cpu", precision="bf16",
+        threads=4,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(torch.cuda.device_count() > 7, reason="the machine has a GPU cuda:7")
+def test_a_device_the_machine_lacks_is_refused_naming_the_flag(started, tmp_path):
+    with pytest.raises(RationalizerError, match="--device"):
+        run_cli("-r", str(tmp_path), "--device", "cuda:7")
+    assert started == []
 
 
 def test_a_public_address_is_served_with_a_warning(started, tmp_path):
@@ -81,6 +90,7 @@ def test_a_public_address_is_served_with_a_warning(started, tmp_path):
         ("--max-words", "0", "max_words must be ≥ 1"),
         ("--workers", "-1", "workers must be ≥ 0"),
         ("--max-batch-size", "0", "max_batch_size must be ≥ 1"),
+        ("--precision", "fp8", "precision 'fp8' is not one of"),
     ],
 )
 def test_bad_settings_are_refused_before_anything_loads(started, tmp_path, option, value, reason):

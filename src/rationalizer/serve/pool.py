@@ -46,7 +46,8 @@ class WorkerSettings:
     ``workers`` processes each load the models (0: one worker in the server process, on a
     thread); ``max_batch_size`` requests at most run as one forward pass (1: no batching);
     ``batch_timeout_ms`` is how long a free worker waits, after the oldest request arrived,
-    for more requests to join its batch; ``device`` is where every worker puts its models;
+    for more requests to join its batch; ``device`` is where every worker puts its models and
+    ``precision`` what they compute in (fp32, bf16, fp16, auto; None: the run's own setting);
     ``threads`` is the torch CPU threads of each worker process (default: the usable cores
     shared out evenly, at least one each, so that workers do not fight over cores).
     """
@@ -55,6 +56,7 @@ class WorkerSettings:
     max_batch_size: int = 8
     batch_timeout_ms: float = 5.0
     device: str = "cpu"
+    precision: str | None = None
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -140,14 +142,14 @@ class ProcessWorker(ModelWorker):
     """
 
     def __init__(
-        self, index: int, run: str | Path, model: str | None, device: str, threads: int
+        self, index: int, run: str | Path, model: str | None, settings: WorkerSettings
     ) -> None:
         super().__init__(f"model worker {index}")
         context = multiprocessing.get_context("spawn")  # fork would copy torch's threads
         self._connection, child = context.Pipe()
         self.process = context.Process(
             target=_worker_main,
-            args=(child, str(run), model, device, threads),
+            args=(child, str(run), model, settings),
             name=f"rationalizer-model-{index}",
             daemon=True,
         )
@@ -210,15 +212,15 @@ class ProcessWorker(ModelWorker):
 
 
 def _worker_main(
-    connection: Connection, run: str, model: str | None, device: str, threads: int
+    connection: Connection, run: str, model: str | None, settings: WorkerSettings
 ) -> None:
     """A worker process: load the models, then answer batches until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(settings.threads_per_worker)
     try:
-        service = ExplainService.load(run, model, device)
+        service = ExplainService.load(run, model, settings.device, settings.precision)
     except Exception as error:
         reason = str(error) if isinstance(error, RationalizerError) else repr(error)
         connection.send(("failed", reason))
@@ -240,12 +242,9 @@ def _worker_main(
 def start_workers(run: str | Path, model: str | None, settings: WorkerSettings) -> WorkerPool:
     """The workers ``settings`` asks for, each with its models loaded (in parallel)."""
     if settings.workers == 0:
-        service = ExplainService.load(run, model, settings.device)
+        service = ExplainService.load(run, model, settings.device, settings.precision)
         return WorkerPool([LocalWorker(service)], service.info(), settings)
-    workers = [
-        ProcessWorker(i + 1, run, model, settings.device, settings.threads_per_worker)
-        for i in range(settings.workers)
-    ]
+    workers = [ProcessWorker(i + 1, run, model, settings) for i in range(settings.workers)]
     try:
         infos = [worker.wait_ready() for worker in workers]
     except BaseException:

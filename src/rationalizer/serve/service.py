@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rationalizer.explain.adapters import EncodedAdapter
     from rationalizer.explain.base import Explainer
     from rationalizer.training.api import Rationalizer
+    from rationalizer.training.precision import Precision
 
 logger = logging.getLogger("rationalizer.serve")
 
@@ -64,8 +65,16 @@ class ExplainService:
         self.model_name = model_name
 
     @classmethod
-    def load(cls, run: str | Path, model: str | None = None, device: str = "cpu") -> ExplainService:
-        """Both models, on ``device`` (``cpu``, ``cuda``, ``cuda:N`` or ``mps``)."""
+    def load(
+        cls,
+        run: str | Path,
+        model: str | None = None,
+        device: str = "cpu",
+        precision: Precision | None = None,
+    ) -> ExplainService:
+        """Both models, on ``device`` (``cpu``, ``cuda``, ``cuda:N`` or ``mps``), computing in
+        ``precision`` (fp32, bf16, fp16, auto; None: the run's setting, float32 for a
+        classifier of another kind)."""
         import torch
 
         from rationalizer.explain import list_explainers
@@ -74,13 +83,15 @@ class ExplainService:
 
         list_explainers()  # imports the methods now rather than during the first request
         run_name = Path(run).resolve().name
-        rationalizer = Rationalizer.load(run, device=device)
+        rationalizer = Rationalizer.load(run, device=device, precision=precision)
         if model is None:
-            return cls(rationalizer, RationalizerAdapter(rationalizer, name=run_name), run_name)
+            autocast_to = None if precision is None else rationalizer.autocast_dtype
+            adapter = RationalizerAdapter(rationalizer, name=run_name, autocast_to=autocast_to)
+            return cls(rationalizer, adapter, run_name)
         # A folder holding a bare encoder gets a fresh classification head: seeded, so that
         # every worker process draws the same one and answers alike.
         torch.manual_seed(0)
-        adapter = load_adapter(model, device=device)
+        adapter = load_adapter(model, device=device, precision=precision)
         prefix = HF_PREFIX if model.startswith(HF_PREFIX) else ""
         adapter.name = prefix + Path(model.removeprefix(HF_PREFIX)).resolve().name
         return cls(rationalizer, adapter, run_name)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rationalizer.cli._common import console, console_err
+from rationalizer.cli._common import DeviceOption, PrecisionOption, console, console_err
 from rationalizer.serve import ServeLimits, WorkerSettings
 
 _DEFAULTS = ServeLimits()
@@ -63,9 +63,8 @@ def serve_command(
             "to join its batch."
         ),
     ] = _WORKERS.batch_timeout_ms,
-    device: Annotated[
-        str, typer.Option(help="Where the models run: cpu, cuda, cuda:N or mps.")
-    ] = _WORKERS.device,
+    device: DeviceOption = None,
+    precision: PrecisionOption = None,
     threads: Annotated[
         int | None,
         typer.Option(
@@ -88,15 +87,20 @@ def serve_command(
     limits = ServeLimits(
         max_body_bytes=max_body_bytes, max_words=max_words, timeout_seconds=timeout
     )
+    # Imported here so that `--help` does not pay for torch and the web stack.
+    from rationalizer.distributed import resolve_device
+    from rationalizer.serve import serve
+    from rationalizer.training.api import checked_precision
+
     settings = WorkerSettings(
         workers=workers,
         max_batch_size=max_batch_size,
         batch_timeout_ms=batch_timeout_ms,
-        device=device,
+        # checked here, so that the error names the flag before any worker starts
+        device=str(resolve_device(device)),
+        precision=None if precision is None else checked_precision(precision),
         threads=threads,
     )
-    # Imported here so that `--help` does not pay for torch and the web stack.
-    from rationalizer.serve import serve
 
     if not is_loopback(host):
         console_err.print(

@@ -75,7 +75,14 @@ def positions(spans: list[list[int]]) -> list[int]:
     return [i for start, end in spans for i in range(start, end)]
 
 
-def test_pick_an_explainer_and_see_the_highlights(browser, server_url, console_errors, screenshot):
+def shown_probabilities(probabilities: dict[str, float]) -> list[str]:
+    """How the page writes a label → probability object: three decimals."""
+    return [f"{label} {p:.3f}" for label, p in probabilities.items()]
+
+
+def test_pick_an_explainer_and_see_the_highlights(
+    browser, server_url, served_run, console_errors, screenshot
+):
     expected = httpx.post(
         f"{server_url}/api/explain", json={"text": TEXT, "method": "occlusion"}
     ).json()
@@ -85,9 +92,8 @@ def test_pick_an_explainer_and_see_the_highlights(browser, server_url, console_e
 
     assert browser.find_element(By.ID, "label").text == expected["label"]
     rows = browser.find_elements(By.CSS_SELECTOR, "#probabilities tbody tr")
-    assert [row.find_element(By.TAG_NAME, "td").text for row in rows] == list(
-        expected["probabilities"]
-    )
+    cells = [[td.text for td in row.find_elements(By.TAG_NAME, "td")[:2]] for row in rows]
+    assert [" ".join(c) for c in cells] == shown_probabilities(expected["probabilities"])
     words = browser.find_elements(By.CSS_SELECTOR, "#rationale > span")
     assert [w.text for w in words] == TEXT.split()
     assert browser.find_elements(By.CSS_SELECTOR, "#rationale b") == []
@@ -97,8 +103,18 @@ def test_pick_an_explainer_and_see_the_highlights(browser, server_url, console_e
         explanation["rationale"]
     )
     assert highlighted(browser, "explanation-words", "explanation-rationale")  # not empty
+    # which model each probability belongs to, in one line, and the numbers of the API
+    run = served_run.name
+    assert browser.find_element(By.ID, "probability-source").text == (
+        f"These probabilities come from {run}'s predictor reading only its rationale "
+        f"(highlighted below); a post-hoc explanation's come from {run}'s predictor reading "
+        "the whole text, so the two can differ."
+    )
     summary = browser.find_element(By.ID, "explanation-summary").text
-    assert f"“{explanation['target']}”" in summary
+    assert summary.startswith(
+        f"explains the label “{explanation['target']}” of {run}'s predictor reading the whole "
+        f"text (probabilities: {', '.join(shown_probabilities(explanation['probabilities']))}); "
+    )
     assert console_errors() == []
 
     size = browser.get_window_size()

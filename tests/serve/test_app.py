@@ -111,6 +111,9 @@ def test_another_classifier_can_be_the_one_explained(served_run, rationalizer):
     with TestClient(create_app(served_run, f"hf:{folder}", workers=IN_PROCESS)) as client:
         assert client.get("/healthz").json()["explained_model"] == f"hf:{folder.name}"
         body = explain(client, text="a wonderful film", method="occlusion")
+        page = client.get("/").text
+    # the page says whose probabilities an explanation shows
+    assert f"<strong>hf:{folder.name}</strong> reading the whole text" in page
     explanation = body["explanation"]
     assert explanation["model"] == f"hf:{folder.name}"
     # the plain MiniLM folder gets a fresh two-class head with the library's default names
@@ -142,6 +145,12 @@ def test_openapi_documents_the_api_and_its_refusals(client):
     request = schema["components"]["schemas"]["ExplainRequest"]
     assert set(request["properties"]) == {"text", "query", "method", "target"}
     assert request["additionalProperties"] is False
+    # which model each probability belongs to
+    schemas = schema["components"]["schemas"]
+    prediction = schemas["ExplainResponse"]["properties"]["probabilities"]["description"]
+    assert "predictor reading only the rationale" in prediction
+    explained = schemas["PostHocExplanation"]["properties"]["probabilities"]["description"]
+    assert "explained model's (`model`), reading the whole text" in explained
 
 
 # ---------------------------------------------------------------------------------------------

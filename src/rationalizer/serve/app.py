@@ -107,6 +107,7 @@ def create_app(
             "nonce": nonce,
             "model": info.model_name,
             "explained_model": info.explained_model,
+            "explained_reader": explained_reader(info.model_name, info.explained_model),
             "explained_labels": info.explained_labels,
             "max_words": limits.max_words,
         }
@@ -202,6 +203,12 @@ def serve(
     logging = copy.deepcopy(LOGGING_CONFIG)
     logging["loggers"]["rationalizer.serve"] = {"handlers": ["default"], "propagate": False}
     uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=logging)
+
+
+def explained_reader(model: str, explained_model: str) -> str:
+    """Who the post-hoc probabilities come from, in words: by default the run's own predictor,
+    which then reads the whole text rather than the rationale, so the page must say so."""
+    return f"{model}'s predictor" if explained_model == model else explained_model
 
 
 def _encodable(value: Any) -> Any:

@@ -61,7 +61,11 @@ class PostHocExplanation(BaseModel):
     method: str
     model: str = Field(description="The model explained.")
     target: str = Field(description="The label explained.")
-    probabilities: dict[str, float] = Field(description="The explained model's, on the text.")
+    probabilities: dict[str, float] = Field(
+        description="The explained model's (`model`), reading the whole text; they differ from "
+        "the prediction's, which come from the rationalizer's predictor reading only its "
+        "rationale."
+    )
     scores: list[float] = Field(description="One attribution per word, on the method's scale.")
     rationale: list[WordSpan] = Field(description="Hard rationale: [start, end) word spans.")
     settings: dict[str, Any] = Field(description="Every option the method ran with.")
@@ -72,8 +76,14 @@ class ExplainResponse(BaseModel):
     """The served rationalizer's prediction with the words it read, and any explanation."""
 
     model: str = Field(description="The served rationalizer.")
-    label: str = Field(description="Predicted label.")
-    probabilities: dict[str, float]
+    label: str = Field(
+        description="The rationalizer's predicted label: its predictor reading only the rationale."
+    )
+    probabilities: dict[str, float] = Field(
+        description="The rationalizer's: its predictor reading only the rationale (the words in "
+        "`rationale`), not the whole text; `explanation.probabilities` are the explained "
+        "model's on the whole text."
+    )
     words: list[str] = Field(description="The text split on whitespace.")
     rationale: list[WordSpan] = Field(
         description="The words the rationalizer's predictor read: [start, end) word spans."

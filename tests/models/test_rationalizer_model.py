@@ -303,3 +303,18 @@ def test_an_all_padding_row_selects_nothing_and_pools_to_zero(gru_config, gru_ba
     assert torch.isfinite(out.logits).all()
     # The other rows are unaffected by the empty one.
     assert torch.allclose(out.logits[:2], model(gru_batch, sample=False).logits[:2], atol=1e-6)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_full_input_logits_reuse_the_selector_pass_only_when_it_is_the_same(
+    gru_config, gru_batch, shared
+):
+    """A shared GRU encoder's selector pass is the predictor's pass on the whole input, so
+    semi-supervised methods need no third pass; separate encoders compute their own."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(gru_config, shared_encoder=shared, dropout=0.0)
+    model = RationalizerModel.build(config)
+    out = model(gru_batch, sample=True)
+    assert (out.full_input_states is not None) == shared
+    separate = model.classify(gru_batch, gru_batch["attention_mask"].float())
+    torch.testing.assert_close(model.full_input_logits(gru_batch, out), separate)

@@ -84,11 +84,16 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class RationalizerOutput:
-    """One forward pass: selector logits (B, L, 2), the mask (B, L) and predictor logits (B, C)."""
+    """One forward pass: selector logits (B, L, 2), the mask (B, L) and predictor logits (B, C).
+
+    ``full_input_states``: the predictor encoder's states (B, L, H) on the whole input where
+    the selector's pass already computed them (see :meth:`RationalizerModel.full_input_logits`).
+    """
 
     selector_logits: Tensor
     mask: Tensor
     logits: Tensor
+    full_input_states: Tensor | None = None
 
 
 class RationalizerModel(nn.Module):
@@ -149,10 +154,10 @@ class RationalizerModel(nn.Module):
         self, batch: Batch, *, sample: bool, tau: float = 1.0, straight_through: bool = False
     ) -> RationalizerOutput:
         """Select a rationale, then classify the input with everything else hidden."""
-        selector_logits, mask = self.select(
-            batch, sample=sample, tau=tau, straight_through=straight_through
-        )
-        return RationalizerOutput(selector_logits, mask, self.classify(batch, mask))
+        hidden, selector_logits, mask = self._select(batch, sample, tau, straight_through)
+        if self.selector_encoder is not None or self.encoder.draws_noise:
+            hidden = None  # not the states a predictor pass on the whole input would compute
+        return RationalizerOutput(selector_logits, mask, self.classify(batch, mask), hidden)
 
     def select(
         self, batch: Batch, *, sample: bool, tau: float = 1.0, straight_through: bool = False
@@ -165,9 +170,16 @@ class RationalizerModel(nn.Module):
         A model without a selector (``selects=False``) keeps every real position, with logits
         that say so with certainty (log 0 and log 1), so soft scores and argmax agree.
         """
+        _, logits, mask = self._select(batch, sample, tau, straight_through)
+        return logits, mask
+
+    def _select(
+        self, batch: Batch, sample: bool, tau: float, straight_through: bool
+    ) -> tuple[Tensor | None, Tensor, Tensor]:
+        """:meth:`select`, plus the selector's encoder states (None without a selector)."""
         if self.selector_head is None:
             mask = _real(batch)
-            return torch.stack([1.0 - mask, mask], dim=-1).log(), mask
+            return None, torch.stack([1.0 - mask, mask], dim=-1).log(), mask
         encoder = self.encoder if self.selector_encoder is None else self.selector_encoder
         hidden = self._encode(encoder, batch, _real(batch))
         logits = self.selector_head(hidden)
@@ -181,7 +193,7 @@ class RationalizerModel(nn.Module):
                 sample=sample,
                 tau=tau,
             )
-            return logits, mask
+            return hidden, logits, mask
         mask = sample_mask(
             logits,
             batch["selectable"],
@@ -190,12 +202,19 @@ class RationalizerModel(nn.Module):
             tau=tau,
             straight_through=straight_through,
         )
-        return logits, mask
+        return hidden, logits, mask
 
     def classify(self, batch: Batch, mask: Tensor) -> Tensor:
         """Predictor logits (B, C) on the input weighted by ``mask`` (applied as given, except
         that padding is always hidden: the caller keeps special and query positions at 1)."""
         return self.head(self.represent(batch, mask))
+
+    def full_input_logits(self, batch: Batch, out: RationalizerOutput) -> Tensor:
+        """Predictor logits (B, C) on the whole input: from ``out``'s selector pass where it
+        computed them (a shared encoder that draws no noise), else from a pass of their own."""
+        if out.full_input_states is None:
+            return self.classify(batch, _real(batch))
+        return self.head(self._pool(out.full_input_states, batch, _real(batch)))
 
     def represent(self, batch: Batch, mask: Tensor) -> Tensor:
         """The pooled predictor representation (B, H) of the input weighted by ``mask``."""

@@ -178,7 +178,7 @@ class Method(ABC):
             return out.logits
         if source == "gold":
             return model.classify(batch, keep_mask(batch, batch["gold_mask"]))
-        return model.classify(batch, batch["attention_mask"].to(out.mask.dtype))
+        return model.full_input_logits(batch, out)
 
     def shortcut_terms(
         self,

@@ -14,6 +14,7 @@ from tests.report.sample_inputs import write_pseudo_results
 
 from rationalizer.data import Dataset, Document, Evidence, Example, Span, load, merge_spans
 from rationalizer.report import load_inputs, write_report
+from rationalizer.report.render import HEADLINE_KEYS
 from rationalizer.training.shortcuts import ShortcutReport, build_report
 
 #: Limits a user notices (Nielsen, "Response times: the 3 important limits"): an action
@@ -187,7 +188,12 @@ def test_two_thousand_reviews_load_fast_without_console_errors(
     assert navigation["loadEventEnd"] < LOAD_LIMIT_MS
     assert timings["firstRenderMs"] < INTERACTION_LIMIT_MS
     assert console_errors() == []
-    browser.execute_script("document.getElementById('metrics').scrollIntoView()")
+    # the headline opens the page: one row per results file, a number in every column
+    [row] = browser.find_elements(By.CSS_SELECTOR, "#headline tbody tr")
+    cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+    assert len(cells) == len(HEADLINE_KEYS)
+    assert [float(c) for c in cells]  # numbers, not dashes
+    assert browser.find_element(By.ID, "headline").location["y"] < 200
     screenshot("report-summary")
 
 

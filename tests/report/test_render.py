@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -11,10 +12,11 @@ import pytest
 from tests.report.sample_inputs import write_pseudo_results
 
 from rationalizer.data import Dataset, Document, Evidence, Example, Span, read_results
-from rationalizer.metrics import evaluate, flatten
+from rationalizer.metrics import describe, evaluate, flatten
 from rationalizer.provenance import code_provenance
 from rationalizer.report import load_inputs, render_report
 from rationalizer.report.charts import CURVE_POINTS, _thinned, shortcut_bars
+from rationalizer.report.render import HEADLINE_KEYS
 from rationalizer.training.shortcuts import build_report
 
 
@@ -202,3 +204,23 @@ def test_a_long_precision_recall_curve_is_thinned_keeping_its_ends():
     keep = _thinned(recall)
     assert keep[0] == 0 and keep[-1] == len(recall) - 1
     assert len(keep) <= 2 * CURVE_POINTS
+
+
+def test_the_headline_leads_with_the_key_numbers_and_their_direction(
+    full_page, results_file, synthetic_test
+):
+    expected = flatten(evaluate(synthetic_test, read_results(results_file, synthetic_test)))
+    headline = full_page[full_page.index('<section id="headline">') :]
+    headline = html.unescape(headline[: headline.index("</section>")])
+    assert full_page.index('<section id="headline">') < full_page.index('<section id="metrics">')
+    for key in HEADLINE_KEYS:
+        info = describe(key)
+        direction = {True: "↑ higher is better", False: "↓ lower is better"}.get(
+            info.higher_is_better, "no better direction"
+        )
+        assert f'data-metric="{key}" title="{info.description}">{info.name}' in headline, key
+        assert f'{info.name}<span class="direction">{direction}</span>' in headline, key
+        [shown] = re.findall(
+            rf'<td class="num" data-metric="{re.escape(key)}">([^<]*)</td>', headline
+        )
+        assert float(shown) == pytest.approx(expected[key], abs=5e-5), key

@@ -59,6 +59,24 @@ class Table:
     rows: list[list[str]]
 
 
+#: The numbers a reader looks for first, shown above the full table in this order: the
+#: pooled ("micro") rationale scores, as the benchmarks report them.
+HEADLINE_KEYS = (
+    "classification_scores.accuracy",
+    "token_prf.instance_micro.f1",
+    "iou_scores@0.5.micro.f1",
+    "classification_scores.comprehensiveness",
+    "classification_scores.sufficiency",
+    "selection_rate.micro",
+)
+#: A metric's direction (``MetricInfo.higher_is_better``) as an arrow and in words.
+_DIRECTIONS = {
+    True: ("↑", "higher is better"),
+    False: ("↓", "lower is better"),
+    None: ("", "no better direction"),
+}
+
+
 @dataclass(frozen=True)
 class MetricRow:
     key: str
@@ -66,6 +84,7 @@ class MetricRow:
     description: str
     bounds: str
     better: str
+    direction: str
     values: list[str]
     best: int | None  # column holding the best value, when there are several to compare
 
@@ -110,6 +129,7 @@ class ReportView:
     coverage: list[str]
     metric_columns: list[str]
     metric_groups: list[MetricGroup]
+    headline: list[MetricRow]
     runs_summary: Table | None
     runs: list[tuple[RunInput, Table, Table]]  # run, its epochs, its settings
     charts: dict[str, Markup]
@@ -149,6 +169,7 @@ def write_report(inputs: ReportInputs, out: str | Path, *, title: str | None = N
 def report_view(inputs: ReportInputs, *, title: str | None = None) -> ReportView:
     """What the page shows, computed: tables, charts and the example browser's data."""
     phrases = [p.phrase for s in inputs.shortcuts for p in s.report.phrases]
+    groups = metric_groups([r.scores for r in inputs.results])
     figures = {
         "training": charts.training_curves(inputs.runs),
         "precision_recall": charts.precision_recall(inputs.results),
@@ -160,7 +181,8 @@ def report_view(inputs: ReportInputs, *, title: str | None = None) -> ReportView
         inputs=_input_list(inputs),
         coverage=[_coverage(r) for r in inputs.results],
         metric_columns=[r.name for r in inputs.results],
-        metric_groups=metric_groups([r.scores for r in inputs.results]),
+        metric_groups=groups,
+        headline=headline(groups),
         runs_summary=_runs_summary(inputs.runs),
         runs=[(run, _epochs_table(run), _settings_table(run)) for run in inputs.runs],
         charts={key: svg for key, svg in figures.items() if svg is not None},
@@ -186,12 +208,19 @@ def metric_groups(reports: Sequence[Mapping[str, Any]]) -> list[MetricGroup]:
                 name=info.name,
                 description=info.description,
                 bounds=f"[{_bound(info.lower)}, {_bound(info.upper)}]",
-                better={True: "↑", False: "↓"}.get(info.higher_is_better, ""),
+                better=_DIRECTIONS[info.higher_is_better][0],
+                direction=_DIRECTIONS[info.higher_is_better][1],
                 values=[_cell(v, integer=key.endswith(".support")) for v in values],
                 best=_best(values, info.higher_is_better),
             )
         )
     return [MetricGroup(_section_title(section), groups[section]) for section in sorted(groups)]
+
+
+def headline(groups: Sequence[MetricGroup]) -> list[MetricRow]:
+    """The rows of :data:`HEADLINE_KEYS` that the reports have, in that order."""
+    rows = {row.key: row for group in groups for row in group.rows}
+    return [rows[key] for key in HEADLINE_KEYS if key in rows]
 
 
 def _section(key: str) -> tuple[bool, int, str]:

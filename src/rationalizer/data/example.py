@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import datasets
 
 
 @dataclass(frozen=True, order=True)
@@ -219,7 +222,15 @@ class Dataset(Sequence[Example]):
     def __iter__(self) -> Iterator[Example]:
         return iter(self.examples)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> Example: ...
+    @overload
+    def __getitem__(self, index: slice) -> Dataset: ...
+    def __getitem__(self, index: int | slice) -> Example | Dataset:
+        """An example, or for a slice a dataset of the same name, split and labels, so that
+        ``dataset[:10]`` can go wherever the whole split goes."""
+        if isinstance(index, slice):
+            return replace(self, examples=self.examples[index])
         return self.examples[index]
 
     def by_id(self) -> dict[str, Example]:
@@ -228,3 +239,35 @@ class Dataset(Sequence[Example]):
     def annotated(self) -> tuple[Example, ...]:
         """Examples whose gold rationale marks at least one token."""
         return tuple(ex for ex in self.examples if ex.has_rationale)
+
+    def to_hf(self) -> datasets.Dataset:
+        """This split as a Hugging Face ``datasets.Dataset`` (columns in
+        :mod:`rationalizer.data.hf`); needs ``pip install datasets``."""
+        from rationalizer.data.hf import dataset_to_hf
+
+        return dataset_to_hf(self)
+
+    @classmethod
+    def from_hf(
+        cls,
+        ds: datasets.Dataset,
+        *,
+        text: str = "text",
+        label: str = "label",
+        query: str | None = None,
+        rationale: str | None = None,
+        id: str | None = None,
+        labels: Sequence[str] | None = None,
+        name: str = "hf",
+        split: str = "train",
+    ) -> Dataset:
+        """A split from a Hugging Face ``datasets.Dataset`` with the given column mapping.
+
+        ``rationale`` holds ``[start, end)`` word spans or a 0/1 mask per word; optional
+        columns left at None are used when the dataset has a column of that name (``query``,
+        ``rationale``, ``id``). See :func:`rationalizer.data.hf.dataset_from_hf`.
+        """
+        from rationalizer.data.hf import ColumnMap, dataset_from_hf
+
+        columns = ColumnMap(text=text, label=label, query=query, rationale=rationale, id=id)
+        return dataset_from_hf(ds, columns, labels=labels, name=name, split=split)

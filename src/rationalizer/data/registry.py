@@ -115,4 +115,12 @@ def load(name: str, split: str, data_dir: str | Path | None = None) -> Dataset:
 
 def _import_builtin_loaders() -> None:
     # Imported for their registration side effect.
-    from rationalizer.data import eraser, fever, hatexplain, jsonl, movies, synthetic  # noqa: F401
+    from rationalizer.data import (  # noqa: F401
+        eraser,
+        fever,
+        hatexplain,
+        hf,
+        jsonl,
+        movies,
+        synthetic,
+    )

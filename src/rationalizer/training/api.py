@@ -8,8 +8,8 @@ model.predict(["a gripping , beautifully acted film ."])[0].rationale
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,8 @@ class Rationalizer:
         self.labels = tuple(labels)
         self.config = config
         self.precision: Precision = checked_precision(precision or config.precision)
+        #: the folder the model was loaded from (its summary and shortcuts feed the model card)
+        self.run_dir: Path | None = None
 
     @property
     def device(self) -> torch.device:
@@ -91,6 +93,10 @@ class Rationalizer:
         target = distributed.resolve_device(device, flag="device")
         checkpoint = load_checkpoint(run_dir, with_resume=False)
         model_config = ModelConfig(**checkpoint.model_config)
+        bundled = checkpoint.run_dir / str(model_config.transformer_path)
+        if model_config.transformer_path is not None and bundled.is_dir():
+            # a saved model's own encoder/ folder (save_pretrained), not one under the cwd
+            model_config = replace(model_config, transformer_path=str(bundled))
         model = RationalizerModel.build(model_config)
         model.load_state_dict(checkpoint.state_dict)
         model.to(target)
@@ -102,7 +108,50 @@ class Rationalizer:
             encoder = SubwordTokenizer.from_pretrained(
                 resolve_model_path(model_config.transformer_path)
             )
-        return cls(model, encoder, checkpoint.labels, checkpoint.train_config, precision)
+        loaded = cls(model, encoder, checkpoint.labels, checkpoint.train_config, precision)
+        loaded.run_dir = checkpoint.run_dir
+        return loaded
+
+    # ------------------------------------------------------------------ Hugging Face Hub
+    @classmethod
+    def from_pretrained(
+        cls,
+        spec: str | Path,
+        *,
+        revision: str | None = None,
+        device: str | torch.device | None = None,
+        precision: Precision | None = None,
+    ) -> Rationalizer:
+        """A model from a folder (a run directory or a :meth:`save_pretrained` folder) or a
+        Hub ID such as ``org/movies-ssr``: downloaded when online, read from the Hugging Face
+        cache under ``HF_HUB_OFFLINE=1``."""
+        from rationalizer.training.hub import local_folder
+
+        return cls.load(local_folder(spec, revision), device=device, precision=precision)
+
+    def save_pretrained(
+        self, out_dir: str | Path, *, evaluation: str | Path | Mapping | None = None
+    ) -> Path:
+        """Save in Hub layout (``config.json``, ``model.safetensors``, ``README.md`` model
+        card); ``evaluation`` (``rationalizer evaluate --json`` output) adds test metrics and
+        faithfulness to the card."""
+        from rationalizer.training.hub import save_pretrained
+
+        return save_pretrained(self, out_dir, evaluation)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        evaluation: str | Path | Mapping | None = None,
+        private: bool | None = None,
+        token: str | None = None,
+    ) -> str:
+        """:meth:`save_pretrained` into Hub repository ``repo_id`` (created if needed); the
+        commit's URL."""
+        from rationalizer.training.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, evaluation=evaluation, private=private, token=token)
 
     # ------------------------------------------------------------------ plain texts
     def predict(

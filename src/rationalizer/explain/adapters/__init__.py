@@ -1,8 +1,8 @@
 """Model adapters: our rationalizer runs, Hugging Face classifiers and black-box functions.
 
 ``load_adapter("runs/movies-fr")`` loads a run directory of ours, ``load_adapter("hf:PATH")``
-a Hugging Face sequence classifier from a local folder; wrap any Python function with
-:class:`CallableAdapter`.
+a Hugging Face sequence classifier from a local folder or a Hub ID (downloaded when online, from
+the cache under ``HF_HUB_OFFLINE``); wrap any Python function with :class:`CallableAdapter`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rationalizer.data.pretrained import local_or_hub
 from rationalizer.errors import RationalizerError
 from rationalizer.explain.adapters.base import ClassifierAdapter, Instance
 from rationalizer.explain.adapters.blackbox import CallableAdapter
@@ -33,13 +34,17 @@ __all__ = [
 
 
 def load_adapter(spec: str | Path, **options: Any) -> EncodedAdapter:
-    """The adapter for ``spec``: ``"hf:PATH"`` (a Hugging Face classifier folder) or the path
-    of a rationalizer run directory. ``options`` go to the adapter's loader (e.g. ``masking``
-    and ``max_length`` for Hugging Face models; ``batch_size``, ``device`` (cpu, cuda, cuda:N,
-    mps; default cpu) and ``precision`` (fp32, bf16, fp16, auto; default fp32) for both)."""
+    """The adapter for ``spec``: ``"hf:PATH"`` (a Hugging Face classifier folder or Hub ID) or
+    the path of a rationalizer run directory. ``options`` go to the adapter's loader (e.g.
+    ``masking`` and ``max_length`` for Hugging Face models; ``batch_size``, ``device`` (cpu,
+    cuda, cuda:N, mps; default cpu) and ``precision`` (fp32, bf16, fp16, auto; default fp32)
+    for both)."""
     text = str(spec)
     if text.startswith(HF_PREFIX):
-        return HFClassifierAdapter.from_pretrained(text[len(HF_PREFIX) :], **options)
+        return HFClassifierAdapter.from_pretrained(
+            local_or_hub(text[len(HF_PREFIX) :], "give a classifier folder or a Hub ID"),
+            **options,
+        )
     path = Path(text).expanduser()
     if not path.is_dir():
         raise RationalizerError(

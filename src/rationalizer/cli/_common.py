@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from rationalizer.data import Dataset
 
 console = Console()
 console_err = Console(stderr=True, soft_wrap=True)
@@ -44,6 +48,36 @@ PrecisionOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+LabelMapOption = Annotated[
+    str | None,
+    typer.Option(
+        "--label-map",
+        help="Read the dataset's labels as the model's: MODEL=DATASET pairs, e.g. "
+        "neg=NEG,pos=POS. Labels that differ only in case are matched without it, with a note.",
+        show_default=False,
+    ),
+]
+
+
+def labels_matched(
+    data: Dataset, labels: Sequence[str], label_map: str | None, of: str = "the model"
+) -> Dataset:
+    """``data`` with the labels of ``of`` (``--label-map`` applied, a match by case noted)."""
+    from rationalizer.data.labels import match_labels, parse_label_map
+
+    mapping = None if label_map is None else parse_label_map(label_map)
+    matched, note = match_labels(data, labels, mapping, option="--label-map", of=of)
+    if note is not None:
+        process_console().print(f"[yellow]note:[/yellow] {note}")
+    return matched
+
+
+def evaluate_hint(dataset: str, split: str, out: Path, label_map: str | None) -> str:
+    """The command that scores a results file just written, with the label map it needs."""
+    mapped = "" if label_map is None else f" --label-map {label_map}"
+    return f"score them with: rationalizer evaluate -d {dataset} -s {split} -p {out}{mapped}"
 
 
 def process_console() -> Console:

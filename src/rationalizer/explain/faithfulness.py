@@ -31,6 +31,7 @@ from rich.progress import (
 )
 
 from rationalizer.data import Dataset, Example
+from rationalizer.data.labels import LabelMap, relabel
 from rationalizer.data.results import (
     ResultRecord,
     iter_results,
@@ -288,6 +289,7 @@ def explain_dataset(
     progress: bool = False,
     resume_path: str | Path | None = None,
     console: Console | None = None,
+    label_map: LabelMap | None = None,
 ) -> list[ResultRecord]:
     """ERASER results records (dataset order) of ``explainer`` on every example of ``dataset``.
 
@@ -297,8 +299,11 @@ def explain_dataset(
     inputs packed into shared forward passes. With ``resume_path`` (a jsonl file), the records
     of each such chunk are appended as soon as it is done, and the examples already in the
     file are not explained again. ``progress`` shows a progress bar
-    on ``console`` (default: standard error).
+    on ``console`` (default: standard error). ``label_map`` (``{"neg": "NEG"}``: model label →
+    dataset label) reads a dataset whose labels differ from the model's; labels that differ
+    only in case are matched with a :class:`~rationalizer.data.labels.LabelsMatchedWarning`.
     """
+    dataset = relabel(dataset, adapter.labels, label_map)
     thresholds = _checked_thresholds(aopc_thresholds)
     done = {} if resume_path is None else _written_records(Path(resume_path), dataset, thresholds)
     todo = [example for example in dataset if example.id not in done]

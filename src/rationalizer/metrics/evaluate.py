@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rationalizer.data.example import Dataset, Document, Example, Span
+from rationalizer.data.labels import LabelMap, relabel, result_labels
 from rationalizer.data.results import ResultRecord, validate_results
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics.classification import classification_metrics
@@ -72,16 +73,21 @@ def evaluate(
     aopc_thresholds: Sequence[float] | None = DEFAULT_AOPC_THRESHOLDS,
     subset: bool = False,
     check: bool = True,
+    label_map: LabelMap | None = None,
 ) -> dict:
     """Every metric the records allow, as a JSON-able dict in ERASER's shape.
 
     Records are first checked against the dataset (errors name the 1-based record position as
     the line); pass ``check=False`` for records that :func:`read_results` already checked.
-    ``aopc_thresholds=None`` uses the thresholds found in the records.
+    ``aopc_thresholds=None`` uses the thresholds found in the records. ``label_map``
+    (``{"neg": "NEG"}``: the records' label → the dataset's) scores records whose labels
+    differ from the dataset's; labels that differ only in case are matched with a
+    :class:`~rationalizer.data.labels.LabelsMatchedWarning`.
     """
     records = list(records)
     if not records:
         raise RationalizerError(f"no results records to score against {dataset.name}")
+    dataset = relabel(dataset, result_labels(records), label_map, of="the results")
     if check:
         validate_results(list(enumerate(records, start=1)), dataset)
     by_id = {record.annotation_id: record for record in records}

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from rationalizer import distributed
 from rationalizer.data import Dataset, Document, Example, Span, mask_to_spans
+from rationalizer.data.labels import LabelMap, relabel
 from rationalizer.data.results import ResultRecord
 from rationalizer.data.tokenization import SubwordTokenizer, WordTokenizer
 from rationalizer.errors import RationalizerError
@@ -182,14 +183,20 @@ class Rationalizer:
         dataset: Dataset,
         batch_size: int = 32,
         aopc_thresholds: Sequence[float] = DEFAULT_AOPC_THRESHOLDS,
+        label_map: LabelMap | None = None,
     ) -> list[ResultRecord]:
         """ERASER results records with faithfulness scores computed on token ids.
+
+        ``label_map`` (``{"neg": "NEG"}``: model label → dataset label) reads a dataset whose
+        labels differ from the model's; labels that differ only in case are matched with a
+        :class:`~rationalizer.data.labels.LabelsMatchedWarning`.
 
         Comprehensiveness reruns the predictor with the rationale's positions masked out,
         sufficiency with only them kept; the thresholded scores do the same for the top
         fraction of words by selector probability (for AOPC). Masking reuses the model's own
         mechanism, so no text is decoded and re-tokenised.
         """
+        dataset = relabel(dataset, self.labels, label_map)
         encoded = self._encode(dataset)
         batches = length_batches([e.length for e in encoded], batch_size)
         records: dict[int, ResultRecord] = {}

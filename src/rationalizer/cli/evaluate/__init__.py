@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rationalizer.cli._common import DataDirOption, console
-from rationalizer.data import load, read_results
+from rationalizer.cli._common import DataDirOption, LabelMapOption, console, labels_matched
+from rationalizer.data import load
+from rationalizer.data.labels import result_labels
+from rationalizer.data.results import iter_results, validate_results
 from rationalizer.metrics import describe, evaluate, flatten
 
 DEFAULT_AOPC = "0.01,0.05,0.1,0.2,0.5"
@@ -55,6 +57,7 @@ def evaluate_command(
             help="Score only the examples present in the file (ERASER requires all of the split).",
         ),
     ] = False,
+    label_map: LabelMapOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Score predicted rationales and classifications exactly as the ERASER benchmark does.
@@ -64,16 +67,24 @@ def evaluate_command(
     F1 (classifications), comprehensiveness, sufficiency and AOPC (faithfulness).
 
     Example: [bold]rationalizer evaluate -d hatexplain -s test -p preds.jsonl --json scores.json[/]
+
+    Predictions in other labels than the dataset's: [bold]rationalizer evaluate -d movies -p
+    preds.jsonl --label-map neg=NEG,pos=POS[/]
     """
-    split_data = load(dataset, split, data_dir)
-    records = read_results(predictions, split_data)
+    # checked against the split once its labels are the file's
+    numbered = list(iter_results(predictions))
+    records = [record for _, record in numbered]
+    split_data = labels_matched(
+        load(dataset, split, data_dir), result_labels(records), label_map, of="the results"
+    )
+    validate_results(numbered, split_data, path=predictions)
     report = evaluate(
         split_data,
         records,
         iou_thresholds=_floats(iou_thresholds, "--iou-thresholds"),
         aopc_thresholds=_floats(aopc_thresholds, "--aopc-thresholds"),
         subset=subset,
-        check=False,  # read_results above already checked every record, with line numbers
+        check=False,  # validate_results above checked every record, with line numbers
     )
     console.print(
         _report_table(f"{dataset}/{split_data.split}: {len(records):,} predictions", report)

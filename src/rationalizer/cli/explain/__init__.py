@@ -11,7 +11,15 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from rationalizer.cli._common import DataDirOption, DeviceOption, console, process_console
+from rationalizer.cli._common import (
+    DataDirOption,
+    DeviceOption,
+    LabelMapOption,
+    console,
+    evaluate_hint,
+    labels_matched,
+    process_console,
+)
 from rationalizer.errors import RationalizerError
 
 if TYPE_CHECKING:
@@ -129,6 +137,7 @@ def explain_command(
             show_default=False,
         ),
     ] = None,
+    label_map: LabelMapOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Explain a classifier's predictions with any explainer: greedy rationales, gradients,
@@ -185,6 +194,8 @@ def explain_command(
     if text is not None:
         if out is not None:
             raise RationalizerError("--out is for --dataset; --text prints its explanation")
+        if label_map is not None:
+            raise RationalizerError("--label-map is for --dataset: a --text has no gold label")
         adapter = load_adapter(model, **loading)
         [explanation] = explainer.attribute(adapter, text, target, queries=query)
         if as_json:
@@ -196,20 +207,20 @@ def explain_command(
         raise RationalizerError("--dataset needs --out FILE for the results")
     with distributed.session(device) as context:
         adapter = load_adapter(model, **loading)
-        data = explain_split(explainer, adapter, dataset, split, out, limit, resume, data_dir)
+        data = explain_split(
+            explainer, adapter, dataset, split, out, limit, resume, data_dir, label_map
+        )
     if not context.is_main:
         return
     console.print(
         f"{len(data):,} explanations of {dataset}/{data.split} by {explainer.name} in {out}",
         soft_wrap=True,
     )
-    console.print(
-        f"score them with: rationalizer evaluate -d {dataset} -s {split} -p {out}", soft_wrap=True
-    )
+    console.print(evaluate_hint(dataset, split, out, label_map), soft_wrap=True)
 
 
 def explain_split(
-    explainer, adapter, dataset: str, split: str, out: Path, limit, resume, data_dir
+    explainer, adapter, dataset: str, split: str, out: Path, limit, resume, data_dir, label_map
 ) -> Dataset:
     """Explain the split into ``out`` (keeping what is there unless ``resume`` is off) and
     return it. Under torchrun the processes take turns at blocks of the explainer's batch
@@ -219,7 +230,7 @@ def explain_split(
     from rationalizer.data import load
     from rationalizer.explain.faithfulness import explain_dataset
 
-    data = load(dataset, split, data_dir)
+    data = labels_matched(load(dataset, split, data_dir), adapter.labels, label_map)
     if limit is not None:
         data = replace(data, examples=data.examples[:limit])
     context = distributed.current()

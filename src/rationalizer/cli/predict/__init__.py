@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rationalizer.cli._common import DataDirOption, DeviceOption, PrecisionOption, console
+from rationalizer.cli._common import (
+    DataDirOption,
+    DeviceOption,
+    LabelMapOption,
+    PrecisionOption,
+    console,
+    evaluate_hint,
+    labels_matched,
+)
 from rationalizer.data import Dataset, load, write_results
 
 if TYPE_CHECKING:
@@ -28,6 +36,7 @@ def predict_command(
     batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = 32,
     device: DeviceOption = None,
     precision: PrecisionOption = None,
+    label_map: LabelMapOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Predict labels and rationales, with faithfulness scores, as an ERASER results file.
@@ -39,6 +48,9 @@ def predict_command(
     `rationalizer evaluate`.
 
     Example: [bold]rationalizer predict -r runs/ssr -s test -o preds.jsonl[/]
+
+    On a dataset whose labels differ from the run's: [bold]rationalizer predict -r runs/ssr -d
+    eraser:data/movies -o preds.jsonl --label-map neg=NEG,pos=POS[/]
 
     On N processes: [bold]torchrun --standalone --nproc-per-node N -m rationalizer predict -r
     runs/ssr -s test -o preds.jsonl[/]. Each process writes its share of the batches to
@@ -53,7 +65,9 @@ def predict_command(
         distributed.resolve_device(device)  # an error that names --device
         model = Rationalizer.load(run, device=device, precision=precision)
         name = dataset or model.config.dataset
-        data = load(name, split, data_dir or model.config.data_dir)
+        data = labels_matched(
+            load(name, split, data_dir or model.config.data_dir), model.labels, label_map
+        )
         if context.distributed:
             predict_sharded(model, data, batch_size, out)
         else:
@@ -63,9 +77,7 @@ def predict_command(
     console.print(
         f"wrote {len(data):,} predictions for {name}/{data.split} to {out}", soft_wrap=True
     )
-    console.print(
-        f"score them with: rationalizer evaluate -d {name} -s {data.split} -p {out}", soft_wrap=True
-    )
+    console.print(evaluate_hint(name, data.split, out, label_map), soft_wrap=True)
 
 
 def predict_sharded(model: Rationalizer, data: Dataset, batch_size: int, out: Path) -> None:

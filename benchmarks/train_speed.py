@@ -321,6 +321,11 @@ def markdown(record: dict) -> str:
         "",
         verdict,
         "",
+        "The package's GRU recurrence runs its per-step matrix products on one thread; the plain "
+        "step's `nn.GRU` splits them across the threads, and on a busy machine each split waits "
+        "for a descheduled thread. That is most of the factor here; on one thread one encoder "
+        "pass of the package was measured 1.25× as fast as `nn.GRU` (docs/training.md, Speed).",
+        "",
         f"GRU rows: {record['dataset']} training reviews cut at {record['length']} words, "
         "frozen GloVe 50-d vectors, 100 units per direction, 25% of the examples annotated; "
         "the package's rows are the trainer's step, the plain FR step is the comparison row "

@@ -172,10 +172,9 @@ def render(record: dict) -> str:
     ]
     measured = sorted({(r["encoder"], r["length"]) for r in record["rows"]}, key=str)
     for encoder, length in measured:
-        if True:
-            fp32 = by_key[encoder, length, "fp32"]["median_seconds"]
-            bf16 = by_key[encoder, length, "bf16"]["median_seconds"]
-            lines.append(f"| {encoder} | {length} | {fp32:.3f} | {bf16:.3f} | {fp32 / bf16:.2f}× |")
+        fp32 = by_key[encoder, length, "fp32"]["median_seconds"]
+        bf16 = by_key[encoder, length, "bf16"]["median_seconds"]
+        lines.append(f"| {encoder} | {length} | {fp32:.3f} | {bf16:.3f} | {fp32 / bf16:.2f}× |")
     return "\n".join(lines) + "\n"
 
 

@@ -291,6 +291,20 @@ def target(results: Sequence[dict]) -> dict[str, object]:
     }
 
 
+#: Why the factor depends on the threads (measured: 17× on 2 threads, 1.16× on 1 at batch 32).
+THREADS_NOTE = (
+    "The package's GRU recurrence runs its per-step matrix products on one thread; the plain "
+    "step's `nn.GRU` splits them across the threads, and on a busy machine each split waits "
+    "for a descheduled thread. That is most of the factor here: compare the one-thread run in "
+    "`results/train_speed_1thread/`, where only the algorithms differ."
+)
+ONE_THREAD_NOTE = (
+    "One thread: both steps run every product on it, so the factor is the algorithms' alone "
+    "(one batched product per time step for both directions, the full-input pass reused), "
+    "without the thread scheduling that dominates the two-thread run in `results/train_speed.md`."
+)
+
+
 def markdown(record: dict) -> str:
     goal = record["target"]
     if not goal["measured"]:
@@ -321,10 +335,7 @@ def markdown(record: dict) -> str:
         "",
         verdict,
         "",
-        "The package's GRU recurrence runs its per-step matrix products on one thread; the plain "
-        "step's `nn.GRU` splits them across the threads, and on a busy machine each split waits "
-        "for a descheduled thread. That is most of the factor here; on one thread one encoder "
-        "pass of the package was measured 1.25× as fast as `nn.GRU` (docs/training.md, Speed).",
+        THREADS_NOTE if record["threads"] > 1 else ONE_THREAD_NOTE,
         "",
         f"GRU rows: {record['dataset']} training reviews cut at {record['length']} words, "
         "frozen GloVe 50-d vectors, 100 units per direction, 25% of the examples annotated; "

@@ -129,27 +129,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 print(rows[-1], flush=True)
     rows += attention_dropout_rows(args.repeats)
-    record = {
-        "rows": rows,
-        "batch": BATCH,
-        "threads": args.threads,
-        "bf16_units": bf16_is_fast(torch.device("cpu")),
-        "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
-        "provenance": benchmark_provenance(Path(__file__)),
-        "command": "python benchmarks/precision.py "
-        + shlex.join(sys.argv[1:] if argv is None else argv),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    record = {"rows": rows, "batch": BATCH} | run_facts(Path(__file__), argv, args.threads)
     RESULTS_JSON.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     RESULTS_MD.write_text(render(record), encoding="utf-8")
     return 0
 
 
-def render(record: dict) -> str:
-    by_key = {(r["encoder"], r["length"], r["precision"]): r for r in record["rows"]}
+def run_facts(script: Path, argv: Sequence[str] | None, threads: int) -> dict:
+    """What a precision record states about its run: command, code, machine, bf16 units."""
+    return {
+        "threads": threads,
+        "bf16_units": bf16_is_fast(torch.device("cpu")),
+        "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
+        "provenance": benchmark_provenance(script),
+        "command": f"python benchmarks/{script.name} "
+        + shlex.join(sys.argv[1:] if argv is None else argv),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def header_lines(title: str, record: dict) -> list[str]:
+    """The title, command, code and machine lines of a precision report."""
     m = record["machine"]
-    lines = [
-        "# bfloat16 autocast against float32: one training step",
+    return [
+        f"# {title}",
         "",
         f"Command: `{record['command']}` ({record['finished']}). Code: "
         f"{code_text(record['provenance'])}.",
@@ -158,6 +161,13 @@ def render(record: dict) -> str:
         f"{record['threads']} thread(s); CPU bfloat16 units (AVX512-BF16/AMX): "
         f"{'yes' if record['bf16_units'] else 'no'}.",
         "",
+    ]
+
+
+def render(record: dict) -> str:
+    by_key = {(r["encoder"], r["length"], r["precision"]): r for r in record["rows"]}
+    lines = [
+        *header_lines("bfloat16 autocast against float32: one training step", record),
         f"Forward and backward pass of the package's model (shared-encoder selector and "
         f"predictor) on a batch of {record['batch']} random sequences; median of "
         f"{len(record['rows'][0]['seconds'])} steps after one warm-up step. No seed affects "

@@ -16,22 +16,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import torch
 from rich.console import Console
 
-from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import train_run
-from rationalizer.training.precision import bf16_is_fast
 from rationalizer.training.trainer import SUMMARY_FILE
+
+# The sibling benchmark whose speed numbers this one completes; it states its runs alike.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from precision import header_lines, run_facts
 
 ROOT = Path(__file__).resolve().parent
 RESULTS_JSON = ROOT / "results" / "precision_accuracy.json"
@@ -101,31 +101,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": {
             key: getattr(args, key) for key in ("dataset", "method", "train_examples", "epochs")
         },
-        "threads": args.threads,
-        "bf16_units": bf16_is_fast(torch.device("cpu")),
-        "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
-        "provenance": benchmark_provenance(Path(__file__)),
-        "command": "python benchmarks/precision_accuracy.py "
-        + shlex.join(sys.argv[1:] if argv is None else argv),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    } | run_facts(Path(__file__), argv, args.threads)
     RESULTS_JSON.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     RESULTS_MD.write_text(render(record), encoding="utf-8")
     return 0
 
 
 def render(record: dict) -> str:
-    m, s = record["machine"], record["settings"]
+    s = record["settings"]
     lines = [
-        "# bfloat16 autocast against float32: accuracy of the trained model",
-        "",
-        f"Command: `{record['command']}` ({record['finished']}). Code: "
-        f"{code_text(record['provenance'])}.",
-        "",
-        f"Machine: {m['platform']}, {m['usable_cpus']} usable CPUs, torch {m['torch']} with "
-        f"{record['threads']} thread(s); CPU bfloat16 units (AVX512-BF16/AMX): "
-        f"{'yes' if record['bf16_units'] else 'no'}. The machine may have been shared with "
-        "other jobs: compare the wall times of one run with each other, not across runs.",
+        *header_lines("bfloat16 autocast against float32: accuracy of the trained model", record),
+        "The machine may have been shared with other jobs: compare the wall times of one run "
+        "with each other, not across runs.",
         "",
         f"MiniLM, `{s['method']}` on {s['dataset']}: a seeded subset of {s['train_examples']} "
         f"training examples, {s['epochs']} epoch(s), every other setting the package default; "

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import Ridge
 from tests.explain.known_answer import BagOfWords
+from torch.utils.data import DataLoader, TensorDataset
 
+import rationalizer
 from rationalizer.errors import RationalizerError
 from rationalizer.explain import get_explainer
+from rationalizer.explain.methods.perturbation import LinearSurrogate, exponential_cosine_kernel
 
 KEEP_VECTOR_METHODS = ["occlusion", "lime", "kernel-shap"]
 PERTURBATION_METHODS = [*KEEP_VECTOR_METHODS, "c-lime"]
@@ -173,3 +180,33 @@ def test_kernel_shap_scores_add_up_to_the_full_minus_the_empty_input(trained):
     ends = trained.probabilities(instance, np.array([[1], [0]]).repeat(instance.num_words, 1))
     full, empty = np.log(ends[:, target] / (1 - ends[:, target]))
     assert sum(explanation.scores) == pytest.approx(full - empty, rel=1e-3, abs=1e-3)
+
+
+# ------------------------------------------------------------------ Captum's public API only
+def test_the_lime_kernel_is_exponential_in_the_cosine_distance():
+    full = torch.ones(1, 4, dtype=torch.float64)
+    half = torch.tensor([[1.0, 1.0, 0.0, 0.0]], dtype=torch.float64)
+    distance = 1 - 2 / (2 * np.sqrt(2))  # cosine similarity 2 / (|full| · |half|)
+    similarity = exponential_cosine_kernel(0.25)
+    assert similarity(full, half, None) == pytest.approx(np.exp(-(distance**2) / 0.125))
+    assert similarity(full, full, None) == pytest.approx(1.0)
+
+
+def test_the_linear_surrogate_is_a_weighted_fit_over_every_batch_of_the_loader():
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randint(0, 2, (40, 5), generator=generator).float()
+    outputs = inputs @ torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.1 * torch.randn(40)
+    weights = torch.rand(40, generator=generator)
+    surrogate = LinearSurrogate(Ridge(alpha=1.0))
+    surrogate.fit(DataLoader(TensorDataset(inputs, outputs, weights), batch_size=16))
+    reference = Ridge(alpha=1.0).fit(inputs.numpy(), outputs.numpy(), sample_weight=weights)
+    assert surrogate.representation().shape == (1, 5)
+    assert surrogate.representation()[0].numpy() == pytest.approx(reference.coef_, rel=1e-6)
+
+
+def test_no_module_imports_captums_private_modules():
+    """Captum's ``_``-prefixed modules change without notice; only its public API is used."""
+    private = re.compile(r"^\s*(from|import) captum(\.\w+)*\._", re.MULTILINE)
+    sources = sorted(Path(rationalizer.__file__).parent.rglob("*.py"))
+    assert sources
+    assert [str(path) for path in sources if private.search(path.read_text("utf-8"))] == []

@@ -28,16 +28,17 @@ example, whose ``n_samples`` fill every forward pass but the last.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from captum._utils.models.linear_model import SkLearnLinearRegression, SkLearnRidge
 from captum.attr import KernelShap, Lime, LimeBase, Occlusion
-from captum.attr._core.lime import get_exp_kernel_similarity_function
 from pydantic import Field
+from sklearn.linear_model import LinearRegression, Ridge
+from torch.utils.data import DataLoader
 
 from rationalizer.explain.base import Explainer
 from rationalizer.explain.methods.shared import (
@@ -65,6 +66,43 @@ def scores_of_seen_words(
             values = attribute(seen)
         scores[:seen] = values.detach().reshape(seen).double().cpu().numpy()
     return scores
+
+
+class LinearSurrogate:
+    """A scikit-learn linear model as Captum's LIME fits its surrogate: ``fit`` on a loader of
+    (interpretable inputs, outputs, sample weights), ``representation`` the coefficients.
+
+    Ours rather than Captum's ``SkLearnRidge`` / ``SkLearnLinearRegression``, which live in a
+    private module (``captum._utils``) that may change in any release; this is the same fit on
+    the same float32 arrays, so the scores are the same.
+    """
+
+    def __init__(self, model: LinearRegression | Ridge) -> None:
+        self.model = model
+
+    def fit(self, train_data: DataLoader) -> None:
+        inputs, outputs, weights = (
+            np.concatenate([part.cpu().numpy() for part in parts])
+            for parts in zip(*train_data, strict=True)
+        )
+        self.model.fit(inputs, outputs, sample_weight=weights)
+
+    def representation(self) -> torch.Tensor:
+        return torch.as_tensor(self.model.coef_, dtype=torch.float32).reshape(1, -1)
+
+
+def exponential_cosine_kernel(width: float) -> Callable[..., float]:
+    """LIME's sample weight ``exp(−d² / (2 · width²))`` of the cosine distance ``d`` between the
+    full input and a perturbed one (what Captum's private
+    ``get_exp_kernel_similarity_function("cosine", width)`` computes)."""
+
+    def similarity(original: torch.Tensor, perturbed: torch.Tensor, *_: object, **__: object):
+        cosine = torch.nn.functional.cosine_similarity(
+            original.flatten().float(), perturbed.flatten().float(), dim=0
+        )
+        return math.exp(-((1 - cosine) ** 2) / (2 * width**2))
+
+    return similarity
 
 
 class KeepVectorExplainer(Explainer):
@@ -199,8 +237,8 @@ class LimeExplainer(SurrogateExplainer):
     def surrogate(self, forward):
         return Lime(
             forward,
-            interpretable_model=SkLearnRidge(alpha=self.options.alpha),
-            similarity_func=get_exp_kernel_similarity_function("cosine", self.options.kernel_width),
+            interpretable_model=LinearSurrogate(Ridge(alpha=self.options.alpha)),
+            similarity_func=exponential_cosine_kernel(self.options.kernel_width),
         )
 
 
@@ -266,7 +304,7 @@ class CLime(Explainer):
 
         surrogate = LimeBase(
             forward,
-            interpretable_model=SkLearnLinearRegression(),
+            interpretable_model=LinearSurrogate(LinearRegression()),
             similarity_func=lambda *_, **__: 1.0,
             perturb_func=perturb,
             perturb_interpretable_space=True,

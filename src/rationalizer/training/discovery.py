@@ -16,14 +16,16 @@ saying what to change, unless ``allow_no_shortcuts``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 
 from rationalizer import distributed
-from rationalizer.data import Dataset, load, spans_to_mask
+from rationalizer.data import Dataset, Example, load, spans_to_mask
 from rationalizer.errors import RationalizerError
 from rationalizer.provenance import code_provenance
 from rationalizer.training.batching import choose_annotated
@@ -135,18 +137,15 @@ def discover_shortcuts(
     # Rank 0's masks for every process: a GPU need not select alike on each, and the masks
     # decide the training examples (augmented copies), which must be the same on all.
     predicted = distributed.broadcast(predicted, "shortcut discovery")
-    masks, filtered = skew_filter(
-        annotated, shortcut_masks(annotated, predicted), train.labels, config.shortcut_min_skew
-    )
-    report = build_report(
+    found = shortcuts_of_selections(
         annotated,
-        masks,
+        predicted,
         train.labels,
-        predicted=predicted,
-        rank_by=rank_by,
+        config.dataset,
         min_skew=config.shortcut_min_skew,
-        filtered_words=filtered,
+        rank_by=rank_by,
     )
+    report = found.report
     unsupervised = unsupervised_config(config)
     filled = unsupervised.filled_defaults()
     made_by = {
@@ -154,16 +153,8 @@ def discover_shortcuts(
         "effective_config": unsupervised.effective(filled),
         "overrides": [asdict(override) for override in filled],
     }
-    scores = None
-    planted = _planted_shortcuts(config.dataset)
-    if planted is not None:
-        scores = discovery_scores(annotated, masks, planted, rank_by=rank_by)
     if distributed.is_main():  # every process found the same; one writes it
-        out.mkdir(parents=True, exist_ok=True)
-        report.save_json(out / REPORT_JSON, made_by)
-        (out / REPORT_MD).write_text(report.to_markdown(), encoding="utf-8")
-        if scores is not None:
-            (out / SCORES_JSON).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+        write_discovery(found, out, made_by)
     if report.shortcut_words == 0:
         why = _why_no_shortcuts(report, run_dir, config.shortcut_min_skew)
         if not config.allow_no_shortcuts:
@@ -176,7 +167,47 @@ def discover_shortcuts(
             f"[yellow]warning:[/yellow] no shortcuts found: {why}. The shortcut terms stay "
             "zero (allow_no_shortcuts is set)."
         )
+    return found
+
+
+def shortcuts_of_selections(
+    annotated: Sequence[Example],
+    selected: Mapping[str, np.ndarray],
+    labels: Sequence[str],
+    dataset: str,
+    *,
+    min_skew: float,
+    rank_by: RankBy = "count",
+) -> Discovery:
+    """The shortcuts in the words some model ``selected`` (0/1 word masks by example id) on the
+    ``annotated`` examples of ``dataset``: the selected words outside the human rationale that
+    pass the label-skew filter at ``min_skew`` (:func:`skew_filter`), their report, and, where
+    the dataset has planted shortcuts, how well they recover them."""
+    masks, filtered = skew_filter(annotated, shortcut_masks(annotated, selected), labels, min_skew)
+    report = build_report(
+        annotated,
+        masks,
+        labels,
+        predicted=selected,
+        rank_by=rank_by,
+        min_skew=min_skew,
+        filtered_words=filtered,
+    )
+    planted = planted_shortcuts(dataset)
+    scores = None
+    if planted is not None:
+        scores = discovery_scores(annotated, masks, planted, rank_by=rank_by)
     return Discovery(masks, report, scores)
+
+
+def write_discovery(found: Discovery, out: Path, made_by: Mapping[str, Any]) -> None:
+    """``out``/:data:`REPORT_JSON` (with ``made_by``), :data:`REPORT_MD` and, where planted
+    shortcuts were scored, :data:`SCORES_JSON`."""
+    out.mkdir(parents=True, exist_ok=True)
+    found.report.save_json(out / REPORT_JSON, made_by)
+    (out / REPORT_MD).write_text(found.report.to_markdown(), encoding="utf-8")
+    if found.scores is not None:
+        (out / SCORES_JSON).write_text(json.dumps(found.scores, indent=2) + "\n", encoding="utf-8")
 
 
 def _why_no_shortcuts(report: ShortcutReport, run_dir: Path, min_skew: float) -> str:
@@ -201,7 +232,8 @@ def _why_no_shortcuts(report: ShortcutReport, run_dir: Path, min_skew: float) ->
     )
 
 
-def _planted_shortcuts(dataset: str) -> dict[str, str] | None:
+def planted_shortcuts(dataset: str) -> dict[str, str] | None:
+    """The planted shortcut phrases of ``dataset`` and their labels; None where none are known."""
     if dataset != "synthetic":
         return None
     from rationalizer.data.synthetic import PLANTED_SHORTCUTS

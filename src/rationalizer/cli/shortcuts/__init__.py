@@ -3,15 +3,98 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rationalizer.cli._common import DataDirOption, DeviceOption, console, process_console
+from rationalizer.cli._common import (
+    DataDirOption,
+    DeviceOption,
+    LabelMapOption,
+    console,
+    labels_matched,
+    process_console,
+)
+from rationalizer.errors import RationalizerError
+
+if TYPE_CHECKING:
+    from rationalizer.training.discovery import Discovery
+
+#: Options that only discovery by an unsupervised run reads, refused with ``--model``.
+TRAINING_ONLY = ("--labeled-fraction", "--encoder", "--epochs", "--seed", "--reuse", "--config")
+#: Options that only discovery with ``--model`` reads.
+MODEL_ONLY = ("--method", "--split", "--limit", "--rationale", "--batch-size", "--option")
 
 
 def shortcuts_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the report (and the run).")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Discover the shortcuts of this trained classifier instead (a run directory of "
+            "`rationalizer train`, or hf:PATH): a post-hoc explainer's top words outside the "
+            "human rationale across --split.",
+            show_default=False,
+        ),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method",
+            "-x",
+            help="With --model: the explainer (see `rationalizer explain --list`). Default: "
+            "gradient-x-input.",
+            show_default=False,
+        ),
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            "-s",
+            help="With --model: train, validation or test. Default: test.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="With --model: only the first N examples of the split.",
+            show_default=False,
+        ),
+    ] = None,
+    rationale: Annotated[
+        str | None,
+        typer.Option(
+            help="With --model: which words of an explanation are its top words: top-k:N, "
+            "fraction:F or threshold:T. Default: fraction:0.05 (the top 5% of the words, chosen "
+            "on synthetic's validation split).",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="With --model: examples explained together and model inputs per forward pass "
+            "(default 64), as for `rationalizer explain`.",
+            show_default=False,
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="With --model: an explainer option as KEY=VALUE (repeatable), e.g. "
+            "--option n_samples=128.",
+            show_default=False,
+        ),
+    ] = None,
+    label_map: LabelMapOption = None,
     dataset: Annotated[
         str | None,
         typer.Option("--dataset", "-d", help="Dataset to examine. Default: synthetic."),
@@ -44,7 +127,7 @@ def shortcuts_command(
         typer.Option(
             help="Keep a word selected outside the human rationale only if its word type leans "
             "to a label outside human rationales by at least this smoothed log-odds (nats); 0 "
-            "keeps every such word. Default: 1 (shortcut_min_skew).",
+            "keeps every such word. Default: 1 (shortcut_min_skew); 0 with --model.",
         ),
     ] = None,
     rank_by: Annotated[
@@ -88,37 +171,79 @@ def shortcuts_command(
 
     The unsupervised run trains on N processes like `rationalizer train`: [bold]torchrun
     --standalone --nproc-per-node N -m rationalizer shortcuts ...[/]
+
+    With --model, the shortcuts of a classifier you already have (one of our runs or hf:PATH):
+    a post-hoc explainer (--method) explains its prediction on every annotated example of
+    --split, and the top words of each explanation (--rationale) that lie outside the human
+    rationale are aggregated into the same report. No label-skew filter unless --min-skew is
+    given: the filter reads the data, not the model. One process.
+
+    Example: [bold]rationalizer shortcuts -m runs/full-text -d synthetic -x occlusion -o
+    runs/shortcuts-occlusion[/]
     """
     # Imported here so that `--help` does not pay for torch.
-    from rationalizer import distributed
-    from rationalizer.training.config import TrainConfig
-    from rationalizer.training.discovery import REPORT_JSON, REPORT_MD, discover_shortcuts
+    from rationalizer.training.discovery import REPORT_JSON, REPORT_MD
     from rationalizer.training.shortcuts import RANKINGS
 
     if rank_by not in RANKINGS:  # before training, not after
         raise typer.BadParameter(
             f"{rank_by!r} is not one of {', '.join(RANKINGS)}", param_hint="--rank-by"
         )
-
-    settings = TrainConfig.from_file(config) if config else TrainConfig()
-    settings = settings.with_overrides(
-        dataset=dataset,
-        # Any SSR method: discovery trains (or reuses) the matching unsupervised run.
-        method="ssr-unif",
-        labeled_fraction=labeled_fraction,
-        encoder=encoder,
-        epochs=epochs,
-        seed=seed,
-        shortcut_run=str(reuse) if reuse else None,
-        shortcut_min_skew=min_skew,
-        device=device,
-        precision=precision,
-        data_dir=str(data_dir) if data_dir else None,
-    )
-    with distributed.session(settings.device) as context:
-        distributed.resolve_device(settings.device)  # refused before any data is loaded
-        found = discover_shortcuts(settings, out, process_console(), rank_by=rank_by)
-    if not context.is_main:
+    given = {
+        "--labeled-fraction": labeled_fraction,
+        "--encoder": encoder,
+        "--epochs": epochs,
+        "--seed": seed,
+        "--reuse": reuse,
+        "--config": config,
+        "--method": method,
+        "--split": split,
+        "--limit": limit,
+        "--rationale": rationale,
+        "--batch-size": batch_size,
+        "--option": option or None,
+        "--label-map": label_map,
+    }
+    wrong = TRAINING_ONLY if model is not None else (*MODEL_ONLY, "--label-map")
+    misplaced = [name for name in wrong if given[name] is not None]
+    if misplaced:
+        needs = "discovery by an unsupervised run, not --model" if model else "--model"
+        raise RationalizerError(f"{misplaced[0]} is for {needs} (see --help)")
+    if model is not None:
+        found = posthoc_discovery(
+            model,
+            out,
+            dataset=dataset or "synthetic",
+            method=method,
+            split=split or "test",
+            limit=limit,
+            rationale=rationale,
+            options=parse_explainer_options(option, batch_size),
+            min_skew=min_skew or 0.0,
+            rank_by=rank_by,
+            loading={"device": device, "precision": precision},
+            label_map=label_map,
+            data_dir=data_dir,
+        )
+    else:
+        found = run_discovery(
+            out,
+            config=config,
+            rank_by=rank_by,
+            dataset=dataset,
+            # Any SSR method: discovery trains (or reuses) the matching unsupervised run.
+            method="ssr-unif",
+            labeled_fraction=labeled_fraction,
+            encoder=encoder,
+            epochs=epochs,
+            seed=seed,
+            shortcut_run=str(reuse) if reuse else None,
+            shortcut_min_skew=min_skew,
+            device=device,
+            precision=precision,
+            data_dir=str(data_dir) if data_dir else None,
+        )
+    if found is None:  # not the main process of a torchrun launch
         return
     console.print(found.report.rich_table())
     report = found.report
@@ -138,3 +263,91 @@ def shortcuts_command(
             soft_wrap=True,
         )
     console.print(f"report: {out / REPORT_MD} and {out / REPORT_JSON}", soft_wrap=True)
+
+
+def run_discovery(
+    out: Path, *, config: Path | None, rank_by: str, **overrides: Any
+) -> Discovery | None:
+    """SSR's discovery: train (or reuse) the unsupervised run and report what it selects;
+    None on the processes of a torchrun launch other than the main one."""
+    from rationalizer import distributed
+    from rationalizer.training.config import TrainConfig
+    from rationalizer.training.discovery import discover_shortcuts
+
+    settings = TrainConfig.from_file(config) if config else TrainConfig()
+    settings = settings.with_overrides(**overrides)
+    with distributed.session(settings.device) as context:
+        distributed.resolve_device(settings.device)  # refused before any data is loaded
+        found = discover_shortcuts(settings, out, process_console(), rank_by=rank_by)
+    return found if context.is_main else None
+
+
+def parse_explainer_options(option: list[str] | None, batch_size: int | None) -> dict[str, Any]:
+    """The explainer's ``--option KEY=VALUE`` pairs, with ``--batch-size`` as its batch_size."""
+    from rationalizer.cli.explain import parse_options
+
+    options = parse_options(option or [])
+    if batch_size is not None and options.setdefault("batch_size", batch_size) != batch_size:
+        raise RationalizerError("give the batch size once: --batch-size or --option batch_size")
+    return options
+
+
+def posthoc_discovery(
+    model: str,
+    out: Path,
+    *,
+    dataset: str,
+    method: str | None,
+    split: str,
+    limit: int | None,
+    rationale: str | None,
+    options: dict[str, Any],
+    min_skew: float,
+    rank_by: str,
+    loading: dict[str, Any],
+    label_map: str | None,
+    data_dir: Path | None,
+) -> Discovery:
+    """Discovery with a post-hoc explainer of ``model`` on ``split``, written to ``out``."""
+    from rationalizer import distributed
+    from rationalizer.data import load
+    from rationalizer.explain.adapters import load_adapter
+    from rationalizer.explain.global_shortcuts import (
+        DISCOVERY_METHOD,
+        discover_with_explainer,
+        discovery_explainer,
+    )
+    from rationalizer.provenance import code_provenance
+    from rationalizer.training.discovery import write_discovery
+
+    explainer = discovery_explainer(method or DISCOVERY_METHOD, rationale, **options)
+    distributed.resolve_device(loading["device"])  # an error that names --device, before loading
+    adapter = load_adapter(model, **loading)
+    data = labels_matched(load(dataset, split, data_dir), adapter.labels, label_map)
+    if limit is not None:
+        data = data[:limit]
+    found = discover_with_explainer(
+        explainer,
+        adapter,
+        data,
+        min_skew=min_skew,
+        rank_by=rank_by,  # type: ignore[arg-type]  # checked against RANKINGS
+        progress=True,
+        console=process_console(),
+    )
+    made_by = {
+        "provenance": code_provenance(),
+        "effective_config": {
+            "model": model,
+            "explainer": explainer.name,
+            "explainer_settings": explainer.settings,
+            "dataset": dataset,
+            "split": data.split,
+            "examples": len(data),
+            "label_map": label_map,
+            "min_skew": min_skew,
+            "rank_by": rank_by,
+        },
+    }
+    write_discovery(found, out, made_by)
+    return found

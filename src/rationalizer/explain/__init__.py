@@ -4,6 +4,10 @@ from rationalizer.explain import explain, load_adapter
 model = load_adapter("runs/movies-ssr")            # or "hf:models/my-classifier"
 [e] = explain(model, "a gripping , beautifully acted film", method="integrated-gradients")
 e.scores, e.rationale_words
+
+Where methods disagree: :func:`agreement` gives every pair's rank correlation and top-k overlap
+of word scores, from explanations in memory or the results files ``rationalizer explain``
+writes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ from rationalizer.explain.adapters import (
     Instance,
     RationalizerAdapter,
     load_adapter,
+)
+from rationalizer.explain.agreement import (
+    AGREEMENT_METRICS,
+    Agreement,
+    AgreementMatrix,
+    agreement,
 )
 from rationalizer.explain.base import (
     Explainer,
@@ -50,6 +60,9 @@ def explain(
 
 
 __all__ = [
+    "AGREEMENT_METRICS",
+    "Agreement",
+    "AgreementMatrix",
     "CallableAdapter",
     "ClassifierAdapter",
     "Explainer",
@@ -60,6 +73,7 @@ __all__ = [
     "RationaleRule",
     "RationalizerAdapter",
     "TokenRationale",
+    "agreement",
     "approximation_ratio",
     "explain",
     "explain_dataset",

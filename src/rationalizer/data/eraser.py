@@ -14,6 +14,7 @@ every rationale metric computed downstream. The pieces here (:class:`DocumentSto
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from rationalizer.data._json import parse_json
+from rationalizer.data._json import numbered_lines, parse_json, read_text
 from rationalizer.data.example import Dataset, DatasetInfo, Document, Evidence, Example, Span
 from rationalizer.data.registry import DatasetLoader
 from rationalizer.errors import DataFormatError, DatasetNotFoundError
@@ -122,9 +123,9 @@ class DocumentStore:
         if self._one_file_per_doc:
             path = self.source / docid
             # A docid is a file name, never a path that could lead outside docs/.
-            if Path(docid).name != docid or docid in {".", ".."} or not path.is_file():
+            if Path(docid).name != docid or docid in {".", ".."} or not _is_file(path):
                 raise KeyError(docid)
-            self._cache[docid] = document_from_text(docid, path.read_text("utf-8"), path=path)
+            self._cache[docid] = document_from_text(docid, read_text(path), path=path)
             return self._cache[docid]
         if not self._jsonl_loaded:
             self._read_docs_jsonl()
@@ -133,24 +134,31 @@ class DocumentStore:
     def _read_docs_jsonl(self) -> None:
         path = self.source
         first_line: dict[str, int] = {}
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                record = parse_json(_DOCUMENT_RECORD, line, path, line=number)
-                if record.docid in first_line:
-                    first = first_line[record.docid]
-                    raise DataFormatError(
-                        path,
-                        f"duplicate docid {record.docid!r} (first on line {first})",
-                        line=number,
-                        field="docid",
-                    )
-                first_line[record.docid] = number
-                self._cache[record.docid] = document_from_text(
-                    record.docid, record.document, path=path, line=number
+        for number, line in numbered_lines(path):
+            record = parse_json(_DOCUMENT_RECORD, line, path, line=number)
+            if record.docid in first_line:
+                first = first_line[record.docid]
+                raise DataFormatError(
+                    path,
+                    f"duplicate docid {record.docid!r} (first on line {first})",
+                    line=number,
+                    field="docid",
                 )
+            first_line[record.docid] = number
+            self._cache[record.docid] = document_from_text(
+                record.docid, record.document, path=path, line=number
+            )
         self._jsonl_loaded = True
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name too long for the file system names none."""
+    try:
+        return path.is_file()
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:
+            raise
+        return False
 
 
 @dataclass(frozen=True)
@@ -190,15 +198,12 @@ def read_annotations(path: Path, source: str) -> tuple[Annotation, ...]:
         raise DataFormatError(path, "no such annotation file")
     annotations: list[Annotation] = []
     if path.suffix == ".json":
-        records = parse_json(_ANNOTATION_ARRAY, path.read_bytes(), path)
+        records = parse_json(_ANNOTATION_ARRAY, read_text(path), path)
         annotations = [Annotation(r, path, source, index=i) for i, r in enumerate(records)]
     else:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                record = parse_json(_ANNOTATION_RECORD, line, path, line=number)
-                annotations.append(Annotation(record, path, source, line=number))
+        for number, line in numbered_lines(path):
+            record = parse_json(_ANNOTATION_RECORD, line, path, line=number)
+            annotations.append(Annotation(record, path, source, line=number))
     if not annotations:
         raise DataFormatError(path, "file holds no annotation records")
     seen: dict[str, Annotation] = {}

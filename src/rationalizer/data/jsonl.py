@@ -38,7 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator
 
-from rationalizer.data._json import parse_json
+from rationalizer.data._json import numbered_lines, parse_json
 from rationalizer.data.eraser import locate_user_path
 from rationalizer.data.example import Dataset, DatasetInfo, Document, Evidence, Example, Span
 from rationalizer.data.registry import DatasetLoader, normalize_split
@@ -168,10 +168,8 @@ def parse_line(line: str, number: int, path: Path) -> _Row:
 def read_jsonl_examples(path: Path) -> tuple[_Row, ...]:
     """All records of the file, checked for unique ids and consistent use of ``split``."""
     rows: list[_Row] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                rows.append(parse_line(line, number, path))
+    for number, line in numbered_lines(path):
+        rows.append(parse_line(line, number, path))
     if not rows:
         raise DataFormatError(path, "file holds no records")
     first_line: dict[str, int] = {}

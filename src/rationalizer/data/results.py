@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ConfigDict, TypeAdapter
 
-from rationalizer.data._json import parse_json
+from rationalizer.data._json import numbered_lines, parse_json
 from rationalizer.data.example import Dataset, Span
 from rationalizer.errors import DataFormatError
 
@@ -140,10 +140,8 @@ def iter_results(path: str | Path) -> Iterator[tuple[int, ResultRecord]]:
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "no such results file")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, parse_record(line, path=path, line_number=number)
+    for number, line in numbered_lines(path):
+        yield number, parse_record(line, path=path, line_number=number)
 
 
 def read_results(path: str | Path, dataset: Dataset | None = None) -> list[ResultRecord]:

@@ -1,0 +1,58 @@
+"""The inputs the fuzzers found that broke a reader, each pinned with the error it now gives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rationalizer.data.eraser import EraserLoader
+from rationalizer.data.jsonl import JsonlLoader
+from rationalizer.data.results import read_results
+from rationalizer.errors import DataFormatError
+
+
+def test_a_line_that_is_not_utf8_is_named_with_its_byte(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(b'{"label": "a", "text": "fine"}\n{"label": "a", "text": "caf\xe9"}\n')
+    with pytest.raises(DataFormatError) as error:
+        JsonlLoader(tmp_path, argument=str(path)).load_split("train")
+    assert str(error.value) == f"{path}, line 2: not UTF-8 text (byte 0xE9)"
+    path.write_bytes(b"\n\n\xff\n")
+    with pytest.raises(DataFormatError, match="line 3: not UTF-8 text"):
+        read_results(path)
+
+
+def test_a_document_file_that_is_not_utf8_is_named(tmp_path):
+    root = tmp_path / "eraser"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "d1").write_bytes(b"good\nbad \x80 film\n")
+    record = {"annotation_id": "a", "classification": "neg", "evidences": [], "docids": ["d1"]}
+    (root / "train.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(DataFormatError) as error:
+        EraserLoader(tmp_path, argument="eraser").load_split("train")
+    assert error.value.field == "docids[0]" and error.value.line == 1
+    assert f"document 'd1' is unusable: {root / 'docs' / 'd1'}, line 2: not UTF-8" in str(
+        error.value
+    )
+
+
+def test_a_docid_too_long_for_a_file_name_is_an_unknown_docid(tmp_path):
+    root = tmp_path / "eraser"
+    (root / "docs").mkdir(parents=True)
+    docid = "d" * 300
+    record = {"annotation_id": "a", "classification": "neg", "evidences": [], "docids": [docid]}
+    (root / "train.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(DataFormatError, match="unknown docid 'ddd") as error:
+        EraserLoader(tmp_path, argument="eraser").load_split("train")
+    assert (error.value.line, error.value.field) == (1, "docids[0]")
+
+
+def test_a_key_with_a_line_break_is_quoted_in_the_field(tmp_path):
+    path = tmp_path / "results.jsonl"
+    record = {"annotation_id": "a", "classification_scores": {"neg\r\n": "high"}}
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(DataFormatError) as error:
+        read_results(path)
+    assert error.value.field == "classification_scores['neg\\r\\n']"
+    assert len(str(error.value).splitlines()) == 1

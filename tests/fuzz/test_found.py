@@ -10,6 +10,7 @@ from rationalizer.data.eraser import EraserLoader
 from rationalizer.data.jsonl import JsonlLoader
 from rationalizer.data.results import read_results
 from rationalizer.errors import DataFormatError
+from rationalizer.training.config import TrainConfig
 
 
 def test_a_line_that_is_not_utf8_is_named_with_its_byte(tmp_path):
@@ -56,3 +57,26 @@ def test_a_key_with_a_line_break_is_quoted_in_the_field(tmp_path):
         read_results(path)
     assert error.value.field == "classification_scores['neg\\r\\n']"
     assert len(str(error.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "field", "reason"),
+    [
+        ("train.toml", b"lr = inf\n", "lr", "finite number"),
+        ("train.json", b'{"grad_clip": NaN}', "grad_clip", "finite number"),
+        ("train.toml", b'dataset = "caf\xe9"\n', None, "line 1: not UTF-8 text (byte 0xE9)"),
+        ("train.json", b"[" * 100_000, None, "invalid JSON: nested too deeply"),
+        ("train.toml", b"a = " + b"[" * 5_000, None, "invalid TOML: nested too deeply"),
+        ("train.json", b'{"\\r": 1}', "['\\r']", "unknown setting"),
+    ],
+)
+def test_a_config_file_the_fuzzer_broke_is_refused_naming_file_and_setting(
+    tmp_path, name, content, field, reason
+):
+    # infinity and NaN: JSON cannot store them, so the run's stored settings would differ
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError) as error:
+        TrainConfig.from_file(path)
+    assert error.value.field == field and error.value.path == str(path)
+    assert reason in str(error.value) and len(str(error.value).splitlines()) == 1

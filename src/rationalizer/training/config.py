@@ -21,6 +21,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rationalizer.data._json import field_path, read_text
 from rationalizer.errors import DataFormatError, RationalizerError
 from rationalizer.training.precision import Precision, autocast_dtype, precision_name
 
@@ -69,7 +70,8 @@ class Override:
 class TrainConfig(BaseModel):
     """Settings of one training run; defaults train SSR_unif on the synthetic data on a CPU."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No infinity or NaN: JSON cannot store them, so the run's stored settings would differ
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # Data
     dataset: str = Field(
@@ -331,7 +333,7 @@ class TrainConfig(BaseModel):
         DataFormatError naming the file and the setting."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path)
         except OSError as err:
             raise DataFormatError(path, f"cannot read the configuration: {err.strerror}") from None
         suffix = path.suffix.lower()
@@ -340,11 +342,15 @@ class TrainConfig(BaseModel):
                 data = json.loads(text)
             except json.JSONDecodeError as err:
                 raise DataFormatError(path, f"invalid JSON: {err.msg}", line=err.lineno) from None
+            except RecursionError:
+                raise DataFormatError(path, "invalid JSON: nested too deeply") from None
         elif suffix == ".toml":
             try:
                 data = tomllib.loads(text)
             except tomllib.TOMLDecodeError as err:
                 raise DataFormatError(path, f"invalid TOML: {err}") from None
+            except RecursionError:
+                raise DataFormatError(path, "invalid TOML: nested too deeply") from None
         else:
             raise DataFormatError(path, "a configuration file must end in .json or .toml")
         if not isinstance(data, dict):
@@ -373,7 +379,7 @@ class TrainConfig(BaseModel):
 def _first_error(err: ValidationError) -> tuple[str | None, str]:
     """The field path and message of the first validation error (others are counted)."""
     first = err.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
+    field = field_path(first["loc"]) or None
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown setting"

@@ -13,7 +13,8 @@ Models (built once and cached under ``benchmarks/.cache/explainers/``, which is 
 Every method explains each model's own prediction on a fixed, seeded sample of test examples
 (``explain_dataset``), and ``rationalizer.metrics.evaluate`` scores the records: plausibility
 (token F1 of the hard rationale, AUPRC of the soft scores, both against the human rationales)
-and faithfulness (comprehensiveness, sufficiency and their AOPC, on token ids). Greedy
+and faithfulness (comprehensiveness, sufficiency and their AOPC, on token ids);
+``rationalizer.explain.agreement`` compares the methods' word scores pair by pair. Greedy
 rationalization also gets its approximation ratio against exhaustive search on short HateXplain
 posts, its rationale length, and its time on 700-word movie reviews.
 
@@ -68,6 +69,7 @@ from rationalizer.explain import (
     HFClassifierAdapter,
     RationaleRule,
     RationalizerAdapter,
+    agreement,
     approximation_ratio,
     explain_dataset,
     finetune,
@@ -471,6 +473,12 @@ def run_method(
     return scores | run, records
 
 
+def method_agreement(records: Mapping[str, Sequence], rule: RationaleRule) -> dict[str, Any]:
+    """Kendall tau-b and top-k overlap of every pair of methods' word scores on the sample, k
+    the hard rule's share of words (the length of the score methods' hard rationales)."""
+    return agreement(records, k=rule.value).to_dict()
+
+
 def hard_rule(dataset: str) -> RationaleRule:
     """Score methods keep the top share of words equal to the human rationales' density on
     the training split, so their hard rationales are as long as a human's on average."""
@@ -711,9 +719,36 @@ def render_markdown(result: Mapping[str, Any]) -> str:
             f"Explaining and measuring the sample took {wall / 60:.1f} min for all methods "
             f"together, on {m['torch_threads']} thread(s){load_text}.",
         ]
+        if "agreement" in model:
+            lines += _agreement_markdown(model["agreement"])
     lines += _greedy_markdown(result["greedy"])
     lines += _stale_markdown(result["models"])
     return "\n".join(lines) + "\n"
+
+
+def _agreement_markdown(agreement: Mapping[str, Any]) -> list[str]:
+    """One methods × methods table per agreement metric (means over the examples)."""
+    methods = agreement["methods"]
+    lines = [
+        "",
+        f"**Agreement** of the methods' word scores, pair by pair, mean over the "
+        f"{agreement['examples']} examples: Kendall tau-b (1: the same order, 0: unrelated, −1: "
+        f"reversed) and the overlap of the top {agreement['k']:.1%} of the words (the hard "
+        "rule's share; words tied at the k-th score share the places left, so a method whose "
+        "ties decide its top words, such as greedy, overlaps less than 1 with itself); – where "
+        "a method's scores are all equal on every example (no ranking).",
+    ]
+    for matrix in agreement["metrics"].values():
+        lines += [
+            "",
+            f"| {matrix['name']} | " + " | ".join(methods) + " |",
+            "|---|" + "---|" * len(methods),
+        ]
+        lines += [
+            f"| {method} | " + " | ".join(number(value, 2) for value in row) + " |"
+            for method, row in zip(methods, matrix["mean"], strict=True)
+        ]
+    return lines
 
 
 def _mark(entry: Mapping[str, Any]) -> str:
@@ -889,14 +924,15 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> d
         sample = sample_examples(load(model.dataset, "test"), sizes[model.dataset], args.seed)
         rule = hard_rule(model.dataset)
         methods: dict[str, dict[str, float]] = {}
+        records: dict[str, list] = {}
         for method in args.methods:
             explainer = get_explainer(method)(rule=rule, seed=args.seed)
-            methods[method], records = run_method(
+            methods[method], records[method] = run_method(
                 model, explainer, sample, args.cache_dir, console, args.reuse_stale
             )
             if method == "greedy":
                 result["greedy"]["rationale_length"][model.name] = rationale_length(
-                    model, sample, records
+                    model, sample, records[method]
                 )
         result["models"][model.name] = {
             "dataset": model.dataset,
@@ -908,6 +944,8 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> d
             **model.info,
             "methods": methods,
         }
+        if len(records) > 1:
+            result["models"][model.name]["agreement"] = method_agreement(records, rule)
     if "greedy" in args.methods:
         console.print("greedy: approximation ratio against exhaustive search")
         hatexplain = next(m for m in models if m.dataset == "hatexplain")

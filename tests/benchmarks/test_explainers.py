@@ -19,7 +19,13 @@ from tests.benchmarks.test_ssr_table import OLD_CODE
 from rationalizer._environment import code_text
 from rationalizer.data import Dataset, Document, Evidence, Example, Span, load
 from rationalizer.errors import RationalizerError
-from rationalizer.explain import CallableAdapter, explain_dataset, get_explainer
+from rationalizer.explain import (
+    CallableAdapter,
+    RationaleRule,
+    agreement,
+    explain_dataset,
+    get_explainer,
+)
 from rationalizer.metrics import evaluate
 from rationalizer.report import load_inputs, render_report
 
@@ -291,6 +297,33 @@ def test_markdown_has_the_command_a_row_per_method_and_greedys_measurements(benc
     assert "| 0 | 3 | 1 | 1.250 | 1.500 | 0.500 | 2.50 | 2.00 |" in text
     assert "| 1 | 3 | 0 | 1.167 | 1.500 | 0.667 | 2.00 | 1.67 |" in text
     assert "| movies-gru | words | 1 | 1.50 | 1.50 | 2.00 | 1.0, 1.0 | 2, 2 | 9.0 |" in text
+
+
+def test_a_tiny_run_records_the_methods_agreement_in_the_json_and_the_markdown(bench, tmp_path):
+    sample = posts()
+    model = bench.Model("keywords", "posts", keyword_model(), "a black box", {"kind": "keywords"})
+    console = Console(file=io.StringIO())
+    records = {
+        method: bench.run_method(
+            model, get_explainer(method)(rule="fraction:0.25"), sample, tmp_path, console
+        )[1]
+        for method in ("occlusion", "lime", "greedy")
+    }
+    found = json.loads(json.dumps(bench.method_agreement(records, RationaleRule("fraction", 0.25))))
+    assert found["methods"] == ["occlusion", "lime", "greedy"]
+    assert found["examples"] == 3 and found["k"] == 0.25
+    assert set(found["metrics"]) == {"kendall", "top-k"}
+    kendall = found["metrics"]["kendall"]["mean"]
+    assert kendall[0][0] == 1.0
+    assert kendall[0][1] == agreement(records, k=0.25)["kendall"].value("occlusion", "lime")
+    result = small_result(bench)
+    result["models"]["hatexplain-minilm"]["agreement"] = found
+    text = bench.render_markdown(result)
+    assert "mean over the 3 examples" in text and "top 25.0% of the words" in text
+    assert "| Kendall tau-b | occlusion | lime | greedy |" in text
+    assert "| Top-k overlap | occlusion | lime | greedy |" in text
+    assert f"| occlusion | 1.00 | {kendall[0][1]:.2f} | {kendall[0][2]:.2f} |" in text
+    assert "**Agreement**" not in bench.render_markdown(small_result(bench))
 
 
 def test_the_result_is_an_explainer_benchmark_for_the_report(bench, tmp_path):

@@ -9,7 +9,9 @@ of methods on each example both explain and summarises over the examples:
 * ``spearman``: Spearman's rho (tied words share their average rank);
 * ``top-k``: ``|top-k of A ∩ top-k of B| / k``, with ``k`` a count of words or a fraction of
   each example's words. Words tied at the k-th score share the places left evenly (the expected
-  overlap when ties are broken at random), so the value never depends on word order.
+  overlap when each method's ties are broken at random), so the value never depends on word
+  order. A method's overlap with itself is therefore below 1 where ties decide its top k: greedy,
+  which scores every unchosen word 0, has a top k that is mostly chance.
 
 Comparisons are at the word level, as every explanation here is (one score per word, whatever
 the model's tokenization); score vectors of different lengths, such as subword scores beside

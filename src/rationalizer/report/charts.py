@@ -27,6 +27,7 @@ from sklearn.metrics import precision_recall_curve
 from rationalizer.report.inputs import ModelBenchmark, ResultsInput, RunInput
 
 if TYPE_CHECKING:
+    from rationalizer.explain.agreement import Agreement
     from rationalizer.training.shortcuts import ShortcutReport
 
 #: Okabe & Ito (2008), in the order series take them (yellow last: faint on white).
@@ -41,6 +42,9 @@ OKABE_ITO = (
     "#F0E442",  # yellow
 )
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+#: Heat maps: cividis is perceptually uniform and reads the same under the common forms of
+#: colour blindness (and in grey); undefined cells are light grey, marked "n/a".
+HEATMAP = matplotlib.colormaps["cividis"].with_extremes(bad="#dddddd")
 HATCHES = ("", "///", "...", "xxx", "\\\\\\", "++", "ooo", "---")
 #: Points kept of a precision–recall curve (a pooled curve has one per distinct score).
 CURVE_POINTS = 400
@@ -370,3 +374,45 @@ def _grouped_bars(ax: Axes, methods: list[str], model: ModelBenchmark, metrics: 
             edgecolor="white",
             label=metric.replace("_", " "),
         )
+
+
+def agreement_heatmap(result: Agreement, key: str) -> Markup:
+    """One heat map per agreement metric: every pair of methods, each cell the mean over the
+    examples with its standard deviation, coloured over the metric's range."""
+    methods = [literal(_shortened(method)) for method in result.methods]
+    size = len(methods)
+    matrices = list(result.matrices.values())
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(len(matrices) * (0.8 * size + 1.6), 0.6 * size + 1.8)
+        axes = figure.subplots(1, len(matrices), squeeze=False).ravel()
+        for ax, matrix in zip(axes, matrices, strict=True):
+            image = ax.imshow(
+                np.ma.masked_invalid(matrix.mean),
+                cmap=HEATMAP,
+                vmin=matrix.info.lower,
+                vmax=matrix.info.upper,
+            )
+            for (row, column), value in np.ndenumerate(matrix.mean):
+                dark = _finite(value) and image.norm(value) < 0.5
+                ax.text(
+                    column,
+                    row,
+                    f"{value:.2f}\n±{matrix.std[row, column]:.2f}" if _finite(value) else "n/a",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "black",
+                )
+            ax.set_xticks(np.arange(size), methods, rotation=40, ha="right")
+            ax.set_yticks(np.arange(size), methods)
+            ax.grid(False)
+            title = matrix.info.name
+            if matrix.info.key == "agreement.top_k":
+                title += f" (k: {_k_text(result.k)})"
+            ax.set_title(title)
+            figure.colorbar(image, ax=ax, shrink=0.8)
+    return to_svg(figure, key)
+
+
+def _k_text(k: float) -> str:
+    return f"{k:.0%} of the words" if k < 1 else f"{int(k)} words"

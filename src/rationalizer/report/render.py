@@ -120,6 +120,16 @@ class ShortcutsView:
 
 
 @dataclass(frozen=True)
+class AgreementView:
+    """How alike the soft scores of several results files rank the words of their shared
+    examples (:func:`~rationalizer.explain.agreement`)."""
+
+    chart: Markup
+    methods: list[str]
+    examples: int
+
+
+@dataclass(frozen=True)
 class ReportView:
     """Everything the template shows."""
 
@@ -136,6 +146,7 @@ class ReportView:
     shortcuts: list[ShortcutsView]
     benchmarks: list[BenchmarkView]
     browser: dict | None
+    agreement: AgreementView | None = None
 
 
 def render_report(inputs: ReportInputs, *, title: str | None = None) -> str:
@@ -189,6 +200,7 @@ def report_view(inputs: ReportInputs, *, title: str | None = None) -> ReportView
         shortcuts=[_shortcuts_view(s, i) for i, s in enumerate(inputs.shortcuts)],
         benchmarks=[_benchmark_view(b, i) for i, b in enumerate(inputs.benchmarks)],
         browser=browser_data(inputs.results, phrases) if inputs.results else None,
+        agreement=_agreement_view(inputs.results),
     )
 
 
@@ -385,6 +397,26 @@ def _shortcuts_view(item: ShortcutsInput, index: int) -> ShortcutsView:
         report=report,
         chart=charts.shortcut_bars(report, f"shortcuts-{index}"),
         about=Table(["", ""], [[key, _cell(value)] for key, value in about.items()]),
+    )
+
+
+def _agreement_view(results: Sequence[ResultsInput]) -> AgreementView | None:
+    """The agreement of the results files with soft scores, when two or more of them share
+    examples."""
+    scored = {
+        item.name: item.records
+        for item in results
+        if any(r.soft_rationale_predictions is not None for x in item.records for r in x.rationales)
+    }
+    ids = [{record.annotation_id for record in records} for records in scored.values()]
+    if len(scored) < 2 or not set.intersection(*ids):
+        return None
+    # Imported here: rationalizer.explain loads torch, which no other part of a report needs.
+    from rationalizer.explain.agreement import agreement
+
+    result = agreement(scored)
+    return AgreementView(
+        charts.agreement_heatmap(result, "agreement"), list(result.methods), len(result.examples)
     )
 
 

@@ -8,8 +8,10 @@ import pytest
 
 from rationalizer.data.eraser import EraserLoader
 from rationalizer.data.jsonl import JsonlLoader
+from rationalizer.data.pretrained import minilm_path
 from rationalizer.data.results import read_results
-from rationalizer.errors import DataFormatError
+from rationalizer.data.tokenization import SubwordTokenizer
+from rationalizer.errors import DataFormatError, RationalizerError
 from rationalizer.training.config import TrainConfig
 
 
@@ -80,3 +82,12 @@ def test_a_config_file_the_fuzzer_broke_is_refused_naming_file_and_setting(
         TrainConfig.from_file(path)
     assert error.value.field == field and error.value.path == str(path)
     assert reason in str(error.value) and len(str(error.value).splitlines()) == 1
+
+
+def test_a_word_with_a_lone_surrogate_is_named_not_a_tokenizer_type_error():
+    tokenizer = SubwordTokenizer.from_pretrained(minilm_path())
+    with pytest.raises(RationalizerError) as error:
+        tokenizer.encode(["a", "b\ud800"])
+    assert str(error.value) == (
+        "word 1 ('b\\ud800') holds a lone surrogate (U+D800), which is not Unicode text"
+    )

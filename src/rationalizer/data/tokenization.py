@@ -547,6 +547,21 @@ class WordTokenizer:
 # Subword tokenizer
 
 
+def _refuse_lone_surrogates(words: Sequence[str]) -> None:
+    """A lone surrogate is no Unicode text: a Rust tokenizer refuses a word holding one with a
+    TypeError that names neither the word nor the character; this error names both."""
+    try:
+        "".join(words).encode("utf-8")
+    except UnicodeEncodeError:
+        for i, word in enumerate(words):
+            bad = next((c for c in word if "\ud800" <= c <= "\udfff"), None)
+            if bad is not None:
+                raise RationalizerError(
+                    f"word {i} ({word!r}) holds a lone surrogate (U+{ord(bad):04X}), which is "
+                    "not Unicode text"
+                ) from None
+
+
 class SubwordTokenizer:
     """A Hugging Face *fast* tokenizer, fed pre-split words so its word ids give exact alignment.
 
@@ -589,6 +604,7 @@ class SubwordTokenizer:
 
     def _pieces(self, words: Sequence[str]) -> list[int | None]:
         """Word id of each subword of ``words`` encoded alone, without special tokens."""
+        _refuse_lone_surrogates(words)
         encoded = self.tokenizer(
             list(words), is_split_into_words=True, add_special_tokens=False, verbose=False
         )

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rationalizer.data import Span, mask_to_spans, spans_to_mask
 from rationalizer.errors import RationalizerError, UnknownNameError
+from rationalizer.highlight import Highlight, Highlightable
 
 if TYPE_CHECKING:
     from rationalizer.explain.adapters import ClassifierAdapter, Instance
@@ -101,14 +102,15 @@ class RationaleRule:
 
 
 @dataclass(frozen=True)
-class Explanation:
+class Explanation(Highlightable):
     """A word-level explanation of one prediction.
 
     ``scores`` has one attribution per input word (the method's own scale; see the method's
     description for how it is normalised); ``rationale`` holds the hard rationale as word spans.
     ``probabilities`` are the model's on the full input, ``target`` the class explained.
     ``settings`` records every option the method ran with, the rule included, so a result can
-    be reproduced.
+    be reproduced. In a notebook it shows as highlighted text; :meth:`to_svg` and
+    :meth:`to_latex` export it as a figure.
     """
 
     words: tuple[str, ...]
@@ -137,6 +139,22 @@ class Explanation:
     def predicted(self) -> str:
         """The model's label on the full input."""
         return max(self.probabilities, key=self.probabilities.__getitem__)
+
+    def highlight(self, gold: Sequence[Span] | None = None) -> Highlight:
+        """The words with scores graded by size (this explanation's largest score is full
+        colour) and the rationale in bold; ``gold`` adds a human rationale, underlined."""
+        return Highlight(
+            self.words,
+            rationale=self.rationale,
+            scores=self.scores,
+            gold=None if gold is None else tuple(gold),
+            score_name=f"{self.method} score",
+        )
+
+    def summary(self) -> str:
+        probabilities = ", ".join(f"{k} {v:.3f}" for k, v in self.probabilities.items())
+        query = f"; query: {self.query}" if self.query else ""
+        return f"{self.method} explains {self.target} (model: {probabilities}){query}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (spans as ``[start, end)`` pairs)."""

@@ -9,6 +9,7 @@ from rationalizer.metrics.classification import classification_metrics
 from rationalizer.metrics.evaluate import (
     DEFAULT_AOPC_THRESHOLDS,
     DEFAULT_IOU_THRESHOLDS,
+    EvaluationReport,
     MissingPredictionsError,
     evaluate,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_AOPC_THRESHOLDS",
     "DEFAULT_IOU_THRESHOLDS",
     "METRICS",
+    "EvaluationReport",
     "MetricInfo",
     "MissingPredictionsError",
     "aopc",

@@ -65,6 +65,16 @@ class MissingPredictionsError(RationalizerError):
         )
 
 
+class EvaluationReport(dict):
+    """The report :func:`evaluate` returns: a plain ``dict`` in ERASER's shape (JSON-able,
+    compared and indexed as before) that a notebook shows as the HTML report's metric table."""
+
+    def _repr_html_(self) -> str:
+        from rationalizer.report.notebook import evaluation_html
+
+        return evaluation_html(self)
+
+
 def evaluate(
     dataset: Dataset,
     records: Sequence[ResultRecord],
@@ -74,8 +84,9 @@ def evaluate(
     subset: bool = False,
     check: bool = True,
     label_map: LabelMap | None = None,
-) -> dict:
-    """Every metric the records allow, as a JSON-able dict in ERASER's shape.
+) -> EvaluationReport:
+    """Every metric the records allow, as a JSON-able dict in ERASER's shape (an
+    :class:`EvaluationReport`, which notebooks display as a table).
 
     Records are first checked against the dataset (errors name the 1-based record position as
     the line); pass ``check=False`` for records that :func:`read_results` already checked.
@@ -99,7 +110,7 @@ def evaluate(
     documents = [_DocumentScores.of(ex, rec, doc) for ex, rec in pairs for doc in ex.documents]
     has_hard = any(d.pred_spans is not None for d in documents)
     has_soft = any(d.soft is not None for d in documents)
-    report = _rationale_sections(documents, has_hard, has_soft, iou_thresholds)
+    report = EvaluationReport(_rationale_sections(documents, has_hard, has_soft, iou_thresholds))
     annotated = [d for d in documents if d.example_has_rationale]
     if report and 0 < len(annotated) < len(documents):
         report[ANNOTATED_ONLY] = _rationale_sections(annotated, has_hard, has_soft, iou_thresholds)

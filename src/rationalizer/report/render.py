@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from rationalizer import __version__
+from rationalizer.highlight import stylesheet
 from rationalizer.metrics import describe, flatten
 from rationalizer.metrics.info import ANNOTATED_ONLY
 from rationalizer.provenance import describe as describe_code
@@ -164,7 +165,7 @@ def render_report(inputs: ReportInputs, *, title: str | None = None) -> str:
     static = resources.files("rationalizer.report") / "templates"
     return template.render(
         view=report_view(inputs, title=title),
-        style=Markup((static / "report.css").read_text(encoding="utf-8")),
+        style=Markup((static / "report.css").read_text(encoding="utf-8") + stylesheet()),
         script=Markup((static / "report.js").read_text(encoding="utf-8")),
     )
 

@@ -22,6 +22,7 @@ from rationalizer.data.labels import LabelMap, relabel
 from rationalizer.data.results import ResultRecord
 from rationalizer.data.tokenization import SubwordTokenizer, WordTokenizer
 from rationalizer.errors import RationalizerError
+from rationalizer.highlight import Highlight, Highlightable
 from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
 from rationalizer.models import ModelConfig, RationalizerModel
 from rationalizer.training.batching import (
@@ -38,8 +39,10 @@ from rationalizer.training.trainer import TrainResult, iter_model, run_model
 
 
 @dataclass(frozen=True)
-class Prediction:
-    """A prediction with the rationale the predictor read: words, label, spans, scores."""
+class Prediction(Highlightable):
+    """A prediction with the rationale the predictor read: words, label, spans, scores
+    (the selector's probability of each word). Shows as highlighted text in a notebook;
+    :meth:`to_svg` and :meth:`to_latex` export it as a figure."""
 
     words: tuple[str, ...]
     label: str
@@ -50,6 +53,24 @@ class Prediction:
     @property
     def rationale_words(self) -> list[str]:
         return [self.words[i] for span in self.rationale for i in span.positions()]
+
+    def highlight(self) -> Highlight:
+        """The words shaded by selector probability (1 is full colour), the rationale bold."""
+        return Highlight(
+            self.words,
+            rationale=self.rationale,
+            scores=self.scores,
+            score_scale=1.0,
+            score_name="selector probability",
+        )
+
+    def summary(self) -> str:
+        probabilities = ", ".join(f"{k} {v:.3f}" for k, v in self.probabilities.items())
+        selected = sum(len(span) for span in self.rationale)
+        return (
+            f"predicted {self.label} ({probabilities}) reading {selected} of "
+            f"{len(self.words)} words"
+        )
 
 
 class Rationalizer:

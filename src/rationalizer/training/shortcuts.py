@@ -248,6 +248,11 @@ class ShortcutReport:
             return None
         return self.shortcut_words / self.selected_words
 
+    def _repr_html_(self) -> str:
+        from rationalizer.report.notebook import shortcuts_html
+
+        return shortcuts_html(self)
+
     def to_json(self, made_by: Mapping[str, Any] | None = None) -> str:
         """The report as JSON, with a format name and version for :meth:`load`; ``made_by``
         adds the ``provenance``, ``effective_config`` and ``overrides`` of the run that

@@ -20,6 +20,12 @@ from rationalizer.cli._common import (
     labels_matched,
     process_console,
 )
+from rationalizer.cli.explain.figures import (
+    checked_format,
+    figure,
+    write_dataset_figures,
+    write_figure,
+)
 from rationalizer.errors import RationalizerError
 
 if TYPE_CHECKING:
@@ -124,6 +130,16 @@ def explain_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the explanation of --text as JSON.")
     ] = False,
+    figure_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="svg or latex: write a paper figure (scores shaded, rationale bold) instead: "
+            "with --text to --out FILE, or printed; with --dataset one file per example in the "
+            "folder --out, the human rationale underlined (--limit N: the first N).",
+            show_default=False,
+        ),
+    ] = None,
     list_methods: Annotated[
         bool, typer.Option("--list", help="List the explainers and exit.")
     ] = False,
@@ -159,6 +175,8 @@ def explain_command(
 
       [bold]rationalizer explain -m runs/ssr -x occlusion -d movies -o occ.jsonl --batch-size 128[/]
 
+      [bold]rationalizer explain -m runs/ssr -x lime -t "a gripping film" --format svg -o fig.svg[/]
+
     A split on N processes: [bold]torchrun --standalone --nproc-per-node N -m rationalizer
     explain -m runs/ssr -x occlusion -d movies -o occ.jsonl[/]. The processes take turns at
     blocks of --batch-size examples, each writing OUT.part-RANK-of-N (resumable); rank 0 merges
@@ -174,6 +192,8 @@ def explain_command(
         raise RationalizerError("give the model to explain with --model (see --help)")
     if (text is None) == (dataset is None):
         raise RationalizerError("give either --text or --dataset")
+    if checked_format(figure_format) and as_json:
+        raise RationalizerError("give one output: --json or --format")
     options = parse_options(option or [])
     if batch_size is not None and options.setdefault("batch_size", batch_size) != batch_size:
         raise RationalizerError("give the batch size once: --batch-size or --option batch_size")
@@ -192,19 +212,29 @@ def explain_command(
     if masking:
         loading["masking"] = masking
     if text is not None:
-        if out is not None:
-            raise RationalizerError("--out is for --dataset; --text prints its explanation")
+        if out is not None and figure_format is None:
+            raise RationalizerError(
+                "--out is for --dataset or --format; --text prints its explanation"
+            )
         if label_map is not None:
             raise RationalizerError("--label-map is for --dataset: a --text has no gold label")
         adapter = load_adapter(model, **loading)
         [explanation] = explainer.attribute(adapter, text, target, queries=query)
-        if as_json:
+        if figure_format is not None:
+            write_figure(figure(explanation, figure_format), out)
+        elif as_json:
             console.print_json(json.dumps(explanation.to_dict()))
         else:
             show(explanation)
         return
     if out is None:
         raise RationalizerError("--dataset needs --out FILE for the results")
+    if figure_format is not None:
+        adapter = load_adapter(model, **loading)
+        data = load_split(adapter, dataset, split, limit, data_dir, label_map)
+        paths = write_dataset_figures(explainer, adapter, data, out, figure_format)
+        console.print(f"{len(paths):,} {figure_format} figures by {explainer.name} in {out}")
+        return
     with distributed.session(device) as context:
         adapter = load_adapter(model, **loading)
         data = explain_split(
@@ -227,12 +257,9 @@ def explain_split(
     size, the chunks one process explains together, each writing its part file; rank 0 merges
     the parts into ``out`` in the split's order."""
     from rationalizer import distributed
-    from rationalizer.data import load
     from rationalizer.explain.faithfulness import explain_dataset
 
-    data = labels_matched(load(dataset, split, data_dir), adapter.labels, label_map)
-    if limit is not None:
-        data = replace(data, examples=data.examples[:limit])
+    data = load_split(adapter, dataset, split, limit, data_dir, label_map)
     context = distributed.current()
     target = distributed.part_path(out) if context.distributed else out
     if target.exists() and not resume:
@@ -248,6 +275,14 @@ def explain_split(
         if context.is_main:
             distributed.merge_parts(out, [example.id for example in data])
     return data
+
+
+def load_split(adapter, dataset: str, split: str, limit, data_dir, label_map) -> Dataset:
+    """The split in the model's labels, its first ``limit`` examples when a limit is given."""
+    from rationalizer.data import load
+
+    data = labels_matched(load(dataset, split, data_dir), adapter.labels, label_map)
+    return data if limit is None else replace(data, examples=data.examples[:limit])
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:

@@ -142,8 +142,17 @@ def render(report: Mapping) -> str:
             f"{mean[name]['mean']:.3f} ± {mean[name]['std']:.3f}" for name in SCORES
         )
         lines.append(f"| **{rank_by}** | mean | {values} | | |")
+    trained = {run["seed"]: run["trained_by"] for run in report["runs"]}
+    return "\n".join(lines + footer_lines(report, trained, "Unsupervised runs"))
+
+
+def footer_lines(
+    report: Mapping, trained: Mapping[int | str, Mapping | None], what: str
+) -> list[str]:
+    """The machine and the code of ``report``, then the seeds whose cached run (``trained``:
+    the provenance of each seed's run) other code made, as ``what`` trained by other code."""
     machine = report["machine"]
-    lines += [
+    lines = [
         "",
         f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs "
         f"({machine['usable_cpus']} usable), Python {machine['python']}, torch "
@@ -154,31 +163,52 @@ def render(report: Mapping) -> str:
     ]
     current = report.get("provenance")
     reused = [
-        f"- seed {run['seed']}: {describe(run['trained_by'])}"
-        for run in report["runs"]
-        if current and not same_code(run["trained_by"], current)
+        f"- seed {seed}: {describe(provenance)}"
+        for seed, provenance in trained.items()
+        if current and not same_code(provenance, current)
     ]
     if reused:
-        lines += ["Unsupervised runs trained by other code (`--reuse-stale`):", "", *reused, ""]
-    return "\n".join(lines)
+        lines += [f"{what} trained by other code (`--reuse-stale`):", "", *reused, ""]
+    return lines
+
+
+def seeded_parser(seeds: str, cache_dir: Path, cached: str) -> argparse.ArgumentParser:
+    """A parser with the options of a benchmark over ``seeds`` (the default) whose ``cached``
+    runs are kept in ``cache_dir``: --seeds, --threads, --out-dir, --cache-dir, --reuse-stale."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default=seeds, help="Comma-separated seeds.")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads.")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--cache-dir", type=Path, default=cache_dir)
+    parser.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help=f"reuse cached {cached} trained by other code (the report names it).",
+    )
+    return parser
+
+
+def seeds_and_threads(args: argparse.Namespace, console: Console) -> list[int] | None:
+    """The seeds of ``--seeds`` (None, said on ``console``, when one is not an integer), with
+    torch set to ``--threads``."""
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+    except ValueError:
+        console.print(f"[red]error:[/red] --seeds must be integers, got {args.seeds!r}")
+        return None
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return seeds
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="0,1,2,3", help="Comma-separated seeds.")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads.")
+    parser = seeded_parser("0,1,2,3", CACHE_DIR, "unsupervised runs")
+    parser.description = __doc__.split("\n\n")[0]
     parser.add_argument(
         "--config",
         type=Path,
         default=None,
         help="TOML or JSON training settings instead of the defaults (dataset synthetic).",
-    )
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
-    parser.add_argument(
-        "--reuse-stale",
-        action="store_true",
-        help="reuse cached unsupervised runs trained by other code (the report names it).",
     )
     return parser.parse_args(argv)
 
@@ -186,13 +216,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(stderr=True)
-    try:
-        seeds = [int(seed) for seed in args.seeds.split(",")]
-    except ValueError:
-        console.print(f"[red]error:[/red] --seeds must be integers, got {args.seeds!r}")
+    seeds = seeds_and_threads(args, console)
+    if seeds is None:
         return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
         base = TrainConfig.from_file(args.config) if args.config else TrainConfig()
         base = base.with_overrides(dataset="synthetic", method="ssr-unif")

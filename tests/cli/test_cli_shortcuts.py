@@ -92,3 +92,48 @@ def test_an_unknown_ranking_is_refused_before_training(tmp_path, tiny_config):
     assert result.exit_code == 2
     assert "'often' is not one of count, skew" in result.output
     assert not out_dir.exists()
+
+
+def test_shortcuts_of_a_trained_classifier_with_an_explainer(tmp_path, tiny_config):
+    run_dir, out_dir = tmp_path / "classifier", tmp_path / "found"
+    invoke("train", "--config", str(tiny_config), "--method", "full-text", "--out", str(run_dir))
+    out = invoke(
+        "shortcuts", "--model", str(run_dir), "--dataset", "synthetic", "--split", "validation",
+        "--limit", "30", "--method", "occlusion", "--batch-size", "8", "--out", str(out_dir),
+    )  # fmt: skip
+    report = ShortcutReport.load(out_dir / "shortcuts.json")
+    assert (report.annotated_examples, report.min_skew, report.rank_by) == (30, 0.0, "count")
+    assert report.selected_words is not None and report.selected_words >= report.shortcut_words
+    made_by = json.loads((out_dir / "shortcuts.json").read_text(encoding="utf-8"))
+    config = made_by["effective_config"]
+    assert (config["explainer"], config["split"], config["examples"]) == (
+        "occlusion",
+        "validation",
+        30,
+    )
+    assert config["explainer_settings"]["rule"] == "fraction:0.05"
+    assert config["explainer_settings"]["batch_size"] == 8
+    assert made_by["provenance"]["code_digest"]
+    assert "# Shortcut report" in (out_dir / "shortcuts.md").read_text(encoding="utf-8")
+    scores = json.loads((out_dir / "shortcut-discovery-scores.json").read_text(encoding="utf-8"))
+    assert f"in the top 20 {scores['phrase_recall_at_depth']:.2f}" in out
+    assert "label-skew filter" not in out  # off unless --min-skew is given
+    page = tmp_path / "report.html"
+    invoke("report", str(out_dir / "shortcuts.json"), "--out", str(page))
+    html = page.read_text(encoding="utf-8")
+    assert '<section id="shortcuts">' in html and 'class="shortcut-report"' in html
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "runs/x", "--epochs", "3"), "--epochs is for discovery by an unsupervised"),
+        (("--model", "runs/x", "--reuse", "runs/y"), "--reuse is for discovery by an unsupervised"),
+        (("--method", "occlusion"), "--method is for --model"),
+        (("--option", "n_steps=4"), "--option is for --model"),
+        (("--label-map", "neg=NEG"), "--label-map is for --model"),
+    ],
+)
+def test_options_of_the_other_discovery_are_refused(args, message):
+    with pytest.raises(RationalizerError, match=message):
+        runner.invoke(app, ["shortcuts", *args, "--out", "x"], catch_exceptions=False)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from tests.serve.conftest import loopback_server
 from tests.serve.tiny_run import train_tiny_run
 
 from rationalizer.serve import ServeLimits, create_app
@@ -32,20 +29,8 @@ def served_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server_url(served_run) -> Iterator[str]:
     """The app under a real uvicorn server on a free loopback port, in a thread."""
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    app = create_app(served_run, limits=ServeLimits(max_words=MAX_WORDS))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with loopback_server(create_app(served_run, limits=ServeLimits(max_words=MAX_WORDS))) as url:
+        yield url
 
 
 def open_page(browser, url: str) -> None:

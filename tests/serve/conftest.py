@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.serve.tiny_run import train_tiny_run
 
@@ -19,6 +25,26 @@ IN_PROCESS = WorkerSettings(workers=0)
 @pytest.fixture(scope="session")
 def served_run(tmp_path_factory) -> Path:
     return train_tiny_run(tmp_path_factory.mktemp("serve") / "synthetic-semi")
+
+
+@contextmanager
+def loopback_server(app: FastAPI) -> Iterator[str]:
+    """``app`` under a real uvicorn server on a free loopback port, in a thread; yields its URL."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture(scope="module")

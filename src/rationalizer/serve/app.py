@@ -31,6 +31,7 @@ from rationalizer.serve.schemas import (
     ExplainRequest,
     ExplainResponse,
     Health,
+    InvalidRequest,
     LimitsInfo,
     MethodsResponse,
     WorkersInfo,
@@ -51,8 +52,13 @@ PAGE_POLICY = (
 )
 
 _REFUSALS = {
+    400: {"model": ErrorMessage, "description": "The body is not UTF-8 text."},
     413: {"model": ErrorMessage, "description": "The request body is larger than the cap."},
-    422: {"model": ErrorMessage, "description": "Bad input: too many words, unknown method..."},
+    422: {
+        "model": ErrorMessage | InvalidRequest,
+        "description": "Bad input: too many words, unknown method... (a request off this "
+        "schema lists its problems).",
+    },
     503: {"model": ErrorMessage, "description": "No model worker is left to answer."},
     504: {"model": ErrorMessage, "description": "No answer within the per-request timeout."},
 }

@@ -137,3 +137,19 @@ class ErrorMessage(BaseModel):
     """What every refused request gets back (validation errors list their fields instead)."""
 
     detail: str
+
+
+class FieldError(BaseModel):
+    """One way a request does not match this schema."""
+
+    type: str = Field(description="What is wrong: missing, extra_forbidden, json_invalid...")
+    loc: list[str | int] = Field(description="Where: body, then the path to the field.")
+    msg: str
+    input: Any = Field(None, description="The value at fault (a lone surrogate escaped).")
+    ctx: dict[str, Any] | None = Field(None, description="Details, such as the limit broken.")
+
+
+class InvalidRequest(BaseModel):
+    """A request that does not match this schema, with every problem and where it is."""
+
+    detail: list[FieldError]

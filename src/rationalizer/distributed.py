@@ -26,6 +26,7 @@ import torch
 import torch.distributed as dist
 
 from rationalizer.errors import RationalizerError
+from rationalizer.outputs import RUN_LOCK, write_atomic, writing
 
 TIMEOUT_ENV = "RATIONALIZER_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 1800.0
@@ -239,6 +240,20 @@ def part_path(out: Path, context: Context | None = None) -> Path:
     return out.with_name(f"{out.name}.part-{context.rank}-of-{context.world_size}")
 
 
+def output_lock(out: Path) -> contextlib.AbstractContextManager[None]:
+    """What this process holds while it writes the results file ``out``
+    (:func:`rationalizer.outputs.writing`): rank 0, which merges the parts into ``out``, its lock;
+    every other rank the lock of its own part file. A second launch on the same ``out`` is then
+    refused instead of interleaving its records with the first's."""
+    return writing(out if is_main() else part_path(out))
+
+
+def run_dir_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """What this process holds while it trains into ``run_dir``: rank 0, the one that writes
+    the run, its lock (``RUN_DIR/.lock``); nothing on the other ranks."""
+    return writing(run_dir, run_dir / RUN_LOCK) if is_main() else contextlib.nullcontext()
+
+
 def written_ids(path: Path, key: str = "annotation_id") -> set[str]:
     """The ids of the JSON lines an earlier, maybe interrupted, process wrote to ``path``; a
     last line cut short by the interruption is removed from the file."""
@@ -269,8 +284,7 @@ def merge_parts(out: Path, ids: Sequence[str], key: str = "annotation_id") -> No
             f"the part files of {out} lack {len(missing)} of {len(ids)} records "
             f"(e.g. {missing[0]!r}); rerun the same command to complete them"
         )
-    temporary = out.with_name(f".{out.name}.merging")
-    temporary.write_text("".join(lines[i] for i in ids), encoding="utf-8")
-    os.replace(temporary, out)
+    text = "".join(lines[i] for i in ids)
+    write_atomic(out, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     for part in parts:
         part.unlink()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from tests.cli.cli_helpers import invoke
 
 #: Settings for runs that take seconds: a few synthetic examples, a tiny GRU, one epoch.
 TINY_TOML = """\
@@ -21,3 +24,14 @@ def tiny_config(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_TOML, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory) -> Path:
+    """A run trained by ``rationalizer train`` with :data:`TINY_TOML`, for commands that read
+    one (predict, explain) and leave it as it is."""
+    folder = tmp_path_factory.mktemp("tiny-run")
+    config = folder / "tiny.toml"
+    config.write_text(TINY_TOML, encoding="utf-8")
+    invoke("train", "--config", str(config), "--out", str(folder / "run"))
+    return folder / "run"

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,15 +22,6 @@ from rationalizer.training.api import Rationalizer
 HANG_SECONDS = 240
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("distributed")
-    config = folder / "tiny.toml"
-    config.write_text(TINY_TOML, encoding="utf-8")
-    invoke("train", "--config", str(config), "--out", str(folder / "run"))
-    return folder / "run"
-
-
 def torchrun(*args: str) -> None:
     """``torchrun --standalone --nproc-per-node 2 -m rationalizer ARGS``, checked to succeed."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
@@ -43,26 +33,26 @@ def torchrun(*args: str) -> None:
 
 @pytest.mark.slow
 def test_two_processes_predict_the_file_one_process_writes_and_resume_their_parts(
-    run_dir, tmp_path
+    tiny_run_dir, tmp_path
 ):
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    invoke("predict", "-r", str(run_dir), "-s", "validation", "-o", str(one))
+    invoke("predict", "-r", str(tiny_run_dir), "-s", "validation", "-o", str(one))
     # Rank 0 was interrupted after its first record, in the middle of the second.
-    model = Rationalizer.load(run_dir)
+    model = Rationalizer.load(tiny_run_dir)
     data = load("synthetic", "validation")
     first = data[model.prediction_batches(data)[0][0]].id
     written = {line.split('"', 4)[3]: line for line in one.read_text().splitlines(True)}
     part = tmp_path / "two.jsonl.part-0-of-2"
     part.write_text(written[first] + '{"annotation_id": "cut sh')
-    torchrun("predict", "-r", str(run_dir), "-s", "validation", "-o", str(two))
+    torchrun("predict", "-r", str(tiny_run_dir), "-s", "validation", "-o", str(two))
     assert two.read_bytes() == one.read_bytes()
     assert not list(tmp_path.glob("two.jsonl.part-*"))
 
 
 @pytest.mark.slow
-def test_two_processes_explain_the_file_one_process_writes(run_dir, tmp_path):
+def test_two_processes_explain_the_file_one_process_writes(tiny_run_dir, tmp_path):
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    args = ["explain", "-m", str(run_dir), "-x", "occlusion", "-d", "synthetic"]
+    args = ["explain", "-m", str(tiny_run_dir), "-x", "occlusion", "-d", "synthetic"]
     args += ["-s", "validation", "--limit", "10", "--batch-size", "3"]
     invoke(*args, "-o", str(one))
     torchrun(*args, "-o", str(two))
@@ -70,22 +60,22 @@ def test_two_processes_explain_the_file_one_process_writes(run_dir, tmp_path):
     assert not list(tmp_path.glob("two.jsonl.part-*"))
 
 
-def test_device_and_precision_reach_the_model(run_dir):
-    model = Rationalizer.load(run_dir, device="cpu", precision="bf16")
+def test_device_and_precision_reach_the_model(tiny_run_dir):
+    model = Rationalizer.load(tiny_run_dir, device="cpu", precision="bf16")
     assert model.device == torch.device("cpu") and model.autocast_dtype is torch.bfloat16
     data = load("synthetic", "validation")
     [record] = model.predict_dataset(replace(data, examples=data.examples[:1]))
     assert sum(record.comprehensiveness_classification_scores.values()) == pytest.approx(1, 1e-2)
-    assert Rationalizer.load(run_dir).autocast_dtype is None  # the run's own: a GRU in fp32
-    adapter = load_adapter(run_dir, device="cpu", precision="fp16")
+    assert Rationalizer.load(tiny_run_dir).autocast_dtype is None  # the run's own: a GRU in fp32
+    adapter = load_adapter(tiny_run_dir, device="cpu", precision="fp16")
     assert adapter.autocast_to is torch.float16
     instance = adapter.prepare("a fine film .")
     assert adapter.probabilities(instance, [[1, 1, 1, 1]]).sum() == pytest.approx(1, abs=1e-3)
-    assert load_adapter(run_dir).autocast_to is None  # explanations stay float32 by default
+    assert load_adapter(tiny_run_dir).autocast_to is None  # explanations stay float32 by default
     with pytest.raises(RationalizerError, match="precision 'fp8' is not one of auto, fp32"):
-        Rationalizer.load(run_dir, precision="fp8")
+        Rationalizer.load(tiny_run_dir, precision="fp8")
     with pytest.raises(RationalizerError, match="device 'gpu' is not a device"):
-        load_adapter(run_dir, device="gpu")
+        load_adapter(tiny_run_dir, device="gpu")
 
 
 @pytest.mark.slow

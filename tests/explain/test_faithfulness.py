@@ -11,7 +11,7 @@ import torch
 from rich.console import Console
 
 from rationalizer.data import Dataset
-from rationalizer.data.results import iter_results, read_results
+from rationalizer.data.results import read_results
 from rationalizer.errors import DataFormatError, RationalizerError
 from rationalizer.explain import Explainer, get_explainer
 from rationalizer.explain.adapters import ClassifierAdapter, Instance
@@ -250,20 +250,21 @@ def test_resume_skips_written_examples(callable_adapter, posts, tmp_path):
     written = path.read_text(encoding="utf-8").splitlines()
     assert len(written) == 3
 
-    explainer = LeaveOneOut()
+    explainer = LeaveOneOut(batch_size=3)
     records = explain_dataset(explainer, callable_adapter, posts, resume_path=path)
-    assert len(explainer.explained) == 3  # only the examples not written yet
+    assert len(explainer.explained) == 3  # only the chunk not written yet
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[:3] == written and len(lines) == 6
     assert [r.annotation_id for r in records] == [ex.id for ex in posts]
 
-    # a run killed mid-write leaves a torn last line: it is dropped and that example redone
+    # a run killed mid-write leaves a torn last line: it is dropped, and the chunk of 3 it
+    # was in is explained again (with the same others as before) for its 2 missing records
     with path.open("w", encoding="utf-8") as handle:
         handle.write("\n".join(lines[:4]) + "\n" + lines[4][:25])
-    explainer = LeaveOneOut()
+    explainer = LeaveOneOut(batch_size=3)
     explain_dataset(explainer, callable_adapter, posts, resume_path=path)
-    assert len(explainer.explained) == 2
-    assert [r.annotation_id for _, r in iter_results(path)] == [ex.id for ex in posts]
+    assert len(explainer.explained) == 3
+    assert path.read_text(encoding="utf-8").splitlines() == lines
 
 
 def test_resume_refuses_other_thresholds(callable_adapter, posts, tmp_path):

@@ -297,16 +297,22 @@ def explain_dataset(
     soft scores and the faithfulness probabilities (see :func:`explain_examples`). Examples are
     explained ``batch_size`` (the explainer's option) at a time, in dataset order, their model
     inputs packed into shared forward passes. With ``resume_path`` (a jsonl file), the records
-    of each such chunk are appended as soon as it is done, and the examples already in the
-    file are not explained again. ``progress`` shows a progress bar
-    on ``console`` (default: standard error). ``label_map`` (``{"neg": "NEG"}``: model label →
-    dataset label) reads a dataset whose labels differ from the model's; labels that differ
-    only in case are matched with a :class:`~rationalizer.data.labels.LabelsMatchedWarning`.
+    of each such chunk are appended as soon as it is done, and the chunks already in the file
+    are not explained again (one an interruption cut short is explained whole and its missing
+    records appended, so the resumed file equals an uninterrupted run's). ``progress`` shows a
+    progress bar on ``console`` (default: standard error). ``label_map`` (``{"neg": "NEG"}``:
+    model label → dataset label) reads a dataset whose labels differ from the model's; labels
+    that differ only in case are matched with a
+    :class:`~rationalizer.data.labels.LabelsMatchedWarning`.
     """
     dataset = relabel(dataset, adapter.labels, label_map)
     thresholds = _checked_thresholds(aopc_thresholds)
     done = {} if resume_path is None else _written_records(Path(resume_path), dataset, thresholds)
-    todo = [example for example in dataset if example.id not in done]
+    size = explainer.options.batch_size
+    # A chunk partly written before an interruption is explained whole again, so that every
+    # example shares its forward passes with the same others as in an uninterrupted run.
+    chunks = [dataset.examples[start : start + size] for start in range(0, len(dataset), size)]
+    todo = [chunk for chunk in chunks if any(example.id not in done for example in chunk)]
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -328,16 +334,16 @@ def explain_dataset(
             total=len(dataset),
             completed=len(done),
         )
-        size = explainer.options.batch_size
-        for chunk in (todo[start : start + size] for start in range(0, len(todo), size)):
+        for chunk in todo:
             records = explain_examples(explainer, adapter, chunk, thresholds)
-            for example, record in zip(chunk, records, strict=True):
+            new = [pair for pair in zip(chunk, records, strict=True) if pair[0].id not in done]
+            for example, record in new:
                 done[example.id] = record
                 if output is not None:
                     output.write(record.to_json() + "\n")
             if output is not None:
                 output.flush()
-            bar.advance(task, len(chunk))
+            bar.advance(task, len(new))
     return [done[example.id] for example in dataset]
 
 

@@ -25,10 +25,9 @@ directory that has one always has weights.
 from __future__ import annotations
 
 import json
-import os
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +41,7 @@ from safetensors.torch import save_file, save_model
 from rationalizer import __version__
 from rationalizer.data.tokenization import WordVocabulary
 from rationalizer.errors import DataFormatError, RationalizerError
+from rationalizer.outputs import write_atomic
 from rationalizer.training.config import TrainConfig
 
 FORMAT_VERSION = 1
@@ -264,22 +264,9 @@ class ResumeState:
 # Saving
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` through ``write(temporary path)`` and move it into place in one step."""
-    # A fresh name in the same folder, so that the move cannot cross file systems.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(temporary)
-        with temporary.open("rb") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _write_json(path: Path, data: Any) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    _write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def save_checkpoint(
@@ -313,10 +300,10 @@ def save_checkpoint(
         "vocabulary": None if vocabulary is None else VOCABULARY_FILE,
     }
     if vocabulary is not None:
-        _write_atomic(run_dir / VOCABULARY_FILE, vocabulary.save)
+        write_atomic(run_dir / VOCABULARY_FILE, vocabulary.save)
     weights = run_dir / WEIGHTS_FILE
     if save_weights or not weights.is_file():
-        _write_atomic(weights, lambda temporary: save_model(model, str(temporary)))
+        write_atomic(weights, lambda temporary: save_model(model, str(temporary)))
     if resume is None:
         for name in (RESUME_FILE, RESUME_TENSORS_FILE):
             (run_dir / name).unlink(missing_ok=True)
@@ -324,7 +311,7 @@ def save_checkpoint(
         save_id = uuid.uuid4().hex
         tensors: Tensors = {}
         layout = _split({**resume._tree(), "model": model.state_dict()}, "resume", tensors)
-        _write_atomic(
+        write_atomic(
             run_dir / RESUME_TENSORS_FILE,
             lambda temporary: save_file(tensors, temporary, metadata={"save_id": save_id}),
         )

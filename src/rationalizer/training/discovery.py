@@ -248,6 +248,7 @@ def train_run(config: TrainConfig, out: Path, console: Console | None = None) ->
     console = console or Console(stderr=True)
     train = limit_examples(load(config.dataset, "train", config.data_dir), config)
     masks = None
-    if get_method_class(config.method).needs_shortcuts:
-        masks = discover_shortcuts(config, out, console, train).masks
-    return Trainer(config, out, shortcut_masks=masks, console=console, train=train).fit()
+    with distributed.run_dir_lock(out):  # from discovery on: it writes its report into ``out``
+        if get_method_class(config.method).needs_shortcuts:
+            masks = discover_shortcuts(config, out, console, train).masks
+        return Trainer(config, out, shortcut_masks=masks, console=console, train=train).fit()

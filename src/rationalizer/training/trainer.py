@@ -220,7 +220,7 @@ class Trainer:
             self.device = distributed.resolve_device(self.config.device)
             if not context.is_main:
                 self.console = Console(quiet=True)
-            with distributed.guard("training"):
+            with distributed.guard("training"), distributed.run_dir_lock(self.run_dir):
                 return self._fit()
 
     def _fit(self) -> TrainResult:

@@ -163,7 +163,8 @@ def explain_command(
     explanation is printed, rationale words highlighted; with --dataset the explanations of a
     whole split are written as an ERASER results file, with comprehensiveness and sufficiency
     computed on token ids, for `rationalizer evaluate`. Long runs show a progress bar and
-    resume where they stopped.
+    resume where they stopped; a second command writing the same --out meanwhile is refused
+    (lock file OUT.lock).
 
     Examples:
 
@@ -235,7 +236,7 @@ def explain_command(
         paths = write_dataset_figures(explainer, adapter, data, out, figure_format)
         console.print(f"{len(paths):,} {figure_format} figures by {explainer.name} in {out}")
         return
-    with distributed.session(device) as context:
+    with distributed.session(device) as context, distributed.output_lock(out):
         adapter = load_adapter(model, **loading)
         data = explain_split(
             explainer, adapter, dataset, split, out, limit, resume, data_dir, label_map

@@ -15,8 +15,9 @@ from rationalizer.cli._common import (
     console,
     evaluate_hint,
     labels_matched,
+    process_console,
 )
-from rationalizer.data import Dataset, load, write_results
+from rationalizer.data import Dataset, load
 
 if TYPE_CHECKING:
     from rationalizer.training.api import Rationalizer
@@ -47,6 +48,10 @@ def predict_command(
     AOPC thresholds — all computed by running the model on token ids. Score the file with
     `rationalizer evaluate`.
 
+    Predictions are appended to OUT.part-0-of-1 as they are done and moved into OUT, in the
+    split's order, at the end: rerun an interrupted command to continue where it stopped. A
+    second command writing the same OUT meanwhile is refused (lock file OUT.lock).
+
     Example: [bold]rationalizer predict -r runs/ssr -s test -o preds.jsonl[/]
 
     On a dataset whose labels differ from the run's: [bold]rationalizer predict -r runs/ssr -d
@@ -61,17 +66,14 @@ def predict_command(
     from rationalizer import distributed
     from rationalizer.training.api import Rationalizer
 
-    with distributed.session(device) as context:
+    with distributed.session(device) as context, distributed.output_lock(out):
         distributed.resolve_device(device)  # an error that names --device
         model = Rationalizer.load(run, device=device, precision=precision)
         name = dataset or model.config.dataset
         data = labels_matched(
             load(name, split, data_dir or model.config.data_dir), model.labels, label_map
         )
-        if context.distributed:
-            predict_sharded(model, data, batch_size, out)
-        else:
-            write_results(out, model.predict_dataset(data, batch_size=batch_size))
+        predict_resumable(model, data, batch_size, out)
     if not context.is_main:
         return
     console.print(
@@ -80,13 +82,17 @@ def predict_command(
     console.print(evaluate_hint(name, data.split, out, label_map), soft_wrap=True)
 
 
-def predict_sharded(model: Rationalizer, data: Dataset, batch_size: int, out: Path) -> None:
-    """This process's share of the prediction batches appended to its part file, skipping
-    the examples an interrupted run already wrote there; rank 0 merges the parts into ``out``."""
+def predict_resumable(model: Rationalizer, data: Dataset, batch_size: int, out: Path) -> None:
+    """This process's share of the prediction batches (all of them for one process) appended
+    to its part file, skipping the examples an interrupted run already wrote there; rank 0
+    merges the parts into ``out``. A batch is always predicted whole, so a resumed run computes
+    each example exactly as an uninterrupted one."""
     from rationalizer import distributed
 
     part = distributed.part_path(out)
     done = distributed.written_ids(part)
+    if done:
+        process_console().print(f"resuming: {len(done):,} predictions already in {part}")
     batches = [
         batch
         for batch in distributed.shard(model.prediction_batches(data, batch_size))

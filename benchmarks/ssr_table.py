@@ -66,6 +66,7 @@ from rationalizer.data import Dataset, load, mask_to_spans
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan, write_results
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics import classification_metrics, evaluate, flatten
+from rationalizer.outputs import RUN_LOCK, OutputLockedError, write_atomic, writing
 from rationalizer.provenance import describe
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
@@ -295,8 +296,10 @@ def read_json(path: Path) -> dict | None:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` in one step: a killed sitting leaves a cell's record whole or absent."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def same_settings(stored: Mapping[str, Any], config: TrainConfig) -> bool:
@@ -1692,11 +1695,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True)
     command = "python " + shlex.join(["benchmarks/ssr_table.py", *sys.argv[1:]])
     outcome = Outcome()
-    if not args.report_only:
-        outcome = run_benchmark(args, console, command)
-    report = build_report(CELLS_DIR, CACHE_DIR, command)
-    write_json(REPORT_JSON, report)
-    REPORT_MD.write_text(render_markdown(report), encoding="utf-8")
+    try:
+        with writing(CELLS_DIR, CACHE_DIR / RUN_LOCK):  # one sitting at a time
+            if not args.report_only:
+                outcome = run_benchmark(args, console, command)
+            report = build_report(CELLS_DIR, CACHE_DIR, command)
+            write_json(REPORT_JSON, report)
+            REPORT_MD.write_text(render_markdown(report), encoding="utf-8")
+    except OutputLockedError as err:
+        console.print(f"[red]{err}", soft_wrap=True)
+        return 2
     console.print(
         f"ran {len(outcome.ran)}, already done {len(outcome.skipped)}, "
         f"failed {len(outcome.failed)}, not started (time limit) {len(outcome.not_started)}; "

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 from sklearn.linear_model import LogisticRegression
+from tests.cli.faults import held_elsewhere
 
 from rationalizer._environment import code_text
 from rationalizer.data import Dataset, Document, Example
@@ -748,3 +749,15 @@ def test_word_scores_point_towards_the_asked_label(bench):
     assert towards_pos[0] > 0 > towards_pos[1]
     assert towards_pos[2] == 0.0
     assert towards_neg.tolist() == pytest.approx((-towards_pos).tolist())
+
+
+@pytest.mark.slow  # starts another process
+def test_a_second_sitting_is_refused_while_one_runs(bench, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench, "ROOT", tmp_path)  # main changes into it
+    monkeypatch.setattr(bench, "CELLS_DIR", tmp_path / "cells")
+    monkeypatch.setattr(bench, "CACHE_DIR", tmp_path / "cache")
+    with held_elsewhere(tmp_path / "cells", tmp_path / "cache" / ".lock") as other:
+        assert bench.main(["--report-only"]) == 2
+    assert f"cells is being written by another process (pid {other.pid}" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache"]

@@ -24,7 +24,7 @@ T = TypeVar("T")
 # longer, e.g. RATIONALIZER_FUZZ_EXAMPLES=2000.
 settings.register_profile(
     "fuzz",
-    max_examples=int(os.environ.get("RATIONALIZER_FUZZ_EXAMPLES", "60")),
+    max_examples=int(os.environ.get("RATIONALIZER_FUZZ_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

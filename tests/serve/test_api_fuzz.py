@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -80,7 +80,7 @@ def test_the_fuzzed_operations_are_all_the_schema_has(api_schema):
 def test_no_request_gets_a_server_error_or_an_answer_off_the_schema(api_schema, label, mode):
     operation = api_schema.find_operation_by_label(label)
 
-    @settings(FUZZ, max_examples=25)
+    @FUZZ
     @given(case=operation.as_strategy(mode))
     def call(case):
         case.call_and_validate(checks=CHECKS)
@@ -93,7 +93,7 @@ def test_every_explainer_answers_any_text_within_the_schema(api_schema):
     operation = api_schema.find_operation_by_label("POST /api/explain")
     with_method = st.tuples(operation.as_strategy(), st.sampled_from(list(list_explainers())))
 
-    @settings(FUZZ, max_examples=20)
+    @FUZZ
     @given(case_and_method=with_method)
     def call(case_and_method):
         case, method = case_and_method

@@ -53,11 +53,12 @@ def test_scores_are_graded_blue_for_and_vermillion_against_on_one_scale():
     assert marks[1].title == "score -1"
 
 
-def test_probabilities_are_graded_on_their_own_scale():
-    marks = Highlight(("a", "b"), scores=(0.3, 1.0), score_scale=1.0).marks()
+def test_probabilities_are_graded_on_their_own_scale_and_near_zero_left_blank():
+    marks = Highlight(("a", "b", "c"), scores=(0.3, 1.0, 0.009), score_scale=1.0).marks()
     low, high = SCORE_ALPHA
     assert marks[0].alpha == pytest.approx(low + 0.3 * (high - low))
     assert marks[1].alpha == high
+    assert marks[2].fill is None and marks[2].title == "score +0.009"
 
 
 def test_a_hard_rationale_is_a_flat_fill_alone_and_bold_over_scores():

@@ -7,7 +7,7 @@ Marks differ in kind, not only in colour, and the colours are Okabe–Ito (colou
   rationale words are **bold** instead;
 * **soft scores**: a graded fill, blue for scores above 0 (evidence for the label), vermillion
   below (against it), its opacity growing with the score's size on ``score_scale`` (by default
-  the largest absolute score);
+  the largest absolute score); scores under 1% of it stay unfilled;
 * **gold rationale**: a vermillion underline;
 * **shortcut phrase**: a black dotted box (a framed box in LaTeX).
 
@@ -35,6 +35,8 @@ BLACK: RGB = (0, 0, 0)
 #: opacity of the flat rationale fill, and the range of a graded score fill
 RATIONALE_ALPHA = 0.45
 SCORE_ALPHA = (0.1, 0.6)
+#: scores under this share of the scale stay unfilled (a selector's near-zero probabilities)
+MIN_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ class Highlight:
         low, high = SCORE_ALPHA
         fills: list[tuple[RGB | None, float]] = []
         for score in scores:
-            if not math.isfinite(score) or score == 0 or scale == 0:
+            if not math.isfinite(score) or scale == 0 or abs(score) < MIN_SHARE * scale:
                 fills.append((None, 0.0))
             else:
                 share = min(abs(score) / scale, 1.0)

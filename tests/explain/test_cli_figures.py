@@ -8,7 +8,8 @@ import pytest
 from tests.cli.cli_helpers import invoke, runner
 
 from rationalizer.cli import app
-from rationalizer.data import load
+from rationalizer.cli.explain.figures import write_dataset_figures
+from rationalizer.data import Dataset, Document, Example, load
 from rationalizer.errors import RationalizerError
 
 TEXT = "a gripping film , 100% worth it & more"
@@ -60,3 +61,22 @@ def test_json_and_a_figure_are_refused_together():
     args = ["explain", "-m", "RUN", "-t", "x", "--format", "svg", "--json"]
     with pytest.raises(RationalizerError, match="give one output: --json or --format"):
         runner.invoke(app, args, catch_exceptions=False)
+
+
+def dataset_with_ids(*ids: str) -> Dataset:
+    examples = tuple(Example(i, (Document(f"d{n}", ("a", "b")),), "pos") for n, i in enumerate(ids))
+    return Dataset("ids", "test", examples, ("neg", "pos"))
+
+
+def test_example_ids_that_would_share_a_file_are_refused_before_any_work(tmp_path):
+    data = dataset_with_ids("post/1", "post_1")
+    with pytest.raises(RationalizerError, match="'post/1' and 'post_1' would share the file"):
+        write_dataset_figures(None, None, data, tmp_path / "figures", "svg")  # type: ignore[arg-type]
+    assert not (tmp_path / "figures").exists()
+
+
+def test_dataset_figures_need_a_folder_not_a_file(tmp_path):
+    taken = tmp_path / "results.jsonl"
+    taken.write_text("", encoding="utf-8")
+    with pytest.raises(RationalizerError, match="--out is a folder"):
+        write_dataset_figures(None, None, dataset_with_ids("a"), taken, "latex")  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from rationalizer.errors import RationalizerError
+from rationalizer.outputs import write_atomic
 
 if TYPE_CHECKING:
     from rationalizer.data import Dataset, Span
@@ -47,7 +48,7 @@ def write_figure(text: str, out: Path | None) -> None:
         sys.stdout.write(text)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    _write(out, text)
 
 
 def write_dataset_figures(
@@ -62,8 +63,13 @@ def write_dataset_figures(
     out.mkdir(parents=True, exist_ok=True)
     for example, explanation, path in zip(data, explanations, paths, strict=True):
         gold = example.rationale_spans() if example.has_rationale else None
-        path.write_text(figure(explanation, name, gold), encoding="utf-8")
+        _write(path, figure(explanation, name, gold))
     return paths
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace ``path`` in one step: a killed run leaves whole figures only."""
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def _figure_paths(data: Dataset, out: Path, suffix: str) -> list[Path]:

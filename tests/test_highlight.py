@@ -127,6 +127,25 @@ def test_explanation_display_says_what_was_explained():
     assert "for the label" in text and "predicted rationale bold" in text
 
 
+def test_prediction_display_shades_by_selector_probability():
+    prediction = Prediction(
+        words=("a", "fine", "film"),
+        label="pos",
+        probabilities={"neg": 0.1, "pos": 0.9},
+        rationale=(Span(1, 2),),
+        scores=(0.0, 0.5, 0.25),
+    )
+    parsed = Fragment(prediction._repr_html_())
+    text = "".join(parsed.text)
+    assert "predicted pos (neg 0.100, pos 0.900) reading 1 of 3 words" in text
+    assert "shade: the selector probability" in text and "vermillion" not in text
+    assert parsed.titles[:3] == [
+        "selector probability 0",
+        "selector probability 0.5, predicted rationale",
+        "selector probability 0.25",
+    ]
+
+
 def test_svg_is_well_formed_and_holds_each_word_as_text():
     svg = explanation().to_svg()
     root = ET.fromstring(svg)

@@ -91,33 +91,15 @@ def stylesheet() -> str:
     return "\n".join(rules) + "\n"
 
 
-def legend_html(*, scores: bool = False, rationale: bool = True, gold: bool = False) -> str:
-    """A one-line key to the marks a highlight uses."""
-    items = []
-    if scores:
-        blue, vermillion = (Mark(fill=c, alpha=SCORE_ALPHA[1]) for c in (BLUE, VERMILLION))
-        items.append(
-            f"{_span('blue', blue)} for the label, {_span('vermillion', vermillion)} against "
-            "it, shade: the score's size"
-        )
-    if rationale:
-        name, look, mark = LAYERS["p"]
-        if scores:
-            look, mark = "bold", Mark(bold=True)
-        items.append(f"{_span(name, mark)} {look}")
-    if gold:
-        name, look, mark = LAYERS["g"]
-        items.append(f"{_span(name, mark)} {look}")
-    return f'<p class="legend" style="font-size: 0.85em">{" · ".join(items)}</p>'
-
-
 @dataclass(frozen=True)
 class Highlight:
     """Words with their marks: a hard rationale, soft scores, a gold rationale, shortcuts.
 
     ``score_scale`` is the score at full colour (None: the largest absolute score); pass 1 for
     probabilities so that 0.3 never looks like certainty. ``score_name`` titles each word's
-    score (a tooltip in HTML and SVG).
+    score (a tooltip in HTML and SVG). ``signed`` scores speak for the label above 0 and
+    against it below (attributions), others only grow (a selector's probabilities): the
+    legend says which.
     """
 
     words: tuple[str, ...]
@@ -127,6 +109,7 @@ class Highlight:
     shortcuts: tuple[Span, ...] = ()
     score_scale: float | None = None
     score_name: str = "score"
+    signed: bool = True
 
     def __post_init__(self) -> None:
         if self.scores is not None and len(self.scores) != len(self.words):
@@ -184,7 +167,9 @@ class Highlight:
         return fills
 
     def _score_title(self, score: float) -> str:
-        return f"{self.score_name} {score:+.3g}" if math.isfinite(score) else "no score"
+        if not math.isfinite(score):
+            return "no score"
+        return f"{self.score_name} {score:{'+' if self.signed else ''}.3g}"
 
     # ------------------------------------------------------------------ HTML
     def to_html(self) -> str:
@@ -195,6 +180,27 @@ class Highlight:
             text = html.escape(word)
             parts.append(text if mark.plain and not mark.title else _span(text, mark, escaped=True))
         return f'<p class="words" style="line-height: 2">{" ".join(parts)}</p>'
+
+    def legend_html(self) -> str:
+        """A one-line key to the marks this highlight uses."""
+        items = []
+        blue, vermillion = (Mark(fill=c, alpha=SCORE_ALPHA[1]) for c in (BLUE, VERMILLION))
+        if self.scores is not None and self.signed:
+            items.append(
+                f"{_span('blue', blue)} for the label, {_span('vermillion', vermillion)} "
+                "against it, shade: the score's size"
+            )
+        elif self.scores is not None:
+            items.append(f"{_span('shade', blue)}: the {self.score_name}")
+        name, look, mark = LAYERS["p"]
+        if self.scores is not None:
+            look, mark = "bold", Mark(bold=True)
+        items.append(f"{_span(name, mark)} {look}")
+        for layer, shown in (("g", self.gold is not None), ("s", bool(self.shortcuts))):
+            if shown:
+                name, look, mark = LAYERS[layer]
+                items.append(f"{_span(name, mark)} {look}")
+        return f'<p class="legend" style="font-size: 0.85em">{" · ".join(items)}</p>'
 
     # ------------------------------------------------------------------ SVG
     def to_svg(self, width: float = 640, font_size: float = 14) -> str:
@@ -293,8 +299,7 @@ class Highlightable(ABC):
         marked = self.highlight()
         return (
             f'<div class="rationalizer"><p>{html.escape(self.summary())}</p>'
-            f"{marked.to_html()}"
-            f"{legend_html(scores=marked.scores is not None, gold=marked.gold is not None)}</div>"
+            f"{marked.to_html()}{marked.legend_html()}</div>"
         )
 
 

@@ -62,6 +62,7 @@ class Prediction(Highlightable):
             scores=self.scores,
             score_scale=1.0,
             score_name="selector probability",
+            signed=False,
         )
 
     def summary(self) -> str:

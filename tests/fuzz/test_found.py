@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rationalizer.data.eraser import EraserLoader
+from rationalizer.data.example import Dataset, Document, Example
 from rationalizer.data.jsonl import JsonlLoader
 from rationalizer.data.pretrained import minilm_path
 from rationalizer.data.results import read_results
@@ -91,3 +92,30 @@ def test_a_word_with_a_lone_surrogate_is_named_not_a_tokenizer_type_error():
     assert str(error.value) == (
         "word 1 ('b\\ud800') holds a lone surrogate (U+D800), which is not Unicode text"
     )
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), 7.0, -0.1])
+def test_an_aopc_threshold_outside_0_1_is_refused(tmp_path, threshold):
+    scores = {"neg": 0.5, "pos": 0.5}
+    record = {
+        "annotation_id": "a",
+        "classification": "pos",
+        "classification_scores": scores,
+        "comprehensiveness_classification_scores": scores,
+        "sufficiency_classification_scores": scores,
+        "thresholded_scores": [
+            {
+                "threshold": threshold,
+                "comprehensiveness_classification_scores": scores,
+                "sufficiency_classification_scores": scores,
+            }
+        ],
+    }
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    dataset = Dataset(
+        "toy", "test", (Example("a", (Document("a", ("ok",)),), "pos"),), ("neg", "pos")
+    )
+    with pytest.raises(DataFormatError, match=r"expected the fraction of words removed") as error:
+        read_results(path, dataset)
+    assert (error.value.line, error.value.field) == (1, "thresholded_scores[0].threshold")

@@ -93,6 +93,8 @@ def test_mutated_records_are_read_in_full_or_refused_naming_line_and_field(folde
     records = valid_or_error(lambda: read_results(path, DATASET), write_lines(path, lines))
     if records is None:
         return
+    for record in records:  # AOPC thresholds are fractions of the words
+        assert all(0 <= t.threshold <= 1 for t in record.thresholded_scores or ())
     # what was accepted is what ERASER's format can hold: it writes and reads back unchanged
     again = folder / "again.jsonl"
     write_results(again, records)

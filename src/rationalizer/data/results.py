@@ -300,6 +300,11 @@ def _check_scores(rec: ResultRecord, labels: set[str], thresholds, first_line: i
         )
     ]
     for k, t in enumerate(rec.thresholded_scores or ()):
+        if not 0 <= t.threshold <= 1:  # NaN too
+            raise error(
+                f"thresholded_scores[{k}].threshold",
+                f"is {t.threshold}, expected the fraction of words removed, in [0, 1]",
+            )
         named += [
             (f"thresholded_scores[{k}].{name}", getattr(t, name))
             for name in (

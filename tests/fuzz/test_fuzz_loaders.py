@@ -66,7 +66,7 @@ ANNOTATIONS = [
     {"annotation_id": "d1", "classification": "neg", "evidences": []},
 ]
 #: documents of the one-file-per-document layout, for annotations that name them by docid
-DOC_FILES = {"d1": "a dull film .\nbad acting", "d2": "what a gem"}
+DOC_FILES = {doc["docid"]: doc["document"] for doc in DOCS}
 
 _WHITESPACE = re.compile(r"\s")
 
@@ -117,10 +117,10 @@ def _eraser_folder(root: Path, docs: list[str] | None) -> dict[Path, int]:
     """A fresh ERASER folder whose documents are the docs.jsonl lines ``docs``, or DOC_FILES in
     a docs/ folder when None; returns its files with their line counts."""
     shutil.rmtree(root, ignore_errors=True)
-    (root / "docs").mkdir(parents=True)
+    root.mkdir()
     if docs is not None:
-        (root / "docs").rmdir()
         return write_lines(root / "docs.jsonl", docs)
+    (root / "docs").mkdir()
     for docid, text in DOC_FILES.items():
         (root / "docs" / docid).write_text(text, encoding="utf-8")
     return {root / "docs" / docid: text.count("\n") + 1 for docid, text in DOC_FILES.items()}

@@ -3,16 +3,18 @@ shortcuts are known."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from rich.console import Console
 from tests.training.test_shortcuts import LABELS, make_example
 
 from rationalizer.data import Span, load
 from rationalizer.data.synthetic import NEGATIVE_WORDS, PLANTED_SHORTCUTS, POSITIVE_WORDS
 from rationalizer.errors import RationalizerError
-from rationalizer.explain import CallableAdapter, Explanation, RationaleRule
+from rationalizer.explain import CallableAdapter, Explanation, RationaleRule, load_adapter
 from rationalizer.explain.global_shortcuts import (
     DISCOVERY_RULE,
     annotated_examples,
@@ -20,7 +22,18 @@ from rationalizer.explain.global_shortcuts import (
     discovery_explainer,
     top_word_masks,
 )
+from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import shortcuts_of_selections
+from rationalizer.training.trainer import Trainer
+
+#: A full-text BiGRU on half of synthetic's training split: under a minute on one thread.
+SMALL_CLASSIFIER = {
+    "dataset": "synthetic",
+    "method": "full-text",
+    "max_train_examples": 1000,
+    "hidden_size": 32,
+    "epochs": 3,
+}
 
 
 def explained(example, scores: Sequence[float], rule: RationaleRule) -> Explanation:
@@ -118,3 +131,16 @@ def test_a_shortcut_learner_shows_its_shortcuts_and_an_honest_model_none():
     fair = discover_with_explainer(occlusion, honest, data)
     assert fair.scores is not None and fair.scores["phrase_recall_at_depth"] == 0.0
     assert fair.report.shortcut_words < found.report.shortcut_words
+
+
+@pytest.mark.slow
+def test_a_classifier_trained_on_synthetic_gives_its_planted_shortcuts_away(tmp_path):
+    """The default explainer and rule find at least 3 of the 4 planted phrases in the top 20
+    of the report on the test split, from a small full-text classifier (seed 0)."""
+    config = TrainConfig(**SMALL_CLASSIFIER, seed=0)
+    Trainer(config, tmp_path / "run", console=Console(file=io.StringIO())).fit()
+    adapter = load_adapter(tmp_path / "run")
+    found = discover_with_explainer(discovery_explainer(), adapter, load("synthetic", "test"))
+    assert found.scores is not None
+    assert found.scores["depth"] == 20
+    assert found.scores["phrase_recall_at_depth"] >= 3 / 4, found.scores["planted"]

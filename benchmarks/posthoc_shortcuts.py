@@ -73,9 +73,9 @@ SCRIPTS = (SCRIPT, SCRIPT.parent / "shortcut_discovery.py")
 ROOT = SCRIPT.parents[1]
 CACHE_DIR = ROOT / "benchmarks" / ".cache" / "posthoc_shortcuts"
 #: The classifier: a full-text BiGRU on the whole training split (2,000 reviews), 3 epochs
-#: (validation accuracy about 0.96; about a minute on one thread). A weaker one (600 reviews,
-#: accuracy 0.77–0.84) leaves 2–3 of the 4 planted phrases in the top 20: what it leans on is
-#: less consistent from one review to the next.
+#: (validation accuracy about 0.96; seconds on one thread). In an earlier run of this script a
+#: weaker one (600 reviews, validation accuracy 0.77–0.84; rule top-k:10) left 2–3 of the 4
+#: planted phrases in the test report's top 20: what it leans on varies more between reviews.
 CLASSIFIER = {"dataset": "synthetic", "method": "full-text", "hidden_size": 32, "epochs": 3}
 #: Explainers measured: a gradient method and a perturbation method (LIME's 256 samples per
 #: example would take minutes per seed on one thread).

@@ -53,7 +53,7 @@ def test_the_rule_is_chosen_on_validation_and_measured_on_test(benchmark, tmp_pa
     assert report["command"].startswith("python benchmarks/posthoc_shortcuts.py --seeds 0,1")
     assert set(report["tuning"]) == {"top-k:1", "fraction:0.05"}
     assert report["chosen_rule"] == benchmark.choose_rule(report["tuning"])
-    assert (report["default_rule"], report["test_examples"]) == ("fraction:0.05", 30)
+    assert (report["default_rule"], report["test_examples"]) == ("top-k:3", 30)
     cells = report["measured"]["gradient-x-input"]
     assert set(cells) == {"0", "1"}
     for cell in cells.values():

@@ -111,7 +111,7 @@ def test_shortcuts_of_a_trained_classifier_with_an_explainer(tmp_path, tiny_conf
         "validation",
         30,
     )
-    assert config["explainer_settings"]["rule"] == "fraction:0.05"
+    assert config["explainer_settings"]["rule"] == "top-k:3"
     assert config["explainer_settings"]["batch_size"] == 8
     assert made_by["provenance"]["code_digest"]
     assert "# Shortcut report" in (out_dir / "shortcuts.md").read_text(encoding="utf-8")

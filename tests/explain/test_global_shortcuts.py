@@ -26,14 +26,9 @@ from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import shortcuts_of_selections
 from rationalizer.training.trainer import Trainer
 
-#: A full-text BiGRU on half of synthetic's training split: under a minute on one thread.
-SMALL_CLASSIFIER = {
-    "dataset": "synthetic",
-    "method": "full-text",
-    "max_train_examples": 1000,
-    "hidden_size": 32,
-    "epochs": 3,
-}
+#: The classifier of ``benchmarks/posthoc_shortcuts.py``: a full-text BiGRU on synthetic's
+#: training split, seconds on one thread.
+SMALL_CLASSIFIER = {"dataset": "synthetic", "method": "full-text", "hidden_size": 32, "epochs": 3}
 
 
 def explained(example, scores: Sequence[float], rule: RationaleRule) -> Explanation:
@@ -136,8 +131,9 @@ def test_a_shortcut_learner_shows_its_shortcuts_and_an_honest_model_none():
 @pytest.mark.slow
 def test_a_classifier_trained_on_synthetic_gives_its_planted_shortcuts_away(tmp_path):
     """The default explainer and rule find at least 3 of the 4 planted phrases in the top 20
-    of the report on the test split, from a small full-text classifier (seed 0)."""
-    config = TrainConfig(**SMALL_CLASSIFIER, seed=0)
+    of the report on the test split, from a small full-text classifier. Seed 2; the benchmark's
+    seeds 0, 1, 2 find 3, 4 and 4 (``benchmarks/results/posthoc_shortcuts.md``)."""
+    config = TrainConfig(**SMALL_CLASSIFIER, seed=2)
     Trainer(config, tmp_path / "run", console=Console(file=io.StringIO())).fit()
     adapter = load_adapter(tmp_path / "run")
     found = discover_with_explainer(discovery_explainer(), adapter, load("synthetic", "test"))

@@ -33,11 +33,15 @@ from rationalizer.explain.base import Explainer, Explanation, RationaleRule, get
 from rationalizer.training.discovery import Discovery, shortcuts_of_selections
 from rationalizer.training.shortcuts import RankBy
 
-#: The top words of an explanation when the caller gives no rule: the top 5% of the words
-#: (at least one; only words scoring above 0). Chosen on the validation split of ``synthetic``
-#: by ``benchmarks/posthoc_shortcuts.py`` (planted phrases recovered in the report's top 20).
-DISCOVERY_RULE = RationaleRule("fraction", 0.05)
-#: The explainer used when the caller names none: fast, and the best of those measured.
+#: The top words of an explanation when the caller gives no rule: its 3 highest-scoring words
+#: (only words scoring above 0). Chosen on the validation split of ``synthetic`` by
+#: ``benchmarks/posthoc_shortcuts.py``, among top-k 1/3/5/10 and top fractions 2–20%, by the
+#: planted phrases recovered in the report's top 20 (top-k 3, 5, 10 and 5% found all four;
+#: top-k 3 ranked them highest). Fewer words leave phrases out; more let frequent words that
+#: the model leans on a little in every review ("the", ".") outrank them.
+DISCOVERY_RULE = RationaleRule("top-k", 3)
+#: The explainer used when the caller names none: it needs gradients, is about 25 times faster
+#: than occlusion, and found as many planted phrases on ``synthetic``'s validation split.
 DISCOVERY_METHOD = "gradient-x-input"
 
 

@@ -70,7 +70,7 @@ def shortcuts_command(
         str | None,
         typer.Option(
             help="With --model: which words of an explanation are its top words: top-k:N, "
-            "fraction:F or threshold:T. Default: fraction:0.05 (the top 5% of the words, chosen "
+            "fraction:F or threshold:T. Default: top-k:3 (the 3 highest-scoring words, chosen "
             "on synthetic's validation split).",
             show_default=False,
         ),

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 from rich.console import Console
+from tests.cli.cli_helpers import invoke
 from tests.training.test_shortcuts import LABELS, make_example
 
 from rationalizer.data import Span, load
@@ -24,6 +25,7 @@ from rationalizer.explain.global_shortcuts import (
 )
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import shortcuts_of_selections
+from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import Trainer
 
 #: The classifier of ``benchmarks/posthoc_shortcuts.py``: a full-text BiGRU on synthetic's
@@ -140,3 +142,22 @@ def test_a_classifier_trained_on_synthetic_gives_its_planted_shortcuts_away(tmp_
     assert found.scores is not None
     assert found.scores["depth"] == 20
     assert found.scores["phrase_recall_at_depth"] >= 3 / 4, found.scores["planted"]
+
+
+def test_shortcuts_of_a_hugging_face_classifier(hatexplain_classifier_dir, tmp_path):
+    out_dir = tmp_path / "found"
+    invoke(
+        "shortcuts", "--model", f"hf:{hatexplain_classifier_dir}", "--dataset", "hatexplain",
+        "--split", "validation", "--limit", "12", "--out", str(out_dir),
+    )  # fmt: skip
+    posts = load("hatexplain", "validation")[:12]
+    report = ShortcutReport.load(out_dir / "shortcuts.json")
+    assert report.labels == posts.labels
+    assert report.annotated_examples == sum(post.is_annotated for post in posts)
+    # at most 3 top words each (top-k:3 takes only words scoring above 0)
+    assert report.selected_words is not None
+    assert 0 < report.selected_words <= 3 * report.annotated_examples
+    # these posts are non-toxic, annotated with an empty rationale: every top word is a shortcut
+    assert {post.label for post in posts} == {"non-toxic"}
+    assert report.shortcut_words == report.selected_words
+    assert not (out_dir / "shortcut-discovery-scores.json").exists()  # nothing planted

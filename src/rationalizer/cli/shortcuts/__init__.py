@@ -1,4 +1,5 @@
-"""``rationalizer shortcuts``: which tokens does an unsupervised rationalizer lean on?"""
+"""``rationalizer shortcuts``: which tokens does an unsupervised rationalizer (or, with
+``--model``, a trained classifier) lean on?"""
 
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ def shortcuts_command(
     ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Discover shortcut tokens: selected by an unsupervised rationalizer, not by humans.
+    """Discover shortcut tokens: words a model leans on that humans do not count as evidence.
 
     Trains (or reuses) an unsupervised rationalizer on the training split, runs it on the
     annotated training examples, and reports the words it selects outside the human rationale

@@ -24,7 +24,15 @@ if TYPE_CHECKING:
 #: Options that only discovery by an unsupervised run reads, refused with ``--model``.
 TRAINING_ONLY = ("--labeled-fraction", "--encoder", "--epochs", "--seed", "--reuse", "--config")
 #: Options that only discovery with ``--model`` reads.
-MODEL_ONLY = ("--method", "--split", "--limit", "--rationale", "--batch-size", "--option")
+MODEL_ONLY = (
+    "--method",
+    "--split",
+    "--limit",
+    "--rationale",
+    "--batch-size",
+    "--option",
+    "--label-map",
+)
 
 
 def shortcuts_command(
@@ -150,7 +158,8 @@ def shortcuts_command(
     precision: Annotated[
         str | None,
         typer.Option(
-            help="fp32 | bf16 | fp16 | auto, as for `rationalizer train`. Default: auto.",
+            help="fp32 | bf16 | fp16 | auto, as for `rationalizer train`. Default: auto; fp32 "
+            "with --model.",
             show_default=False,
         ),
     ] = None,
@@ -205,7 +214,7 @@ def shortcuts_command(
         "--option": option or None,
         "--label-map": label_map,
     }
-    wrong = TRAINING_ONLY if model is not None else (*MODEL_ONLY, "--label-map")
+    wrong = TRAINING_ONLY if model is not None else MODEL_ONLY
     misplaced = [name for name in wrong if given[name] is not None]
     if misplaced:
         needs = "discovery by an unsupervised run, not --model" if model else "--model"

@@ -66,7 +66,7 @@ from rationalizer.data import Dataset, load, mask_to_spans
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan, write_results
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics import classification_metrics, evaluate, flatten
-from rationalizer.outputs import RUN_LOCK, OutputLockedError, write_atomic, writing
+from rationalizer.outputs import OutputLockedError, write_atomic, writing
 from rationalizer.provenance import describe
 from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
@@ -90,6 +90,8 @@ RESULTS_DIR = Path("benchmarks/results")
 CELLS_DIR = RESULTS_DIR / "ssr_table_cells"
 REPORT_JSON = RESULTS_DIR / "ssr_table.json"
 REPORT_MD = RESULTS_DIR / "ssr_table.md"
+#: Held while the report is rebuilt from the cells (one writer at a time).
+REPORT_LOCK = "report.lock"
 WALL_FILE = "benchmark-wall.json"
 PREDICTIONS_FILE = "test-predictions.jsonl"
 
@@ -1695,15 +1697,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True)
     command = "python " + shlex.join(["benchmarks/ssr_table.py", *sys.argv[1:]])
     outcome = Outcome()
+    if not args.report_only:
+        outcome = run_benchmark(args, console, command)
     try:
-        with writing(CELLS_DIR, CACHE_DIR / RUN_LOCK):  # one sitting at a time
-            if not args.report_only:
-                outcome = run_benchmark(args, console, command)
+        # Sittings may train side by side (each run directory has its own lock and cell records
+        # are written whole); the report, which reads every cell, has one writer at a time.
+        with writing(REPORT_JSON, CACHE_DIR / REPORT_LOCK):
             report = build_report(CELLS_DIR, CACHE_DIR, command)
             write_json(REPORT_JSON, report)
             REPORT_MD.write_text(render_markdown(report), encoding="utf-8")
     except OutputLockedError as err:
-        console.print(f"[red]{err}", soft_wrap=True)
+        console.print(
+            f"[red]{err}[/]; this sitting's cells are kept: run --report-only once it is done",
+            soft_wrap=True,
+        )
         return 2
     console.print(
         f"ran {len(outcome.ran)}, already done {len(outcome.skipped)}, "

@@ -752,12 +752,17 @@ def test_word_scores_point_towards_the_asked_label(bench):
 
 
 @pytest.mark.slow  # starts another process
-def test_a_second_sitting_is_refused_while_one_runs(bench, tmp_path, monkeypatch, capsys):
+def test_the_report_has_one_writer_at_a_time(bench, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(bench, "ROOT", tmp_path)  # main changes into it
     monkeypatch.setattr(bench, "CELLS_DIR", tmp_path / "cells")
     monkeypatch.setattr(bench, "CACHE_DIR", tmp_path / "cache")
-    with held_elsewhere(tmp_path / "cells", tmp_path / "cache" / ".lock") as other:
+    report = tmp_path / "results" / "ssr_table.json"
+    monkeypatch.setattr(bench, "REPORT_JSON", report)
+    monkeypatch.setattr(bench, "REPORT_MD", report.with_suffix(".md"))
+    with held_elsewhere(report, tmp_path / "cache" / bench.REPORT_LOCK) as other:
         assert bench.main(["--report-only"]) == 2
-    assert f"cells is being written by another process (pid {other.pid}" in capsys.readouterr().err
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache"]
+    err = capsys.readouterr().err
+    assert f"ssr_table.json is being written by another process (pid {other.pid}" in err
+    assert "run --report-only once it is done" in err
+    assert not report.parent.exists()

@@ -152,7 +152,7 @@ def _mutated(**changes) -> dict:
             "classification_scores",
             "expected a probability",
         ),
-        (_mutated(thresholded_scores=[]), "thresholded_scores", "differ from line 1"),
+        (_mutated(thresholded_scores=[]), "thresholded_scores", "is empty"),
         (_mutated(annotation_id="a"), "annotation_id", "duplicate id 'a'"),
         (_mutated(classifcation="neg"), "classifcation", "unknown field"),
         (_mutated(classification=None), "classification", "some records but not others"),
@@ -191,6 +191,26 @@ def test_perturbed_scores_must_name_the_same_labels(tmp_path, dataset):
     with pytest.raises(DataFormatError, match="classification_scores for") as info:
         read_results(_write(tmp_path, [record]), dataset)
     assert info.value.field == "comprehensiveness_classification_scores"
+
+
+def test_empty_thresholded_scores_are_rejected_and_never_written(tmp_path, dataset):
+    record = _good("a", "da", 4, "pos")
+    record["thresholded_scores"] = []
+    with pytest.raises(DataFormatError, match="is empty") as info:
+        read_results(_write(tmp_path, [record]), dataset)
+    assert info.value.line == 1 and info.value.field == "thresholded_scores"
+    written = ResultRecord.single_document(
+        "a",
+        "da",
+        [(0, 1)],
+        [0.9, 0.1, 0.0, 0.0],
+        ("neg", "pos"),
+        [0.2, 0.8],
+        [0.5, 0.5],
+        [0.3, 0.7],
+        [],
+    )
+    assert written.thresholded_scores is None
 
 
 def test_repeated_threshold_is_rejected(tmp_path, dataset):

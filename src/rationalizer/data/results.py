@@ -110,10 +110,12 @@ class ResultRecord:
             classification_scores=scores,
             comprehensiveness_classification_scores=distribution(without_rationale),
             sufficiency_classification_scores=distribution(rationale_only),
+            # No thresholds is no AOPC field, not an empty one (which no reader accepts).
             thresholded_scores=tuple(
                 ThresholdedScores(t, distribution(removed), distribution(kept))
                 for t, removed, kept in thresholded
-            ),
+            )
+            or None,
         )
 
 
@@ -334,6 +336,11 @@ def _check_scores(rec: ResultRecord, labels: set[str], thresholds, first_line: i
                 "sufficiency scores",
             )
         got = _thresholds(rec)
+        if not got:
+            raise error(
+                "thresholded_scores",
+                "is empty: give at least one threshold's scores, or leave the field out",
+            )
         if len(set(got)) != len(got):
             raise error("thresholded_scores", f"repeats a threshold: {got}")
         if got != thresholds:

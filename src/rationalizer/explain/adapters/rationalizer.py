@@ -28,7 +28,12 @@ class RationalizerAdapter(EncodedAdapter):
     The classifier reads the full input (its selector is not used): explaining it asks which
     words the predictor relies on. Removed words are hidden by the model's own keep mechanism
     (``masking = "model"``), the one its rationales were trained through: a GRU sees a zero
-    vector and its max-pool ignores the position, a transformer encoder sees ``[MASK]``.
+    vector and the position's state enters the max-pool as zeros, a transformer encoder sees
+    ``[MASK]``. A predictor trained on short rationales always had such zeros in its pool, so on
+    the full input the first removed word shifts every dimension whose states are all negative
+    by the same amount, whichever word it is: occlusion then gives nearly equal scores to every
+    word (seen on a ``semi`` run on synthetic data), which is the model's response to removal,
+    not noise of the method. Gradient methods do not see that step.
 
     Gradient methods work on the predictor's input embeddings (the GRU's word vectors, or the
     transformer's word-piece embeddings). The baseline of a removed word is what the encoder

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,8 @@ from rationalizer.serve.schemas import ExplainResponse
 
 #: The models on a thread of the test process: for tests about the API rather than the workers.
 IN_PROCESS = WorkerSettings(workers=0)
+#: A bound on the wait for a server that hangs in its startup (a hang, not a timing check).
+STARTUP_LIMIT_S = 120
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +28,39 @@ def served_run(tmp_path_factory) -> Path:
     return train_tiny_run(tmp_path_factory.mktemp("serve") / "synthetic-semi")
 
 
+class _Server(uvicorn.Server):
+    """A uvicorn server that signals ``done_starting`` once its startup ended (or failed)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.done_starting = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.done_starting.set()
+
+
 @contextmanager
 def loopback_server(app: FastAPI) -> Iterator[str]:
-    """``app`` under a real uvicorn server on a free loopback port, in a thread; yields its URL."""
+    """``app`` under a real uvicorn server on a free loopback port, in a thread; yields its URL
+    once the server listens (an event, not a polling loop)."""
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
     port = listening.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    server = _Server(uvicorn.Config(app, log_level="warning"))
+
+    def serve() -> None:
+        try:
+            server.run(sockets=[listening])
+        finally:
+            server.done_starting.set()  # a server that failed before its startup ends too
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
+    server.done_starting.wait(STARTUP_LIMIT_S)
+    assert server.started, "the server did not start"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

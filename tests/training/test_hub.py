@@ -321,3 +321,43 @@ def test_hub_ids_resolve_for_encoder_and_hf_prefix(fake_hub: FakeHub, tmp_path: 
         RationalizerError, match=f"cannot load a sequence classifier from {resolved}"
     ):
         load_adapter("hf:someone/encoder")
+
+
+@pytest.mark.slow  # trains a (tiny) transformer run
+def test_a_local_transformer_encoder_is_bundled_with_the_saved_model(tmp_path: Path) -> None:
+    """A run whose encoder is a local folder is saved with that folder inside it, so the saved
+    model loads and predicts the same once the original folder is gone."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from rationalizer.data.pretrained import minilm_path
+
+    folder = tmp_path / "tiny-bert"
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    run = tmp_path / "run"
+    rationalizer.train(
+        run,
+        console=Console(file=io.StringIO()),
+        dataset="synthetic",
+        method="semi",
+        encoder=str(folder),
+        max_train_examples=24,
+        max_length=32,
+        epochs=1,
+        batch_size=8,
+    )
+    model = Rationalizer.load(run)
+    saved = model.save_pretrained(tmp_path / "saved")
+    assert (saved / "encoder" / "config.json").is_file()
+    folder.rename(tmp_path / "moved-away")
+    _same_predictions(model, Rationalizer.from_pretrained(saved))

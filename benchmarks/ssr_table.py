@@ -1400,13 +1400,20 @@ def _dataset_markdown(name: str, data: Mapping, seeds: int) -> list[str]:
 
 
 def switched_markdown(switched: Mapping[str, Sequence[Mapping]]) -> list[str]:
-    """The settings the code switched at run time (by row label), seed by seed."""
-    lines = [
-        f"- {label}, seed {o['seed']}: `{o['setting']}` {o['requested']} → {o['used']} "
-        f"({o['reason']})"
-        for label, overrides in switched.items()
-        for o in overrides
-    ]
+    """The settings the code switched at run time: one line per switch, naming the rows and
+    seeds it happened in (the same switch in every cell is one line, not one per cell)."""
+    where: dict[tuple[str, str, str, str], dict[str, list[int]]] = {}
+    for label, overrides in switched.items():
+        for o in overrides:
+            key = (o["setting"], str(o["requested"]), str(o["used"]), o["reason"])
+            where.setdefault(key, {}).setdefault(label, []).append(o["seed"])
+    lines = []
+    for (setting, requested, used, reason), rows in where.items():
+        cells = "; ".join(
+            f"{label} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))})"
+            for label, seeds in rows.items()
+        )
+        lines.append(f"- `{setting}` {requested} → {used} ({reason}): {cells}")
     return ["", "Settings the code switched at run time:", "", *lines] if lines else []
 
 

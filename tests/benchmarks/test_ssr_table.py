@@ -429,8 +429,8 @@ def test_settings_the_code_switched_at_run_time_are_listed(bench, dirs):
     assert row["switched"] == [{"seed": 1} | overrides[1]]  # a default filled in is not listed
     markdown = bench.render_markdown(report)
     assert (
-        "- SSR_virt, seed 1: `shortcut_weight` 0.1 → 0.0 (no annotated example has a shortcut "
-        "word)" in markdown
+        "- `shortcut_weight` 0.1 → 0.0 (no annotated example has a shortcut word): "
+        "SSR_virt (seed 1)" in markdown
     )
 
 
@@ -766,3 +766,19 @@ def test_the_report_has_one_writer_at_a_time(bench, tmp_path, monkeypatch, capsy
     assert f"ssr_table.json is being written by another process (pid {other.pid}" in err
     assert "run --report-only once it is done" in err
     assert not report.parent.exists()
+
+
+def test_a_switch_made_in_many_cells_is_one_line(bench):
+    auto = {"setting": "precision", "requested": "auto", "used": "fp32", "reason": "a GRU"}
+    length = {"setting": "max_length", "requested": None, "used": 512, "reason": "the model's"}
+    switched = {
+        "semi": [auto | {"seed": 1}, auto | {"seed": 0}],
+        "FR": [auto | {"seed": 2}, length | {"seed": 2}],
+    }
+    lines = bench.switched_markdown(switched)
+    assert lines[:3] == ["", "Settings the code switched at run time:", ""]
+    assert lines[3:] == [
+        "- `precision` auto → fp32 (a GRU): semi (seeds 0, 1); FR (seed 2)",
+        "- `max_length` None → 512 (the model's): FR (seed 2)",
+    ]
+    assert bench.switched_markdown({}) == []

@@ -17,11 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.browser.chromium import CHROMEDRIVER, CHROMIUM, start_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS_ENV = "RATIONALIZER_SCREENSHOTS"
-WINDOW_SIZE = (1280, 900)
 
 
 @pytest.fixture(scope="session")
@@ -35,15 +33,7 @@ def chromium() -> Iterator:
             f"headless Chromium not installed ({', '.join(missing)} missing): "
             "apt-get install chromium chromium-driver"
         )
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    width, height = WINDOW_SIZE
-    # --no-sandbox: Chromium's sandbox cannot start as root, as in CI containers.
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument(f"--window-size={width},{height}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = start_chromium(webdriver, Service)
     yield driver
     driver.quit()
 

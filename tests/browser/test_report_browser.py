@@ -1,28 +1,28 @@
-"""The report in headless Chromium: 2,000 real movie reviews load fast with no console error,
-highlights are those of the results file, and filters, sorting, search and paging work."""
+"""The report in headless Chromium: 2,000 real movie reviews load with no console error,
+highlights are those of the results file, and filters, sorting, search and paging work. How
+fast they load and answer is measured by ``benchmarks/report_browser.py``, not here."""
 
 from __future__ import annotations
 
 import json
-import re
-import time
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from tests.browser.movie_report import (
+    TIMED_CHANGE,
+    TIMED_SEARCH,
+    all_movie_reviews,
+    occurrences,
+    write_movie_report,
+)
 from tests.report.sample_inputs import write_pseudo_results
 
-from rationalizer.data import Dataset, Document, Evidence, Example, Span, load, merge_spans
+from rationalizer.data import Dataset, Document, Evidence, Example, Span, merge_spans
 from rationalizer.report import load_inputs, write_report
 from rationalizer.report.render import HEADLINE_KEYS
-from rationalizer.training.shortcuts import ShortcutReport, build_report
+from rationalizer.training.shortcuts import ShortcutReport
 
-#: Limits a user notices (Nielsen, "Response times: the 3 important limits"): an action
-#: answered within 1 s keeps the flow of thought, a page within 10 s keeps the attention.
-INTERACTION_LIMIT_MS = 1_000
-LOAD_LIMIT_MS = 10_000
-#: Shortcut phrases planted into the shortcut report (counted where they occur in the reviews).
-PHRASES = ("special effects", "waste of time", "oscar", "the worst")
 COLLECT_PAGE = """
 return Array.from(document.querySelectorAll("#example-list article.example")).map((a) => ({
   id: a.dataset.id,
@@ -33,47 +33,6 @@ return Array.from(document.querySelectorAll("#example-list article.example")).ma
       (e) => [Number(e.dataset.start), Number(e.dataset.end)])])),
 }));
 """
-TIMED_CHANGE = """
-const [id, value] = arguments;
-const started = performance.now();
-const control = document.getElementById(id);
-control.value = value;
-control.dispatchEvent(new Event("change", {bubbles: true}));
-document.body.getBoundingClientRect();  // lay the new page out before the clock stops
-return performance.now() - started;
-"""
-
-TIMED_SEARCH = """
-const [text, done] = arguments;
-const info = document.querySelector(".page-info");
-const search = document.getElementById("search");
-const started = performance.now();
-new MutationObserver((changes, observer) => {
-  observer.disconnect();
-  done(performance.now() - started);
-}).observe(info, {childList: true, characterData: true, subtree: true});
-search.value = text;
-search.dispatchEvent(new Event("input", {bubbles: true}));
-"""
-
-
-def all_movie_reviews() -> Dataset:
-    """All 2,000 reviews: ERASER's three splits together."""
-    examples = [ex for split in ("train", "validation", "test") for ex in load("movies", split)]
-    return Dataset("movies", "all", tuple(examples), ("NEG", "POS"))
-
-
-def occurrences(tokens: tuple[str, ...], phrases) -> list[tuple[int, int]]:
-    """Where any of ``phrases`` occurs as whole words in any case, merged: found by a regular
-    expression on the text (a lookahead, so overlapping occurrences count too)."""
-    text = " ".join(tokens).lower()
-    found = [
-        Span(start, start + len(phrase.split()))
-        for phrase in phrases
-        for match in re.finditer(rf"(?=(?<!\S){re.escape(phrase)}(?!\S))", text)
-        for start in [text.count(" ", 0, match.start())]
-    ]
-    return [(s.start, s.end) for s in merge_spans(found)]
 
 
 def merged(pairs) -> list[tuple[int, int]]:
@@ -90,24 +49,7 @@ def reviews() -> Dataset:
 @pytest.fixture(scope="module")
 def movie_report(reviews, tmp_path_factory):
     """The report of pseudo-predictions for all reviews plus a shortcut report of PHRASES."""
-    folder = tmp_path_factory.mktemp("movie-report")
-    results = write_pseudo_results(folder / "predictions.jsonl", reviews)
-    annotated = [ex for ex in reviews if ex.is_annotated]
-    masks = {}
-    for example in annotated:
-        mask = [0] * len(example.document)
-        for start, end in occurrences(example.document.tokens, PHRASES):
-            mask[start:end] = [1] * (end - start)
-        masks[example.id] = mask
-    shortcuts = build_report(annotated, masks, reviews.labels).save_json(folder / "shortcuts.json")
-    started = time.perf_counter()
-    page = write_report(load_inputs([results, shortcuts], dataset=reviews), folder / "report.html")
-    seconds = time.perf_counter() - started
-    print(
-        f"\nreport of {len(reviews):,} movie reviews: {page.stat().st_size / 1e6:.1f} MB, "
-        f"built in {seconds:.1f} s"
-    )
-    return page, results, shortcuts
+    return write_movie_report(reviews, tmp_path_factory.mktemp("movie-report"))
 
 
 @pytest.fixture(scope="module")
@@ -168,25 +110,12 @@ def check_cards(cards: list[dict], expected: dict) -> None:
             assert merged(card["layers"][layer]) == want[layer], (card["id"], layer)
 
 
-def test_two_thousand_reviews_load_fast_without_console_errors(
+def test_two_thousand_reviews_load_without_console_errors(
     browser, movie_report, console_errors, screenshot
 ):
-    started = time.perf_counter()
+    """How fast is ``benchmarks/report_browser.py``'s concern; this checks what loads."""
     browser.get(movie_report[0].as_uri())
-    wall_ms = (time.perf_counter() - started) * 1000
-    navigation = browser.execute_script(
-        "return performance.getEntriesByType('navigation')[0].toJSON()"
-    )
-    timings = browser.execute_script("return window.reportTimings")
-    print(
-        f"\npage load: {navigation['loadEventEnd']:.0f} ms to the load event "
-        f"({wall_ms:.0f} ms as WebDriver waited); example data parsed in "
-        f"{timings['parseMs']:.0f} ms, first page rendered {timings['firstRenderMs']:.0f} ms "
-        f"after the browser script started"
-    )
-    assert timings["examples"] == 2_000
-    assert navigation["loadEventEnd"] < LOAD_LIMIT_MS
-    assert timings["firstRenderMs"] < INTERACTION_LIMIT_MS
+    assert browser.execute_script("return window.reportTimings")["examples"] == 2_000
     assert console_errors() == []
     # the headline opens the page: one row per results file, a number in every column
     [row] = browser.find_elements(By.CSS_SELECTOR, "#headline tbody tr")
@@ -218,19 +147,18 @@ def test_highlights_are_those_of_the_results_file(page, expected, screenshot):
 
 
 def test_filters_sorting_search_and_paging(page, expected):
-    timings = {}
-    timings["incorrect"] = page.execute_script(TIMED_CHANGE, "outcome", "incorrect")
+    page.execute_script(TIMED_CHANGE, "outcome", "incorrect")
     incorrect = [c for c in expected.values() if c["predicted"] != c["label"]]
     assert f"of {len(incorrect):,} matching" in page_info(page)
     assert all(card["incorrect"] for card in shown(page))
 
-    timings["gold pos"] = page.execute_script(TIMED_CHANGE, "gold-label", "POS")
+    page.execute_script(TIMED_CHANGE, "gold-label", "POS")
     wrong_pos = [c for c in incorrect if c["label"] == "POS"]
     assert f"of {len(wrong_pos):,} matching" in page_info(page)
 
     page.execute_script(TIMED_CHANGE, "outcome", "all")
     page.execute_script(TIMED_CHANGE, "gold-label", "")
-    timings["worst F1"] = page.execute_script(TIMED_CHANGE, "order", "worst-f1")
+    page.execute_script(TIMED_CHANGE, "order", "worst-f1")
     ranked = sorted(
         (c for c in expected.values() if c["f1"] is not None),
         key=lambda c: (c["f1"], c["index"]),
@@ -238,19 +166,14 @@ def test_filters_sorting_search_and_paging(page, expected):
     ids = {c["index"]: i for i, c in expected.items()}
     assert [c["id"] for c in shown(page)] == [ids[c["index"]] for c in ranked[:10]]
 
-    timings["100 per page"] = page.execute_script(TIMED_CHANGE, "page-size", "100")
+    page.execute_script(TIMED_CHANGE, "page-size", "100")
     assert len(shown(page)) == 100
     page.execute_script(TIMED_CHANGE, "page-size", "10")
     page.execute_script(TIMED_CHANGE, "order", "dataset")
 
-    timings["search, after its 150 ms pause"] = page.execute_async_script(
-        TIMED_SEARCH, "waste of time"
-    )
+    page.execute_async_script(TIMED_SEARCH, "waste of time")
     matching = [c for c in expected.values() if "waste of time" in c["text"]]
     assert f"of {len(matching):,} matching" in page_info(page)
-
-    print("\n" + ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items()))
-    assert max(timings.values()) < INTERACTION_LIMIT_MS
 
 
 def test_markup_in_the_data_is_shown_as_text(browser, console_errors, tmp_path):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+from rationalizer.errors import RationalizerError
 
 if TYPE_CHECKING:
     from rationalizer.data import Dataset
@@ -100,3 +103,20 @@ def reflow_help(app: typer.Typer) -> None:
     for command in app.registered_commands:
         if command.help is None and command.callback is not None and command.callback.__doc__:
             command.help = reflow(command.callback.__doc__)
+
+
+def explainer_options(items: list[str] | None, batch_size: int | None) -> dict[str, Any]:
+    """An explainer's ``--option KEY=VALUE`` pairs (a value is read as JSON when it parses, else
+    as text), with ``--batch-size`` as its ``batch_size``."""
+    options: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RationalizerError(f"--option {item!r}: write KEY=VALUE, e.g. n_steps=32")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    if batch_size is not None and options.setdefault("batch_size", batch_size) != batch_size:
+        raise RationalizerError("give the batch size once: --batch-size or --option batch_size")
+    return options

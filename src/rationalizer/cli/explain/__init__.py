@@ -17,6 +17,7 @@ from rationalizer.cli._common import (
     LabelMapOption,
     console,
     evaluate_hint,
+    explainer_options,
     labels_matched,
     process_console,
 )
@@ -195,10 +196,7 @@ def explain_command(
         raise RationalizerError("give either --text or --dataset")
     if checked_format(figure_format) and as_json:
         raise RationalizerError("give one output: --json or --format")
-    options = parse_options(option or [])
-    if batch_size is not None and options.setdefault("batch_size", batch_size) != batch_size:
-        raise RationalizerError("give the batch size once: --batch-size or --option batch_size")
-    explainer = get_explainer(method)(rule=rationale, **options)
+    explainer = get_explainer(method)(rule=rationale, **explainer_options(option, batch_size))
     from rationalizer.explain.adapters import load_adapter
 
     if masking is not None and not model.startswith("hf:"):
@@ -284,20 +282,6 @@ def load_split(adapter, dataset: str, split: str, limit, data_dir, label_map) ->
 
     data = labels_matched(load(dataset, split, data_dir), adapter.labels, label_map)
     return data if limit is None else replace(data, examples=data.examples[:limit])
-
-
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings to options; a value is read as JSON when it parses, else as text."""
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise RationalizerError(f"--option {item!r}: write KEY=VALUE, e.g. n_steps=32")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
 
 
 def methods_table(explainers: dict) -> Table:

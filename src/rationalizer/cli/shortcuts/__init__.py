@@ -13,6 +13,7 @@ from rationalizer.cli._common import (
     DeviceOption,
     LabelMapOption,
     console,
+    explainer_options,
     labels_matched,
     process_console,
 )
@@ -228,7 +229,7 @@ def shortcuts_command(
             split=split or "test",
             limit=limit,
             rationale=rationale,
-            options=parse_explainer_options(option, batch_size),
+            options=explainer_options(option, batch_size),
             min_skew=min_skew or 0.0,
             rank_by=rank_by,
             loading={"device": device, "precision": precision},
@@ -290,16 +291,6 @@ def run_discovery(
         distributed.resolve_device(settings.device)  # refused before any data is loaded
         found = discover_shortcuts(settings, out, process_console(), rank_by=rank_by)
     return found if context.is_main else None
-
-
-def parse_explainer_options(option: list[str] | None, batch_size: int | None) -> dict[str, Any]:
-    """The explainer's ``--option KEY=VALUE`` pairs, with ``--batch-size`` as its batch_size."""
-    from rationalizer.cli.explain import parse_options
-
-    options = parse_options(option or [])
-    if batch_size is not None and options.setdefault("batch_size", batch_size) != batch_size:
-        raise RationalizerError("give the batch size once: --batch-size or --option batch_size")
-    return options
 
 
 def posthoc_discovery(

@@ -82,7 +82,7 @@ from rationalizer.explain.methods.greedy import at_least, search_units
 from rationalizer.explain.search import classifier_scorer, exhaustive_search
 from rationalizer.metrics import evaluate, flatten
 from rationalizer.provenance import describe
-from rationalizer.training.api import Rationalizer
+from rationalizer.training.inference import Rationalizer
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parent.parent

@@ -36,9 +36,9 @@ from rationalizer._environment import benchmark_provenance, code_text, machine_i
 from rationalizer.data import load
 from rationalizer.distributed import resolve_device
 from rationalizer.metrics import evaluate, flatten
-from rationalizer.training.api import Rationalizer
 from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import train_run
+from rationalizer.training.inference import Rationalizer
+from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
 
 ROOT = Path(__file__).resolve().parent

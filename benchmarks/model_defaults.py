@@ -44,7 +44,7 @@ from rationalizer._environment import (
     same_code,
 )
 from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import train_run
+from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
 
 ROOT = Path(__file__).resolve().parent

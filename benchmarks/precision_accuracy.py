@@ -26,7 +26,7 @@ import torch
 from rich.console import Console
 
 from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import train_run
+from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
 
 # The sibling benchmark whose speed numbers this one completes; it states its runs alike.

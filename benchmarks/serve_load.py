@@ -49,8 +49,8 @@ from rationalizer._environment import benchmark_provenance, code_text, machine_i
 from rationalizer.data import load
 from rationalizer.serve import ServeLimits, WorkerSettings
 from rationalizer.serve.app import serve
-from rationalizer.training.api import train
 from rationalizer.training.checkpoint import load_checkpoint
+from rationalizer.training.run import train
 
 SCRIPT = Path(__file__).resolve()
 RESULTS = SCRIPT.parent / "results"

@@ -56,7 +56,7 @@ import ssr_table as table
 from rationalizer._environment import benchmark_provenance, code_text
 from rationalizer.errors import RationalizerError
 from rationalizer.training.config import TrainConfig
-from rationalizer.training.discovery import train_run
+from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
 
 SCRIPT = Path(__file__).resolve()

@@ -68,16 +68,16 @@ from rationalizer.errors import RationalizerError
 from rationalizer.metrics import classification_metrics, evaluate, flatten
 from rationalizer.outputs import OutputLockedError, write_atomic, writing
 from rationalizer.provenance import describe
-from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import (
     DISCOVERY_DIR,
     DISCOVERY_METHOD,
     discover_shortcuts,
-    train_run,
 )
 from rationalizer.training.discovery import REPORT_JSON as SHORTCUTS_JSON
+from rationalizer.training.inference import Rationalizer
+from rationalizer.training.run import train_run
 from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
 

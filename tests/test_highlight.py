@@ -21,7 +21,7 @@ from rationalizer.highlight import (
     latex_escape,
     stylesheet,
 )
-from rationalizer.training.api import Prediction
+from rationalizer.training.inference import Prediction
 
 SVG = "{http://www.w3.org/2000/svg}"
 #: words that are markup, entities and LaTeX commands: they must come out as text

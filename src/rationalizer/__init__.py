@@ -34,15 +34,16 @@ from rationalizer.metrics import evaluate
 __version__ = "0.1.0"
 
 _TRAINING_API = {
-    "train": "rationalizer.training.api",
-    "Rationalizer": "rationalizer.training.api",
-    "Prediction": "rationalizer.training.api",
+    "train": "rationalizer.training.run",
+    "Rationalizer": "rationalizer.training.inference",
+    "Prediction": "rationalizer.training.inference",
     "discover_shortcuts": "rationalizer.training.discovery",
 }
 
 if TYPE_CHECKING:
-    from rationalizer.training.api import Prediction, Rationalizer, train
     from rationalizer.training.discovery import discover_shortcuts
+    from rationalizer.training.inference import Prediction, Rationalizer
+    from rationalizer.training.run import train
 
 
 def __getattr__(name: str):

@@ -16,7 +16,7 @@ from tests.cli.conftest import TINY_TOML
 from rationalizer.data import load
 from rationalizer.errors import RationalizerError
 from rationalizer.explain.adapters import load_adapter
-from rationalizer.training.api import Rationalizer
+from rationalizer.training.inference import Rationalizer
 
 #: The longest a two-process command may take before it counts as a hang.
 HANG_SECONDS = 240

@@ -19,7 +19,7 @@ from tests.cli.faults import failing_writes, held_elsewhere
 from rationalizer.data import load, write_results
 from rationalizer.errors import RationalizerError
 from rationalizer.outputs import OutputLockedError
-from rationalizer.training.api import Rationalizer
+from rationalizer.training.inference import Rationalizer
 
 FAULTS = Path(__file__).with_name("faults.py")
 ROOT = Path(__file__).resolve().parents[2]

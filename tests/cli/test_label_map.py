@@ -17,7 +17,7 @@ from rationalizer.errors import RationalizerError
 from rationalizer.explain import explain_dataset, get_explainer
 from rationalizer.explain.adapters import RationalizerAdapter
 from rationalizer.metrics import evaluate
-from rationalizer.training.api import Rationalizer
+from rationalizer.training.inference import Rationalizer
 
 EXAMPLES = 6
 #: the tiny run's labels (neg, pos) as other datasets spell them

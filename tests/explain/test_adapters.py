@@ -20,8 +20,8 @@ from rationalizer.explain.adapters import (
     load_adapter,
 )
 from rationalizer.models import ModelConfig, RationalizerModel
-from rationalizer.training.api import Rationalizer
 from rationalizer.training.config import TrainConfig
+from rationalizer.training.inference import Rationalizer
 
 #: a HateXplain post with words that split into several subwords ("retarded", "lol")
 HATEXPLAIN_ID = "1252707503441313794_twitter"

@@ -23,7 +23,7 @@ def synthetic_test() -> Dataset:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A real run directory: SSR on 96 synthetic reviews, 2 epochs, with its shortcut report."""
-    from rationalizer.training.api import train
+    from rationalizer.training.run import train
 
     out = tmp_path_factory.mktemp("report-inputs") / "ssr"
     train(
@@ -45,7 +45,7 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def results_file(tiny_run, synthetic_test) -> Path:
     """The tiny run's predictions on the synthetic test split (rationalizer predict's output)."""
-    from rationalizer.training.api import Rationalizer
+    from rationalizer.training.inference import Rationalizer
 
     path = tiny_run.parent / "predictions.jsonl"
     write_results(path, Rationalizer.load(tiny_run).predict_dataset(synthetic_test))

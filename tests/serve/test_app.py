@@ -15,7 +15,7 @@ from rationalizer.errors import RationalizerError
 from rationalizer.explain import get_explainer, list_explainers
 from rationalizer.explain.adapters import RationalizerAdapter
 from rationalizer.serve import ServeLimits, WorkerSettings, create_app
-from rationalizer.training.api import Rationalizer
+from rationalizer.training.inference import Rationalizer
 
 TEXT = "a wonderful and moving film , though the ending felt dull at the odeon"
 

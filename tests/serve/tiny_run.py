@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rationalizer.training.api import train
+from rationalizer.training.run import train
 
 
 def train_tiny_run(out: Path) -> Path:

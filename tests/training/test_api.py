@@ -19,8 +19,8 @@ from rationalizer.data.tokenization import collate
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics import evaluate
 from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
-from rationalizer.training.api import Rationalizer
 from rationalizer.training.config import TrainConfig
+from rationalizer.training.inference import Rationalizer
 from rationalizer.training.trainer import Trainer, limit_examples
 
 TEXTS = [

@@ -14,15 +14,15 @@ from rationalizer.data import load, spans_to_mask
 from rationalizer.data.synthetic import PLANTED_SHORTCUTS
 from rationalizer.errors import RationalizerError
 from rationalizer.provenance import code_provenance
-from rationalizer.training.api import Rationalizer
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.config import GRU_LEARNING_RATE, TrainConfig
 from rationalizer.training.discovery import (
     DISCOVERY_METHOD,
     discover_shortcuts,
-    train_run,
     unsupervised_config,
 )
+from rationalizer.training.inference import Rationalizer
+from rationalizer.training.run import train_run
 from rationalizer.training.shortcuts import READING_DEPTH, ShortcutReport, word_label_skew
 from rationalizer.training.trainer import limit_examples
 

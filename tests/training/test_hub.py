@@ -21,7 +21,7 @@ import rationalizer
 from rationalizer.data.pretrained import resolve_model_path
 from rationalizer.errors import RationalizerError
 from rationalizer.explain.adapters import load_adapter
-from rationalizer.training.api import Rationalizer
+from rationalizer.training.inference import Rationalizer
 
 TEXTS = ["a truly wonderful and moving film", "dull , boring and far too long"]
 

@@ -16,10 +16,10 @@ from rich.console import Console
 import rationalizer
 from rationalizer.data import Dataset, Span, load, spans_to_mask
 from rationalizer.errors import RationalizerError
-from rationalizer.training.api import Rationalizer
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
+from rationalizer.training.inference import Rationalizer
 from rationalizer.training.methods import available_methods, get_method_class
 from rationalizer.training.shortcuts import shortcut_masks
 from rationalizer.training.trainer import Trainer, limit_examples

@@ -50,7 +50,7 @@ def top_fraction(
     least one.
 
     The fraction is of the words the model sees (truncation dropped the others), as in
-    :meth:`~rationalizer.training.api.Rationalizer.predict_dataset`, so the scores of a
+    :meth:`~rationalizer.training.inference.Rationalizer.predict_dataset`, so the scores of a
     rationalizer and of a post-hoc method on it are comparable. Unlike a
     :class:`~rationalizer.explain.RationaleRule`, words are taken whatever the sign of their
     score, as ERASER's AOPC does. Ties go to the earlier word; NaN scores come last.

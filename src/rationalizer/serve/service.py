@@ -19,7 +19,7 @@ from rationalizer.serve.schemas import (
 if TYPE_CHECKING:
     from rationalizer.explain.adapters import EncodedAdapter
     from rationalizer.explain.base import Explainer
-    from rationalizer.training.api import Rationalizer
+    from rationalizer.training.inference import Rationalizer
     from rationalizer.training.precision import Precision
 
 logger = logging.getLogger("rationalizer.serve")
@@ -79,7 +79,7 @@ class ExplainService:
 
         from rationalizer.explain import list_explainers
         from rationalizer.explain.adapters import HF_PREFIX, RationalizerAdapter, load_adapter
-        from rationalizer.training.api import Rationalizer
+        from rationalizer.training.inference import Rationalizer
 
         list_explainers()  # imports the methods now rather than during the first request
         run_name = Path(run).resolve().name

@@ -1,4 +1,4 @@
-"""Runs that need other runs: shortcut discovery, and the training entry point built on it.
+"""Shortcut discovery: the run SSR needs before it trains, and the shortcuts it finds.
 
 SSR needs shortcut masks before it can train: an unsupervised rationalizer (the RNP objective,
 with FR's shared encoder) is trained on the training split, run on the annotated examples, and
@@ -31,6 +31,7 @@ from rationalizer.provenance import code_provenance
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
+from rationalizer.training.inference import Rationalizer
 from rationalizer.training.shortcuts import (
     RankBy,
     ShortcutReport,
@@ -39,7 +40,7 @@ from rationalizer.training.shortcuts import (
     shortcut_masks,
     skew_filter,
 )
-from rationalizer.training.trainer import SUMMARY_FILE, Trainer, TrainResult, limit_examples
+from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
 
 DISCOVERY_DIR = "shortcut-discovery"
 #: The unsupervised method that discovers shortcuts. FR rather than RNP: it shares its encoder
@@ -115,8 +116,6 @@ def discover_shortcuts(
     ``rank_by`` orders the report (and the planted-shortcut scores); the masks do not depend
     on it.
     """
-    from rationalizer.training.api import Rationalizer
-
     train = train or limit_examples(load(config.dataset, "train", config.data_dir), config)
     run_dir = Path(config.shortcut_run) if config.shortcut_run else out / DISCOVERY_DIR
     ensure_unsupervised_run(config, run_dir, console, train)
@@ -239,16 +238,3 @@ def planted_shortcuts(dataset: str) -> dict[str, str] | None:
     from rationalizer.data.synthetic import PLANTED_SHORTCUTS
 
     return dict(PLANTED_SHORTCUTS)
-
-
-def train_run(config: TrainConfig, out: Path, console: Console | None = None) -> TrainResult:
-    """Train ``config`` into ``out``, discovering shortcuts first for SSR methods."""
-    from rationalizer.training.methods import get_method_class
-
-    console = console or Console(stderr=True)
-    train = limit_examples(load(config.dataset, "train", config.data_dir), config)
-    masks = None
-    with distributed.run_dir_lock(out):  # from discovery on: it writes its report into ``out``
-        if get_method_class(config.method).needs_shortcuts:
-            masks = discover_shortcuts(config, out, console, train).masks
-        return Trainer(config, out, shortcut_masks=masks, console=console, train=train).fit()

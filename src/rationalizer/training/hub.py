@@ -29,7 +29,7 @@ from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import SUMMARY_FILE
 
 if TYPE_CHECKING:
-    from rationalizer.training.api import Rationalizer
+    from rationalizer.training.inference import Rationalizer
 
 CARD_FILE = "README.md"
 EVALUATION_FILE = "evaluation.json"

@@ -20,7 +20,7 @@ from rationalizer.cli._common import (
 from rationalizer.data import Dataset, load
 
 if TYPE_CHECKING:
-    from rationalizer.training.api import Rationalizer
+    from rationalizer.training.inference import Rationalizer
 
 
 def predict_command(
@@ -64,7 +64,7 @@ def predict_command(
     """
     # Imported here: `--help` need not load torch.
     from rationalizer import distributed
-    from rationalizer.training.api import Rationalizer
+    from rationalizer.training.inference import Rationalizer
 
     with distributed.session(device) as context, distributed.output_lock(out):
         distributed.resolve_device(device)  # an error that names --device

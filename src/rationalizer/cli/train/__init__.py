@@ -169,7 +169,7 @@ def train_command(
     # Imported here so that `--help` does not pay for torch.
     from rationalizer import distributed
     from rationalizer.training.config import TrainConfig
-    from rationalizer.training.discovery import train_run
+    from rationalizer.training.run import train_run
 
     settings = TrainConfig.from_file(config) if config else TrainConfig()
     settings = settings.with_overrides(

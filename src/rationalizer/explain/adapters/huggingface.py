@@ -99,7 +99,7 @@ class HFClassifierAdapter(EncodedAdapter):
         from transformers import AutoModelForSequenceClassification
 
         from rationalizer.distributed import resolve_device
-        from rationalizer.training.api import checked_precision
+        from rationalizer.training.inference import checked_precision
 
         target = resolve_device(device, flag="device")
         dtype = autocast_dtype(checked_precision(precision or "fp32"), target, "transformer")

@@ -16,14 +16,14 @@ from rationalizer.explain.adapters.base import Instance, keep_everything
 from rationalizer.explain.adapters.encoded import EncodedAdapter, padded_position_keep
 from rationalizer.explain.base import Capability
 from rationalizer.models.encoders import GRUEncoder
-from rationalizer.training.api import Rationalizer
 from rationalizer.training.checkpoint import save_checkpoint
+from rationalizer.training.inference import Rationalizer
 from rationalizer.training.methods import keep_mask
 from rationalizer.training.precision import Precision
 
 
 class RationalizerAdapter(EncodedAdapter):
-    """The predictor of a :class:`~rationalizer.training.api.Rationalizer` as a classifier.
+    """The predictor of a :class:`~rationalizer.training.inference.Rationalizer` as a classifier.
 
     The classifier reads the full input (its selector is not used): explaining it asks which
     words the predictor relies on. Removed words are hidden by the model's own keep mechanism

@@ -1,7 +1,6 @@
-"""The Python API that mirrors the CLI: ``train``, ``discover`` and a loaded ``Rationalizer``.
+"""A trained run as a Python object: :class:`Rationalizer` loads it, predicts texts and writes
+ERASER records of datasets; :class:`Prediction` is one text's label and rationale.
 
-import rationalizer
-result = rationalizer.train(dataset="movies", method="ssr-unif", out="runs/movies-ssr")
 model = rationalizer.Rationalizer.load("runs/movies-ssr")
 model.predict(["a gripping , beautifully acted film ."])[0].rationale
 """
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
 
 from rationalizer import distributed
 from rationalizer.data import Dataset, Document, Example, Span, mask_to_spans
@@ -35,7 +33,7 @@ from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.methods import keep_mask
 from rationalizer.training.precision import PRECISIONS, Precision, autocast_dtype
-from rationalizer.training.trainer import TrainResult, iter_model, run_model
+from rationalizer.training.trainer import iter_model, run_model
 
 
 @dataclass(frozen=True)
@@ -342,13 +340,3 @@ def checked_precision(precision: str) -> Precision:
     if precision not in PRECISIONS:
         raise RationalizerError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     return precision  # type: ignore[return-value]
-
-
-def train(out: str | Path, console: Console | None = None, **settings) -> TrainResult:
-    """Train a rationalizer (``settings`` are :class:`TrainConfig` fields) into ``out``; under
-    torchrun, on every process of the launch (see :mod:`rationalizer.distributed`)."""
-    from rationalizer.training.discovery import train_run
-
-    config = TrainConfig(**settings)
-    with distributed.session(config.device):
-        return train_run(config, Path(out), console=console)

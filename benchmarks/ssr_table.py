@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import statistics
@@ -66,6 +65,7 @@ from rationalizer.data import Dataset, load, mask_to_spans
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan, write_results
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics import classification_metrics, evaluate, flatten
+from rationalizer.metrics.ranking import top_fraction_words
 from rationalizer.outputs import OutputLockedError, write_atomic, writing
 from rationalizer.provenance import describe
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
@@ -694,14 +694,6 @@ def machine() -> dict:
 
 
 # ----------------------------------------------------------------------------- references
-def top_fraction_mask(scores: np.ndarray, fraction: float) -> np.ndarray:
-    """Boolean mask of the ``ceil(fraction × n)`` highest scores; earlier positions win ties."""
-    count = math.ceil(fraction * len(scores))
-    mask = np.zeros(len(scores), dtype=bool)
-    mask[np.argsort(-scores, kind="stable")[:count]] = True
-    return mask
-
-
 def gold_density(dataset: Dataset) -> float:
     """Share of rationale words among the words of the examples that have a rationale."""
     annotated = dataset.annotated()
@@ -807,7 +799,7 @@ def compute_references(dataset: str, cache_dir: Path) -> dict:
 
     def top_words(fraction: float) -> dict:
         masks = [
-            top_fraction_mask(features.word_scores(model, ex.document.tokens, label), fraction)
+            top_fraction_words(features.word_scores(model, ex.document.tokens, label), fraction)
             for ex, label in zip(test, predicted, strict=True)
         ]
         return {"fraction": fraction, "test": test_metrics(_scored(test, masks))}

@@ -12,7 +12,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from rich.console import Console
 from sklearn.linear_model import LogisticRegression
@@ -718,15 +717,6 @@ def test_targets_compare_ssr_with_semi_and_the_full_text_model(bench):
 
 
 # ----------------------------------------------------------------------------- references
-def test_top_fraction_mask(bench):
-    scores = np.array([0.1, 0.5, 0.5, -1.0, 0.3])
-    assert bench.top_fraction_mask(scores, 0.4).tolist() == [False, True, True, False, False]
-    # ceil(0.5 × 5) = 3 words
-    assert bench.top_fraction_mask(scores, 0.5).tolist() == [False, True, True, False, True]
-    # ties: earlier positions first; ceil(0.34 × 3) = 2
-    assert bench.top_fraction_mask(np.ones(3), 0.34).tolist() == [True, True, False]
-
-
 def test_word_scores_point_towards_the_asked_label(bench):
     def example(i: int, words: str, label: str) -> Example:
         return Example(f"e{i}", (Document(f"d{i}", tuple(words.split())),), label)

@@ -20,7 +20,6 @@ from rationalizer.explain.faithfulness import (
     measure,
     measure_all,
     measure_explanation,
-    top_fraction,
 )
 from rationalizer.metrics import evaluate
 
@@ -149,25 +148,6 @@ def prediction_mask(prediction) -> np.ndarray:
     for span in prediction.rationale:
         mask[span.start : span.end] = 1
     return mask
-
-
-def test_top_fraction_ranks_seen_words_by_score(rationalizer_adapter):
-    words = [f"w{i}" for i in range(200)]  # 128 seen by the model, 72 truncated
-    instance = rationalizer_adapter.prepare(words)
-    seen = instance.encoding.num_words
-    scores = np.full(200, -1.0)
-    scores[seen:] = 5.0  # never chosen: the model does not see these words
-    scores[[3, 7, 9]] = [2.0, 3.0, 2.0]
-    scores[10] = np.nan
-    mask = top_fraction(instance, scores, 3 / seen)
-    np.testing.assert_array_equal(np.flatnonzero(mask), [3, 7, 9])
-    tie = top_fraction(instance, scores, 2 / seen)
-    np.testing.assert_array_equal(np.flatnonzero(tie), [3, 7])  # the earlier of a tie
-    negative = top_fraction(instance, scores, 4 / seen)  # negative scores are still taken
-    np.testing.assert_array_equal(np.flatnonzero(negative), [0, 3, 7, 9])
-    # every seen word, the NaN one last: never a word the model does not see
-    np.testing.assert_array_equal(np.flatnonzero(top_fraction(instance, scores, 1.0)), range(seen))
-    assert top_fraction(instance, scores, 1e-9).sum() == 1
 
 
 def test_measure_checks_its_inputs(callable_adapter):

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rationalizer.data import Span, mask_to_spans, spans_to_mask
 from rationalizer.errors import RationalizerError, UnknownNameError
 from rationalizer.highlight import Highlight, Highlightable
+from rationalizer.metrics.ranking import top_fraction_words, top_words
 
 if TYPE_CHECKING:
     from rationalizer.explain.adapters import ClassifierAdapter, Instance
@@ -91,13 +92,14 @@ class RationaleRule:
         """A 0/1 word mask (int8) of the rationale for ``scores`` (NaN scores never chosen)."""
         scores = np.asarray(scores, dtype=np.float64)
         mask = np.zeros(len(scores), dtype=np.int8)
-        valid = ~np.isnan(scores)
         if self.kind == "threshold":
-            mask[valid & (scores >= self.value)] = 1
+            mask[scores >= self.value] = 1
             return mask
-        count = int(self.value) if self.kind == "top-k" else math.ceil(self.value * len(scores))
-        ranked = np.argsort(-np.where(valid, scores, -np.inf), kind="stable")[: max(count, 1)]
-        mask[ranked[scores[ranked] > 0]] = 1
+        if self.kind == "fraction":
+            top = top_fraction_words(scores, self.value)
+        else:
+            top = top_words(scores, int(self.value))
+        mask[top & (scores > 0)] = 1
         return mask
 
 

@@ -13,7 +13,6 @@ path it appends the records as they are done and, run again, skips the examples 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -41,30 +40,7 @@ from rationalizer.errors import DataFormatError, RationalizerError
 from rationalizer.explain.adapters.base import ClassifierAdapter, Instance
 from rationalizer.explain.base import Explainer, Explanation
 from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
-
-
-def top_fraction(
-    instance: Instance, scores: Sequence[float] | np.ndarray, fraction: float
-) -> np.ndarray:
-    """0/1 word mask (bool) of the top ``ceil(fraction × seen words)`` words by score, at
-    least one.
-
-    The fraction is of the words the model sees (truncation dropped the others), as in
-    :meth:`~rationalizer.training.inference.Rationalizer.predict_dataset`, so the scores of a
-    rationalizer and of a post-hoc method on it are comparable. Unlike a
-    :class:`~rationalizer.explain.RationaleRule`, words are taken whatever the sign of their
-    score, as ERASER's AOPC does. Ties go to the earlier word; NaN scores come last.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.shape != (instance.num_words,):
-        raise RationalizerError(f"{scores.shape} scores for {instance.num_words} words")
-    seen = instance.num_words if instance.encoding is None else instance.encoding.num_words
-    rankable = (np.arange(instance.num_words) < seen) & ~np.isnan(scores)
-    order = np.argsort(np.where(rankable, -scores, np.inf), kind="stable")
-    count = max(math.ceil(fraction * seen), 1)
-    mask = np.zeros(instance.num_words, dtype=bool)
-    mask[order[:count]] = True
-    return mask
+from rationalizer.metrics.ranking import top_fraction_words
 
 
 @dataclass(frozen=True)
@@ -168,13 +144,25 @@ def _perturbations(
         raise RationalizerError(
             f"a rationale of {rationale.shape} for an input of {instance.num_words} words"
         )
-    tops = (
-        [top_fraction(instance, scores, t) for t in _checked_thresholds(thresholds)]
-        if scores is not None
-        else []
-    )
+    tops = [] if scores is None else _top_words(instance, scores, thresholds)
     full = np.ones(instance.num_words, dtype=bool)
     return np.stack([full, ~rationale, rationale, *(~top for top in tops), *tops]).astype(np.int8)
+
+
+def _top_words(
+    instance: Instance, scores: Sequence[float] | np.ndarray, thresholds: Sequence[float]
+) -> list[np.ndarray]:
+    """The top words by score at each threshold, counted among the words the model sees, as
+    :meth:`~rationalizer.training.inference.Rationalizer.predict_dataset` counts them, so the
+    scores of a rationalizer and of a post-hoc method on it are comparable. Unlike a
+    :class:`~rationalizer.explain.RationaleRule`, words are taken whatever the sign of their
+    score, as ERASER's AOPC does."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (instance.num_words,):
+        raise RationalizerError(f"{scores.shape} scores for {instance.num_words} words")
+    return [
+        top_fraction_words(scores, t, instance.seen_words) for t in _checked_thresholds(thresholds)
+    ]
 
 
 def _faithfulness(

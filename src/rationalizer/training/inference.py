@@ -18,10 +18,11 @@ from rationalizer import distributed
 from rationalizer.data import Dataset, Document, Example, Span, mask_to_spans
 from rationalizer.data.labels import LabelMap, relabel
 from rationalizer.data.results import ResultRecord
-from rationalizer.data.tokenization import SubwordTokenizer, WordTokenizer
+from rationalizer.data.tokenization import Encoding, SubwordTokenizer, WordTokenizer
 from rationalizer.errors import RationalizerError
 from rationalizer.highlight import Highlight, Highlightable
 from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
+from rationalizer.metrics.ranking import top_fraction_words
 from rationalizer.models import ModelConfig, RationalizerModel
 from rationalizer.training.batching import (
     EncodedExample,
@@ -213,8 +214,10 @@ class Rationalizer:
 
         Comprehensiveness reruns the predictor with the rationale's positions masked out,
         sufficiency with only them kept; the thresholded scores do the same for the top
-        fraction of words by selector probability (for AOPC). Masking reuses the model's own
-        mechanism, so no text is decoded and re-tokenised.
+        fraction of words by selector probability (for AOPC; a word's is the mean of its
+        subwords', and all its positions go or stay together), counted as the post-hoc
+        explainers count them. Masking reuses the model's own mechanism, so no text is decoded
+        and re-tokenised.
         """
         dataset = relabel(dataset, self.labels, label_map)
         encoded = self._encode(dataset)
@@ -263,9 +266,15 @@ class Rationalizer:
                 "comprehensiveness": probabilities(selectable - chosen),
                 "sufficiency": probabilities(chosen),
             }
-            select_prob = torch.softmax(out.selector_logits, -1)[..., 1]
+            select_probability = torch.softmax(out.selector_logits.float(), -1)[..., 1].cpu()
+            rows = [encoded[i] for i in batch["index"].tolist()]
+            word_scores = [
+                _word_scores(row.encoding, select_probability[j, : row.length].numpy())
+                for j, row in enumerate(rows)
+            ]
             for t in aopc_thresholds:
-                top = _top_fraction(select_prob, batch["selectable"], t)
+                top = _top_word_positions(rows, word_scores, t, selectable.shape[1])
+                top = top.to(selectable.device)
                 extra[f"comp@{t}"] = probabilities(selectable - top)
                 extra[f"suff@{t}"] = probabilities(top)
             return extra
@@ -311,10 +320,7 @@ class Rationalizer:
     def _prediction(self, example: Example, encoded: EncodedExample, row: dict) -> Prediction:
         """The model's outputs on one example (a row of ``run_model``), on its words."""
         word_mask = encoded.encoding.position_mask_to_words(row["mask"])
-        # words dropped by truncation were never scored: 0, like unselected words
-        scores = encoded.encoding.positions_to_words(
-            row["select_probability"], aggregate="mean", fill=0.0
-        )
+        scores = _word_scores(encoded.encoding, row["select_probability"])
         return Prediction(
             words=example.document.tokens,
             label=self.labels[int(row["probabilities"].argmax())],
@@ -327,12 +333,27 @@ class Rationalizer:
         return dict(zip(self.labels, map(float, probabilities), strict=True))
 
 
-def _top_fraction(scores: torch.Tensor, selectable: torch.Tensor, fraction: float) -> torch.Tensor:
-    """0/1 mask of the top ``ceil(fraction × selectable)`` positions of each row by score."""
-    masked = scores.masked_fill(~selectable, float("-inf"))
-    counts = (selectable.sum(-1).float() * fraction).ceil().long().clamp(min=1)
-    ranks = masked.argsort(-1, descending=True).argsort(-1)
-    return ((ranks < counts[:, None]) & selectable).float()
+def _word_scores(encoding: Encoding, select_probability: np.ndarray) -> np.ndarray:
+    """Each word's selector probability: the mean over its positions (subwords). Words dropped
+    by truncation were never scored: 0, like unselected words."""
+    return encoding.positions_to_words(select_probability, aggregate="mean", fill=0.0)
+
+
+def _top_word_positions(
+    encoded: Sequence[EncodedExample],
+    word_scores: Sequence[np.ndarray],
+    fraction: float,
+    length: int,
+) -> torch.Tensor:
+    """(B, ``length``) 0/1: every position of each example's top ``fraction`` of the words it
+    reads by score. Ranking whole words, not positions, makes a subword model's AOPC count the
+    same units as the post-hoc explainers' (:mod:`rationalizer.explain.faithfulness`)."""
+    top = torch.zeros(len(encoded), length)
+    for row, (example, scores) in enumerate(zip(encoded, word_scores, strict=True)):
+        words = top_fraction_words(scores, fraction, example.encoding.num_words)
+        positions = example.encoding.words_to_positions(words, fill=False)
+        top[row, : example.length] = torch.from_numpy(positions.astype(np.float32))
+    return top
 
 
 def checked_precision(precision: str) -> Precision:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.results_records import results_record
 
 from rationalizer.data.example import Dataset, Document, Evidence, Example, Span
 from rationalizer.data.results import (
@@ -33,31 +34,6 @@ def dataset() -> Dataset:
     )
 
 
-def _good(annotation_id: str, docid: str, length: int, label: str) -> dict:
-    return {
-        "annotation_id": annotation_id,
-        "rationales": [
-            {
-                "docid": docid,
-                "hard_rationale_predictions": [{"start_token": 1, "end_token": 2}],
-                "soft_rationale_predictions": [0.1] * length,
-            }
-        ],
-        "classification": label,
-        "classification_scores": {"neg": 0.3, "pos": 0.7},
-        "comprehensiveness_classification_scores": {"neg": 0.6, "pos": 0.4},
-        "sufficiency_classification_scores": {"neg": 0.4, "pos": 0.6},
-        "thresholded_scores": [
-            {
-                "threshold": t,
-                "comprehensiveness_classification_scores": {"neg": 0.5, "pos": 0.5},
-                "sufficiency_classification_scores": {"neg": 0.5, "pos": 0.5},
-            }
-            for t in (0.1, 0.5)
-        ],
-    }
-
-
 def _write(tmp_path, lines: list[dict | str]):
     path = tmp_path / "results.jsonl"
     path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
@@ -77,7 +53,7 @@ def test_round_trip(tmp_path, dataset):
     assert "soft_sentence_predictions" not in path.read_text()  # absent fields are left out
     path.write_text(
         path.read_text()
-        + json.dumps(_good("b", "db", 3, "neg") | {"thresholded_scores": None})
+        + json.dumps(results_record("b", "db", 3, "neg") | {"thresholded_scores": None})
         + "\n"
     )
     # the second record has comprehensiveness scores the first lacks: all-or-none is enforced
@@ -86,7 +62,9 @@ def test_round_trip(tmp_path, dataset):
 
 
 def test_good_file_reads(tmp_path, dataset):
-    path = _write(tmp_path, [_good("a", "da", 4, "pos"), _good("b", "db", 3, "neg")])
+    path = _write(
+        tmp_path, [results_record("a", "da", 4, "pos"), results_record("b", "db", 3, "neg")]
+    )
     records = read_results(path, dataset)
     assert [r.annotation_id for r in records] == ["a", "b"]
     assert records[0].rationales[0].hard_rationale_predictions[0].to_span() == Span(1, 2)
@@ -96,7 +74,7 @@ def test_good_file_reads(tmp_path, dataset):
 
 
 def _mutated(**changes) -> dict:
-    record = _good("b", "db", 3, "neg")
+    record = results_record("b", "db", 3, "neg")
     for dotted, value in changes.items():
         target = record
         *path, last = dotted.split("__")
@@ -159,7 +137,7 @@ def _mutated(**changes) -> dict:
     ],
 )
 def test_bad_line_names_file_line_and_field(tmp_path, dataset, line, field, reason):
-    path = _write(tmp_path, [_good("a", "da", 4, "pos"), line])
+    path = _write(tmp_path, [results_record("a", "da", 4, "pos"), line])
     with pytest.raises(DataFormatError) as info:
         read_results(path, dataset)
     err = info.value
@@ -178,7 +156,7 @@ def test_empty_and_missing_files(tmp_path, dataset):
 
 
 def test_classification_needs_its_scores(tmp_path, dataset):
-    record = _good("a", "da", 4, "pos")
+    record = results_record("a", "da", 4, "pos")
     del record["classification_scores"], record["thresholded_scores"]
     with pytest.raises(DataFormatError, match="given together") as info:
         read_results(_write(tmp_path, [record]), dataset)
@@ -186,7 +164,7 @@ def test_classification_needs_its_scores(tmp_path, dataset):
 
 
 def test_perturbed_scores_must_name_the_same_labels(tmp_path, dataset):
-    record = _good("a", "da", 4, "pos")
+    record = results_record("a", "da", 4, "pos")
     record["comprehensiveness_classification_scores"] = {"pos": 0.4}
     with pytest.raises(DataFormatError, match="classification_scores for") as info:
         read_results(_write(tmp_path, [record]), dataset)
@@ -194,7 +172,7 @@ def test_perturbed_scores_must_name_the_same_labels(tmp_path, dataset):
 
 
 def test_empty_thresholded_scores_are_rejected_and_never_written(tmp_path, dataset):
-    record = _good("a", "da", 4, "pos")
+    record = results_record("a", "da", 4, "pos")
     record["thresholded_scores"] = []
     with pytest.raises(DataFormatError, match="is empty") as info:
         read_results(_write(tmp_path, [record]), dataset)
@@ -214,7 +192,7 @@ def test_empty_thresholded_scores_are_rejected_and_never_written(tmp_path, datas
 
 
 def test_repeated_threshold_is_rejected(tmp_path, dataset):
-    record = _good("a", "da", 4, "pos")
+    record = results_record("a", "da", 4, "pos")
     record["thresholded_scores"].append(record["thresholded_scores"][0])
     with pytest.raises(DataFormatError, match="repeats a threshold"):
         read_results(_write(tmp_path, [record]), dataset)

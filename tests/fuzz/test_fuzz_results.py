@@ -16,6 +16,7 @@ from tests.fuzz.strategies import (
     write_bytes,
     write_lines,
 )
+from tests.results_records import results_record
 
 from rationalizer.data.example import Dataset, Document, Evidence, Example, Span
 from rationalizer.data.results import parse_record, read_results, write_results
@@ -36,35 +37,7 @@ DATASET = Dataset(
 )
 
 
-def _record(annotation_id: str, docid: str, length: int, label: str) -> dict:
-    """A valid results line for one of DATASET's examples, every optional field given."""
-    scores = {"neg": 0.3, "pos": 0.7}
-    return {
-        "annotation_id": annotation_id,
-        "rationales": [
-            {
-                "docid": docid,
-                "hard_rationale_predictions": [{"start_token": 1, "end_token": 2}],
-                "soft_rationale_predictions": [0.1] * length,
-                "soft_sentence_predictions": [0.5] * (2 if docid == "da" else 1),
-            }
-        ],
-        "classification": label,
-        "classification_scores": scores,
-        "comprehensiveness_classification_scores": scores,
-        "sufficiency_classification_scores": scores,
-        "thresholded_scores": [
-            {
-                "threshold": 0.1,
-                "comprehensiveness_classification_scores": scores,
-                "sufficiency_classification_scores": scores,
-            }
-        ],
-        "tokens_to_flip": 1,
-    }
-
-
-RECORDS = [_record("a", "da", 4, "pos"), _record("b", "db", 3, "neg")]
+RECORDS = [results_record("a", "da", 4, "pos", sentences=2), results_record("b", "db", 3, "neg")]
 
 
 @pytest.fixture(scope="module")

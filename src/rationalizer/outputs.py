@@ -118,7 +118,7 @@ def _acquire(target: Path, lock: Path) -> int:
     return descriptor
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through ``write(temporary path)`` and move it into place in one step, so
     a killed process or a full disk leaves the old file or the new one, never half of one."""
     # A fresh name in the same folder, so that the move cannot cross file systems.

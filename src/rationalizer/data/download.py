@@ -444,7 +444,7 @@ def _stream(
                 received += len(chunk)
                 bar.update(task, completed=received)
         except (OSError, http.client.HTTPException) as error:
-            failure = _reason(error)
+            failure: str | None = _reason(error)
         else:
             failure = None if expected is None or received >= expected else "connection closed"
     if failure is not None:

@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -92,7 +93,8 @@ def load_glove() -> WordEmbeddings:
     table = pq.read_table(index_path)
     if _GLOVE_INDEX_COLUMN not in table.column_names:
         raise DataFormatError(index_path, "no word column", field=_GLOVE_INDEX_COLUMN)
-    words = tuple(table.column(_GLOVE_INDEX_COLUMN).to_pylist())
+    # pyarrow types column values as optional; the package's word column has no nulls.
+    words = tuple(cast("list[str]", table.column(_GLOVE_INDEX_COLUMN).to_pylist()))
     if len(words) != vectors.shape[0]:
         raise DataFormatError(
             index_path,

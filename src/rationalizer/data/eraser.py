@@ -92,7 +92,8 @@ def document_from_text(docid: str, text: str, *, path: Path, line: int | None = 
     sentences = [tokens for tokens in (raw.split() for raw in text.split("\n")) if tokens]
     if not sentences:
         raise DataFormatError(path, f"document {docid!r} is empty", line=line)
-    starts, tokens = [], []
+    starts: list[int] = []
+    tokens: list[str] = []
     for sentence in sentences:
         starts.append(len(tokens))
         tokens.extend(sentence)

@@ -107,9 +107,9 @@ class ColumnMap:
                     f"{', '.join(columns) or 'none'}",
                     field=column,
                 )
-        for role in (DOCID, SENTENCE_STARTS):
-            if role in present and role not in chosen.values():
-                chosen[role] = role
+        for column in (DOCID, SENTENCE_STARTS):
+            if column in present and column not in chosen.values():
+                chosen[column] = column
         return chosen
 
 

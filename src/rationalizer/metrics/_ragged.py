@@ -22,7 +22,7 @@ class Ragged:
 
     @classmethod
     def from_arrays(cls, arrays: Sequence[np.ndarray | Sequence[float]], dtype: type) -> Ragged:
-        parts = [np.asarray(a, dtype=dtype).reshape(-1) for a in arrays]
+        parts: list[np.ndarray] = [np.asarray(a, dtype=dtype).reshape(-1) for a in arrays]
         lengths = np.fromiter((p.size for p in parts), dtype=np.int64, count=len(parts))
         values = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
         return cls(values, lengths)

@@ -177,9 +177,9 @@ def _rationale_sections(
         sections["selection_rate"] = selection_rate(pred_masks)
     if has_soft:
         # ERASER pairs soft scores only with the documents a record lists.
-        scored = [d for d in documents if d.soft is not None]
+        scored = [(d.truth_mask, d.soft) for d in documents if d.soft is not None]
         sections["token_soft_metrics"] = token_soft_metrics(
-            [d.truth_mask for d in scored], [d.soft for d in scored]
+            [truth for truth, _ in scored], [soft for _, soft in scored]
         )
     return sections
 
@@ -190,13 +190,14 @@ def _classification_section(
     aopc_thresholds: Sequence[float] | None,
 ) -> dict:
     records = [rec for _, rec in pairs]
+    predictions = [_prediction(rec) for rec in records]
     section = classification_metrics(
-        [ex.label for ex, _ in pairs], [rec.classification for rec in records], labels
+        [ex.label for ex, _ in pairs], [label for label, _ in predictions], labels
     )
     section.update(dict.fromkeys(_FAITHFULNESS_KEYS))
     column = {label: i for i, label in enumerate(labels)}
-    target = np.array([column[rec.classification] for rec in records])
-    full = np.array([_probabilities(rec.classification_scores, column) for rec in records])
+    target = np.array([column[label] for label, _ in predictions])
+    full = np.array([_probabilities(scores, column) for _, scores in predictions])
     for kind, metric in _PERTURBATIONS.items():
         field = f"{kind}_classification_scores"
         if any(getattr(rec, field) is not None for rec in records):
@@ -213,6 +214,15 @@ def _classification_section(
             section[f"{kind}_aopc"] = curve.score
             section[f"{kind}_aopc_points"] = list(curve.points)
     return section
+
+
+def _prediction(record: ResultRecord) -> tuple[str, dict[str, float]]:
+    """The record's label and scores; classification is scored only when every record has one."""
+    if record.classification is None or record.classification_scores is None:
+        raise RationalizerError(
+            f"record {record.annotation_id!r} has no classification, but other records do"
+        )
+    return record.classification, record.classification_scores
 
 
 _FAITHFULNESS_KEYS = (

@@ -144,6 +144,7 @@ class RationalizerModel(nn.Module):
                 freeze_embeddings=c.freeze_embeddings,
                 query_attention=c.query_attention,
             )
+        assert c.transformer_path is not None  # ModelConfig refuses a transformer without one
         return TransformerEncoder(c.transformer_path)
 
     def num_parameters(self, trainable_only: bool = False) -> int:

@@ -113,6 +113,12 @@ class BidirectionalGRU(torch.autograd.Function):
         return grad_gates_in, grad_weight, grad_bias, None
 
 
+def _both_directions(forward: nn.GRU, backward: nn.GRU, name: str) -> Tensor:
+    """The parameter ``name`` of both directions stacked (2, ...); ``get_parameter`` because
+    ``nn.GRU`` registers its weights under names that only exist at run time."""
+    return torch.stack([forward.get_parameter(name), backward.get_parameter(name)])
+
+
 def bidirectional_gru(embedded: Tensor, real: Tensor, forward: nn.GRU, backward: nn.GRU) -> Tensor:
     """States (B, L, 2H) of right-padded inputs (B, L, E): ``forward`` reads each row left to
     right, ``backward`` right to left from the row's last real word (``real`` (B, L) is 1 on
@@ -121,14 +127,14 @@ def bidirectional_gru(embedded: Tensor, real: Tensor, forward: nn.GRU, backward:
     length, batch, _ = steps.shape
     # The backward direction reads the time-reversed input; its state is reset at padding.
     inputs = torch.stack([steps, steps.flip(0)]).reshape(2, length * batch, -1)
-    weight_ih = torch.stack([forward.weight_ih_l0, backward.weight_ih_l0]).transpose(1, 2)
-    bias_ih = torch.stack([forward.bias_ih_l0, backward.bias_ih_l0]).unsqueeze(1)
+    weight_ih = _both_directions(forward, backward, "weight_ih_l0").transpose(1, 2)
+    bias_ih = _both_directions(forward, backward, "bias_ih_l0").unsqueeze(1)
     gates_in = torch.baddbmm(bias_ih, inputs, weight_ih).view(2, length, batch, -1)
     kept = real.transpose(0, 1).unsqueeze(-1).to(gates_in.dtype)
     states = BidirectionalGRU.apply(
         gates_in,
-        torch.stack([forward.weight_hh_l0, backward.weight_hh_l0]),
-        torch.stack([forward.bias_hh_l0, backward.bias_hh_l0]),
+        _both_directions(forward, backward, "weight_hh_l0"),
+        _both_directions(forward, backward, "bias_hh_l0"),
         torch.stack([kept, kept.flip(0)]),
     )
     return torch.cat([states[0], states[1].flip(0)], dim=-1).transpose(0, 1)

@@ -275,7 +275,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         return math.ceil(len(self.lengths) / self.batch_size)
 
 
-def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+def length_batches(lengths: Sequence[int] | np.ndarray, batch_size: int) -> list[list[int]]:
     """Indices in order of increasing length (ties by index), cut into batches: how evaluation
     and prediction batch. The batches depend only on the lengths, so a run sharded over several
     processes computes every example in the same batch, hence the same numbers, as one process."""

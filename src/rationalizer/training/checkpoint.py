@@ -37,6 +37,7 @@ import torch
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file, save_model
+from torch import Tensor
 
 from rationalizer import __version__
 from rationalizer.data.tokenization import WordVocabulary
@@ -135,8 +136,9 @@ class RngState:
 
     python: tuple[Any, ...]
     numpy: tuple[Any, ...]
-    torch: torch.Tensor
-    cuda: tuple[torch.Tensor, ...] = ()
+    # Tensor, not torch.Tensor: the field named torch hides the module in the class body.
+    torch: Tensor
+    cuda: tuple[Tensor, ...] = ()
 
     @classmethod
     def capture(cls) -> RngState:

@@ -18,7 +18,7 @@ import torch
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "fp16")
 #: autocast dtype of each explicit precision
-_DTYPES: dict[str, torch.dtype | None] = {
+_DTYPES: dict[Precision, torch.dtype | None] = {
     "fp32": None,
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
@@ -50,7 +50,7 @@ def autocast_dtype(
 
 def precision_name(dtype: torch.dtype | None) -> Precision:
     """The explicit precision setting that autocasts to ``dtype``."""
-    return next(name for name, known in _DTYPES.items() if known == dtype)  # type: ignore[return-value]
+    return next(name for name, known in _DTYPES.items() if known == dtype)
 
 
 def grad_scaler(dtype: torch.dtype | None, device: str | torch.device) -> torch.amp.GradScaler:

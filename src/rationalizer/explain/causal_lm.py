@@ -147,7 +147,8 @@ def _validated_ids(model: PreTrainedModel, input_ids: object) -> np.ndarray:
         raise RationalizerError(
             f"input_ids must be one non-empty sequence of token ids, got shape {ids.shape}"
         )
-    vocab_size = model.get_input_embeddings().num_embeddings
+    # get_parameter: the embedding layer is typed as any nn.Module, whose attributes are untyped.
+    vocab_size = model.get_input_embeddings().get_parameter("weight").shape[0]
     if ids.min() < 0 or ids.max() >= vocab_size:
         raise RationalizerError(f"token ids must be in 0..{vocab_size - 1}")
     limit = getattr(model.config, "max_position_embeddings", None)

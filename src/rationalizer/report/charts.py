@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import matplotlib
 import numpy as np
@@ -27,6 +27,9 @@ from sklearn.metrics import precision_recall_curve
 from rationalizer.report.inputs import ModelBenchmark, ResultsInput, RunInput
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.typing import RcKeyType
+
     from rationalizer.explain.agreement import Agreement
     from rationalizer.training.shortcuts import ShortcutReport
 
@@ -53,7 +56,7 @@ CURVE_POINTS = 400
 TOP_PHRASES = 20
 LABEL_CHARACTERS = 40
 
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "font.size": 9,
     "axes.spines.top": False,
@@ -113,7 +116,7 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def _finite(value: float | None) -> bool:
+def _finite(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value)
 
 
@@ -141,7 +144,7 @@ def training_curves(runs: Sequence[RunInput]) -> Markup | None:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for ax in axes[len(panels) :]:
             ax.set_visible(False)
-        handles = {}
+        handles: dict[str, Artist] = {}
         for ax in axes:
             for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
                 handles.setdefault(label, handle)
@@ -171,7 +174,7 @@ def _plot_run_metric(ax: Axes, run: RunInput, key: str, index: int) -> None:
             color=colour(index),
             label=literal(f"{run.name} · {split}"),
         )
-        if split == "validation" and best_epoch in epochs:
+        if split == "validation" and best_epoch is not None and best_epoch in epochs:
             ax.plot(
                 [best_epoch],
                 [values[epochs.index(best_epoch)]],

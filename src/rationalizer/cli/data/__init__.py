@@ -214,18 +214,20 @@ def _stats_table(name: str, results: list[SplitStats]) -> Table:
         ("density macro (rationale examples)", [_fmt(r.density_macro) for r in results]),
         ("density over all examples", [_fmt(r.density_all_examples) for r in results]),
     ]
-    if results[0].truncation is not None:
-        unit = results[0].truncation.unit
+    # One max_length for every split: all of them were truncated, or none.
+    truncations = [r.truncation for r in results if r.truncation is not None]
+    if len(truncations) == len(results):
+        unit = truncations[0].unit
         rows += [
             (
-                f"truncated at {results[0].truncation.max_length} {unit}",
-                [f"{r.truncation.truncated_examples:,}" for r in results],
-            ),  # type: ignore[union-attr]
-            ("  tokens dropped", [f"{r.truncation.dropped_token_fraction:.1%}" for r in results]),  # type: ignore[union-attr]
+                f"truncated at {truncations[0].max_length} {unit}",
+                [f"{t.truncated_examples:,}" for t in truncations],
+            ),
+            ("  tokens dropped", [f"{t.dropped_token_fraction:.1%}" for t in truncations]),
             (
                 "  rationale tokens dropped",
-                [f"{r.truncation.dropped_rationale_fraction:.1%}" for r in results],
-            ),  # type: ignore[union-attr]
+                [f"{t.dropped_rationale_fraction:.1%}" for t in truncations],
+            ),
         ]
     for label, values in rows:
         table.add_row(label, *values)

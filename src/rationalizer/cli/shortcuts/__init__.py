@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeGuard
 
 import typer
 
@@ -21,6 +21,7 @@ from rationalizer.errors import RationalizerError
 
 if TYPE_CHECKING:
     from rationalizer.training.discovery import Discovery
+    from rationalizer.training.shortcuts import RankBy
 
 #: Options that only discovery by an unsupervised run reads, refused with ``--model``.
 TRAINING_ONLY = ("--labeled-fraction", "--encoder", "--epochs", "--seed", "--reuse", "--config")
@@ -196,7 +197,7 @@ def shortcuts_command(
     from rationalizer.training.discovery import REPORT_JSON, REPORT_MD
     from rationalizer.training.shortcuts import RANKINGS
 
-    if rank_by not in RANKINGS:  # before training, not after
+    if not _is_ranking(rank_by):  # before training, not after
         raise typer.BadParameter(
             f"{rank_by!r} is not one of {', '.join(RANKINGS)}", param_hint="--rank-by"
         )
@@ -220,6 +221,7 @@ def shortcuts_command(
     if misplaced:
         needs = "discovery by an unsupervised run, not --model" if model else "--model"
         raise RationalizerError(f"{misplaced[0]} is for {needs} (see --help)")
+    found: Discovery | None
     if model is not None:
         found = posthoc_discovery(
             model,
@@ -276,8 +278,15 @@ def shortcuts_command(
     console.print(f"report: {out / REPORT_MD} and {out / REPORT_JSON}", soft_wrap=True)
 
 
+def _is_ranking(rank_by: str) -> TypeGuard[RankBy]:
+    """Whether ``--rank-by`` names a ranking (typer takes the option as a plain string)."""
+    from rationalizer.training.shortcuts import RANKINGS
+
+    return rank_by in RANKINGS
+
+
 def run_discovery(
-    out: Path, *, config: Path | None, rank_by: str, **overrides: Any
+    out: Path, *, config: Path | None, rank_by: RankBy, **overrides: Any
 ) -> Discovery | None:
     """SSR's discovery: train (or reuse) the unsupervised run and report what it selects;
     None on the processes of a torchrun launch other than the main one."""
@@ -304,7 +313,7 @@ def posthoc_discovery(
     rationale: str | None,
     options: dict[str, Any],
     min_skew: float,
-    rank_by: str,
+    rank_by: RankBy,
     loading: dict[str, Any],
     label_map: str | None,
     data_dir: Path | None,
@@ -332,7 +341,7 @@ def posthoc_discovery(
         adapter,
         data,
         min_skew=min_skew,
-        rank_by=rank_by,  # type: ignore[arg-type]  # checked against RANKINGS
+        rank_by=rank_by,
         progress=True,
         console=process_console(),
     )

@@ -224,22 +224,24 @@ class ClassifierAdapter(ABC):
         return by_instance(
             instances,
             lambda instance, rows: self.logits_from_embeddings(
-                instance, embeddings[rows, : len(instance.encoding)]
+                instance, embeddings[rows, : len(self.encoding_of(instance))]
             ),
             torch.cat,
         )
 
-    def document_positions(self, instance: Instance) -> np.ndarray:
-        """(L,) bool: the positions that belong to a document word (the ones attributed)."""
+    def encoding_of(self, instance: Instance) -> Encoding:
+        """The model's encoding of ``instance``, which only adapters with embeddings give."""
         if instance.encoding is None:
             raise self._lacks("embeddings")
-        return instance.encoding.word_ids >= 0
+        return instance.encoding
+
+    def document_positions(self, instance: Instance) -> np.ndarray:
+        """(L,) bool: the positions that belong to a document word (the ones attributed)."""
+        return self.encoding_of(instance).word_ids >= 0
 
     def words_from_positions(self, instance: Instance, values: np.ndarray) -> np.ndarray:
         """Position values (L,) summed into word values (num_words,); truncated words get 0."""
-        if instance.encoding is None:
-            raise self._lacks("embeddings")
-        return instance.encoding.positions_to_words(values, aggregate="sum", fill=0.0)
+        return self.encoding_of(instance).positions_to_words(values, aggregate="sum", fill=0.0)
 
     def _lacks(self, capability: Capability) -> RationalizerError:
         return RationalizerError(f"{self.describe()} gives no {_NEEDS[capability]}")

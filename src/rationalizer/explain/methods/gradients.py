@@ -76,13 +76,14 @@ class GradientExplainer(Explainer):
 
     requires = "gradients"
     Options = OutputOptions
+    options: OutputOptions
     reduction: ClassVar[Reduction]
 
     def word_scores_batch(
         self, model: ClassifierAdapter, instances: Sequence[Instance], targets: Sequence[int]
     ) -> list[np.ndarray]:
         inputs, baselines = model.padded_embeddings(instances)
-        lengths = [len(instance.encoding) for instance in instances]
+        lengths = [len(model.encoding_of(instance)) for instance in instances]
         padded = Padded(inputs.detach().requires_grad_(), baselines.detach(), lengths)
         wanted = torch.tensor(targets)
 
@@ -165,6 +166,7 @@ class SmoothGrad(GradientExplainer):
         "sensitivity ≥ 0, unnormalised"
     )
     Options = SmoothGradOptions
+    options: SmoothGradOptions
     reduction = "norm"
 
     def inputs_per_example(self, instance):
@@ -207,6 +209,7 @@ class IntegratedGradientsExplainer(GradientExplainer):
         "dimensions: signed, add up to f(input) − f(baseline)"
     )
     Options = IntegratedGradientsOptions
+    options: IntegratedGradientsOptions
     reduction = "sum"
 
     def inputs_per_example(self, instance):

@@ -115,6 +115,7 @@ class KeepVectorExplainer(Explainer):
     """
 
     Options = OutputOptions
+    options: OutputOptions
 
     def word_scores_batch(
         self, model: ClassifierAdapter, instances: Sequence[Instance], targets: Sequence[int]
@@ -136,12 +137,12 @@ class KeepVectorExplainer(Explainer):
             return output_from_probabilities(probabilities, wanted[rows], self.options.output)
 
         with seeded(self.options.seed):
-            values = self.keep_attributions(
+            attributions = self.keep_attributions(
                 forward,
                 torch.ones(len(instances), max(seen), dtype=torch.float64),
                 torch.arange(len(instances)),
             )
-        values = values.detach().reshape(len(instances), -1).double().cpu().numpy()
+        values = attributions.detach().reshape(len(instances), -1).double().cpu().numpy()
         for row, count in enumerate(seen):
             scores[row][:count] = values[row, :count]
         return scores
@@ -170,6 +171,7 @@ class OcclusionExplainer(KeepVectorExplainer):
         "signed, unnormalised"
     )
     Options = OcclusionOptions
+    options: OcclusionOptions
 
     def inputs_per_example(self, instance: Instance) -> int:
         return instance.seen_words
@@ -200,6 +202,7 @@ class SurrogateExplainer(KeepVectorExplainer):
     """
 
     examples_per_call = 1
+    options: LimeOptions | KernelShapOptions
 
     @abstractmethod
     def surrogate(self, forward: Forward) -> Lime:
@@ -233,6 +236,7 @@ class LimeExplainer(SurrogateExplainer):
         "subsets: signed, unnormalised"
     )
     Options = LimeOptions
+    options: LimeOptions
 
     def surrogate(self, forward):
         return Lime(
@@ -254,6 +258,7 @@ class KernelShapExplainer(SurrogateExplainer):
         "to f(input) − f(no words)"
     )
     Options = KernelShapOptions
+    options: KernelShapOptions
 
     def surrogate(self, forward):
         return KernelShap(forward)
@@ -281,6 +286,7 @@ class CLime(Explainer):
     )
     requires = "embeddings"
     Options = CLimeOptions
+    options: CLimeOptions
 
     def word_scores(self, model: ClassifierAdapter, instance: Instance, target: int) -> np.ndarray:
         options = self.options
@@ -288,7 +294,7 @@ class CLime(Explainer):
         embeddings = model.embeddings(instance).detach()
         baseline = model.baseline_embeddings(instance).detach()
         positions = torch.from_numpy(np.flatnonzero(model.document_positions(instance)))
-        words_at = torch.from_numpy(instance.encoding.word_ids)[positions]
+        words_at = torch.from_numpy(model.encoding_of(instance).word_ids)[positions]
 
         def perturb(_original: torch.Tensor, **_: object) -> torch.Tensor:
             return 1 + options.noise * torch.randn(1, seen, dtype=torch.float64)

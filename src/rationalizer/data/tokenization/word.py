@@ -256,7 +256,7 @@ def _oov_policy(name: OOVPolicy | str) -> OOVPolicy:
 def _pretrained_rows(words: Sequence[str], embeddings: WordEmbeddings) -> np.ndarray:
     """Embedding rows of ``words`` (-1 where none), falling back to the lowercase form."""
     rows = embeddings.rows(words)
-    for i in np.flatnonzero(rows < 0):
+    for i in np.flatnonzero(rows < 0).tolist():
         rows[i] = embeddings.rows([words[i].lower()])[0]
     return rows
 

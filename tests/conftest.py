@@ -9,11 +9,13 @@ does) to turn such a skip into a failure, so a run can never pass by skipping th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.tiny_runs import TinyRuns
+from tests.training_probe import training_probe
 
 from rationalizer.errors import DatasetNotFoundError
 
@@ -21,6 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: where the project's own checkouts keep the datasets, next to the repository
 SIBLING_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
 REQUIRE_DATA_ENV = "RATIONALIZER_REQUIRE_DATA"
+PROBE_FOLDER = Path(__file__).resolve().parent / "training_probe"
+#: Fixtures that train a model: every test using one, directly or through another fixture, is
+#: marked slow at collection (so the fast run deselects it and nobody can forget the marker).
+TRAINING_FIXTURES = frozenset({"tiny_run", "hatexplain_classifier_dir"})
 
 # An explicit RATIONALIZER_DATA wins; else the sibling folder if this machine has it; else
 # the package default (~/.cache/rationalizer, where `rationalizer data download` writes).
@@ -104,3 +110,56 @@ def dataset_root(data_dir: Path) -> Callable[[str], Path]:
     from rationalizer.data.registry import get_loader
 
     return lambda name: get_loader(name, data_dir).root()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use a training fixture are slow (before ``-m`` deselects by marker)."""
+    for item in items:
+        if TRAINING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def training_log(tmp_path_factory) -> Iterator[Path]:
+    """One line per ``Trainer.fit`` call in this process and in every process a test starts
+    (see ``tests/training_probe``), so that :func:`trains_only_when_slow` can count them."""
+    log = tmp_path_factory.getbasetemp() / "training.log"
+    log.touch()
+    saved = {name: os.environ.get(name) for name in (training_probe.LOG_ENV, "PYTHONPATH")}
+    os.environ[training_probe.LOG_ENV] = str(log)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROBE_FOLDER), saved["PYTHONPATH"]])
+    )
+    training_probe.install()
+    yield log
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def trains_only_when_slow(request: pytest.FixtureRequest, training_log: Path) -> Iterator[None]:
+    """Fail a test that trained a model without ``@pytest.mark.slow``.
+
+    Session and module fixtures are set up before this one, so the runs they train are not
+    counted here: the tests using them are marked through :data:`TRAINING_FIXTURES`.
+    """
+    before = training_log.stat().st_size
+    yield
+    if training_log.stat().st_size > before and request.node.get_closest_marker("slow") is None:
+        pytest.fail(
+            f"{request.node.nodeid} trains a model but is not marked slow: add "
+            "@pytest.mark.slow (or, for a fixture that trains, list it in TRAINING_FIXTURES "
+            "in tests/conftest.py)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRuns:
+    """``tiny_run(**settings)``: a run directory trained once per session per distinct settings
+    (see ``tests/tiny_runs.py``); a test that changes the run must change a copy."""
+    return TinyRuns(tmp_path_factory)

@@ -10,7 +10,6 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.serve.conftest import loopback_server
-from tests.serve.tiny_run import train_tiny_run
 
 from rationalizer.serve import ServeLimits, create_app
 
@@ -22,8 +21,8 @@ SCREENSHOT_SIZE = (1280, 1250)
 
 
 @pytest.fixture(scope="module")
-def served_run(tmp_path_factory) -> Path:
-    return train_tiny_run(tmp_path_factory.mktemp("serve-browser") / "synthetic-semi")
+def served_run(tiny_run) -> Path:
+    return tiny_run()
 
 
 @pytest.fixture(scope="module")

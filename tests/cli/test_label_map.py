@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 from tests.cli.cli_helpers import invoke
-from tests.serve.tiny_run import train_tiny_run
 
+from rationalizer import Rationalizer
 from rationalizer.data import load, read_results
 from rationalizer.data.labels import LabelsMatchedWarning, match_labels, parse_label_map
 from rationalizer.errors import RationalizerError
 from rationalizer.explain import explain_dataset, get_explainer
 from rationalizer.explain.adapters import RationalizerAdapter
 from rationalizer.metrics import evaluate
-from rationalizer.training.inference import Rationalizer
 
 EXAMPLES = 6
 #: the tiny run's labels (neg, pos) as other datasets spell them
@@ -27,8 +26,8 @@ SPELT_OUT_MAP = "neg=negative,pos=positive"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    return train_tiny_run(tmp_path_factory.mktemp("label-map") / "synthetic-semi")
+def run(tiny_run) -> Path:
+    return tiny_run()
 
 
 def relabelled_file(folder: Path, labels: dict[str, str]) -> str:

@@ -7,28 +7,23 @@
 * ``callable_adapter``: a scikit-learn bag-of-words logistic regression on HateXplain behind a
   plain function of word lists.
 
-The trained models are built once per test session, even with pytest-xdist: the first worker
-builds each into a folder shared by the session's workers while holding a file lock, the
-others wait and reuse it. Session adapters are shared: tests that change a model (fine-tuning)
+The trained models are built once per test session, even with pytest-xdist (see
+``tests/tiny_runs.py``). Session adapters are shared: tests that change a model (fine-tuning)
 load their own copy from the folder.
 """
 
 from __future__ import annotations
 
-import io
-import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from filelock import FileLock
-from rich.console import Console
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from tests.tiny_runs import built_once, spread
 
 from rationalizer.data import Dataset, load
 from rationalizer.data.pretrained import minilm_path
@@ -38,17 +33,9 @@ from rationalizer.explain.adapters import (
     RationalizerAdapter,
 )
 from rationalizer.explain.finetune import finetune
-from rationalizer.training.config import TrainConfig
-from rationalizer.training.trainer import Trainer, limit_examples
 
 #: positions of the fine-tuned HateXplain classifier (posts are short; 64 keeps training cheap)
 HATEXPLAIN_MAX_LENGTH = 64
-DONE_MARKER = ".built"
-
-
-def spread(dataset: Dataset, size: int) -> Dataset:
-    """``size`` examples evenly spread over the split (sorted splits then cover every label)."""
-    return replace(dataset, examples=dataset.examples[:: max(len(dataset) // size, 1)][:size])
 
 
 @pytest.fixture(scope="session")
@@ -57,48 +44,21 @@ def spread_split() -> Callable[[str, str, int], Dataset]:
     return lambda name, split, size: spread(load(name, split), size)
 
 
-def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
-    """The folder ``name`` that ``build`` fills, built by one process of the test session.
-
-    Under pytest-xdist every worker has its own base temporary folder inside one folder per
-    session; that parent is shared, and a file lock lets exactly one worker build.
-    """
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    folder = shared / name
-    with FileLock(str(shared / f"{name}.lock")):
-        if not (folder / DONE_MARKER).is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            build(folder)
-            (folder / DONE_MARKER).touch()
-    return folder
-
-
 # ---------------------------------------------------------------------------------------------
 # Our rationalizer
 
 
-def _train_movies_run(folder: Path) -> None:
-    config = TrainConfig(
+@pytest.fixture(scope="session")
+def movies_run(tiny_run) -> Path:
+    """Run directory of a tiny FR BiGRU rationalizer (64 movie reviews, max_length 128)."""
+    return tiny_run(
         dataset="movies",
         method="fr",
         max_train_examples=64,
         max_length=128,
-        hidden_size=16,
-        epochs=1,
-        batch_size=16,
         lr=0.01,
+        validation_size=8,
     )
-    train = limit_examples(load("movies", "train"), config)
-    validation = spread(load("movies", "validation"), 8)
-    console = Console(file=io.StringIO())
-    Trainer(config, folder, train=train, validation=validation, console=console).fit()
-
-
-@pytest.fixture(scope="session")
-def movies_run(tmp_path_factory) -> Path:
-    """Run directory of a tiny FR BiGRU rationalizer (64 movie reviews, max_length 128)."""
-    return built_once(tmp_path_factory, "movies-run", _train_movies_run)
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,12 @@ a shortcut report of the planted shortcuts and an explainer benchmark output."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from tests.report.sample_inputs import BENCHMARK
+from tests.tiny_runs import SSR_SETTINGS
 
 from rationalizer.data import Dataset, Span, load, spans_to_mask, write_results
 from rationalizer.training.shortcuts import build_report
@@ -21,34 +20,18 @@ def synthetic_test() -> Dataset:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def ssr_run(tiny_run) -> Path:
     """A real run directory: SSR on 96 synthetic reviews, 2 epochs, with its shortcut report."""
-    from rationalizer.training.run import train
-
-    out = tmp_path_factory.mktemp("report-inputs") / "ssr"
-    train(
-        out,
-        console=Console(file=io.StringIO()),
-        dataset="synthetic",
-        method="ssr-unif",
-        max_train_examples=96,
-        hidden_size=16,
-        epochs=2,
-        batch_size=16,
-        max_length=64,
-        # every candidate is a shortcut: this short run's report then has phrases to chart
-        shortcut_min_skew=0.0,
-    )
-    return out
+    return tiny_run(**SSR_SETTINGS)
 
 
 @pytest.fixture(scope="session")
-def results_file(tiny_run, synthetic_test) -> Path:
-    """The tiny run's predictions on the synthetic test split (rationalizer predict's output)."""
-    from rationalizer.training.inference import Rationalizer
+def results_file(ssr_run, synthetic_test, tmp_path_factory) -> Path:
+    """The SSR run's predictions on the synthetic test split (rationalizer predict's output)."""
+    from rationalizer import Rationalizer
 
-    path = tiny_run.parent / "predictions.jsonl"
-    write_results(path, Rationalizer.load(tiny_run).predict_dataset(synthetic_test))
+    path = tmp_path_factory.mktemp("predictions") / "predictions.jsonl"
+    write_results(path, Rationalizer.load(ssr_run).predict_dataset(synthetic_test))
     return path
 
 

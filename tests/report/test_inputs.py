@@ -13,7 +13,7 @@ from rationalizer.report import detect_input, load_inputs
 
 
 def test_every_kind_is_recognised_by_content_not_name(
-    tiny_run, results_file, planted_shortcuts_file, benchmark_file, tmp_path
+    ssr_run, results_file, planted_shortcuts_file, benchmark_file, tmp_path
 ):
     renamed = {}
     for name, source in {
@@ -22,7 +22,7 @@ def test_every_kind_is_recognised_by_content_not_name(
         "scores.json": benchmark_file,
     }.items():
         renamed[name] = shutil.copy(source, tmp_path / name)
-    assert detect_input(tiny_run) == "run"
+    assert detect_input(ssr_run) == "run"
     assert detect_input(renamed["results.txt"]) == "results"
     assert detect_input(renamed["report.data"]) == "shortcuts"
     assert detect_input(renamed["scores.json"]) == "benchmark"
@@ -62,25 +62,23 @@ def test_a_missing_path_or_plain_directory_is_refused(tmp_path):
         detect_input(tmp_path)
 
 
-def test_a_run_directory_is_read_with_epochs_summary_and_shortcuts(tiny_run):
-    inputs = load_inputs([tiny_run])
+def test_a_run_directory_is_read_with_epochs_summary_and_shortcuts(ssr_run):
+    inputs = load_inputs([ssr_run])
     [run] = inputs.runs
-    logged = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
-    summary = json.loads((tiny_run / "summary.json").read_text())
+    logged = [json.loads(line) for line in (ssr_run / "metrics.jsonl").read_text().splitlines()]
+    summary = json.loads((ssr_run / "summary.json").read_text())
     assert [e.epoch for e in run.epochs] == [line["epoch"] for line in logged]
     assert run.epochs[-1].validation == logged[-1]["validation"]
     assert run.summary["best_epoch"] == summary["best_epoch"]
     assert run.dataset == "synthetic" and run.labels == ("neg", "pos")
     # the run's own shortcut report comes along, once even when also given by path
-    assert [s.name for s in inputs.shortcuts] == ["ssr/shortcuts.json"]
-    again = load_inputs([tiny_run, tiny_run / "shortcuts.json"])
+    assert [s.name for s in inputs.shortcuts] == [f"{ssr_run.name}/shortcuts.json"]
+    again = load_inputs([ssr_run, ssr_run / "shortcuts.json"])
     assert len(again.shortcuts) == 1
 
 
-def test_a_corrupt_epoch_line_names_file_and_line(tiny_run, tmp_path):
-    run = shutil.copytree(
-        tiny_run, tmp_path / "run", ignore=shutil.ignore_patterns("*.safetensors")
-    )
+def test_a_corrupt_epoch_line_names_file_and_line(ssr_run, tmp_path):
+    run = shutil.copytree(ssr_run, tmp_path / "run", ignore=shutil.ignore_patterns("*.safetensors"))
     with (run / "metrics.jsonl").open("a") as handle:
         handle.write('{"epoch": "three"}\n')
     lines = len((run / "metrics.jsonl").read_text().splitlines())
@@ -89,8 +87,8 @@ def test_a_corrupt_epoch_line_names_file_and_line(tiny_run, tmp_path):
     assert error.value.path == str(run / "metrics.jsonl") and error.value.line == lines
 
 
-def test_results_are_scored_against_the_runs_dataset_by_default(tiny_run, results_file):
-    inputs = load_inputs([tiny_run, results_file])
+def test_results_are_scored_against_the_runs_dataset_by_default(ssr_run, results_file):
+    inputs = load_inputs([ssr_run, results_file])
     [results] = inputs.results
     assert (results.dataset.name, results.dataset.split) == ("synthetic", "test")
     assert len(results.records) == len(results.dataset)

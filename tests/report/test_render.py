@@ -60,8 +60,8 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def full_inputs(tiny_run, results_file, planted_shortcuts_file, benchmark_file):
-    return load_inputs([tiny_run, results_file, planted_shortcuts_file, benchmark_file])
+def full_inputs(ssr_run, results_file, planted_shortcuts_file, benchmark_file):
+    return load_inputs([ssr_run, results_file, planted_shortcuts_file, benchmark_file])
 
 
 @pytest.fixture(scope="module")

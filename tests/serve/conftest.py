@@ -12,7 +12,6 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.serve.tiny_run import train_tiny_run
 
 from rationalizer.serve import WorkerSettings, create_app
 from rationalizer.serve.schemas import ExplainResponse
@@ -24,8 +23,9 @@ STARTUP_LIMIT_S = 120
 
 
 @pytest.fixture(scope="session")
-def served_run(tmp_path_factory) -> Path:
-    return train_tiny_run(tmp_path_factory.mktemp("serve") / "synthetic-semi")
+def served_run(tiny_run) -> Path:
+    """A BiGRU rationalizer trained for one epoch on synthetic reviews (a few seconds)."""
+    return tiny_run()
 
 
 class _Server(uvicorn.Server):

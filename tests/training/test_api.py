@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import shutil
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
-from rich.console import Console
+from tests.tiny_runs import spread
 
+from rationalizer import Rationalizer
 from rationalizer.data import Dataset, load, spans_to_mask
 from rationalizer.data.results import validate_results
 from rationalizer.data.tokenization import collate
 from rationalizer.errors import RationalizerError
 from rationalizer.metrics import evaluate
 from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
-from rationalizer.training.config import TrainConfig
-from rationalizer.training.inference import Rationalizer
-from rationalizer.training.trainer import Trainer, limit_examples
 
 TEXTS = [
     "this is a stupid post about nothing",
@@ -29,39 +25,25 @@ TEXTS = [
 ]
 
 
-def spread(dataset: Dataset, size: int) -> Dataset:
-    """``size`` examples evenly spread over the split (both labels of a sorted split)."""
-    return replace(dataset, examples=dataset.examples[:: len(dataset) // size][:size])
-
-
 @pytest.fixture(scope="module")
 def hatexplain_validation() -> Dataset:
     return spread(load("hatexplain", "validation"), 24)
 
 
-def train_run(config: TrainConfig, run_dir, validation: Dataset) -> None:
-    train = limit_examples(load(config.dataset, "train"), config)
-    console = Console(file=io.StringIO())
-    Trainer(config, run_dir, train=train, validation=validation, console=console).fit()
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, hatexplain_validation):
+def run_dir(tiny_run):
     """A small FR (unsupervised, shared encoder) BiGRU run on HateXplain; it selects about a
     third of the words (a semi-supervised run this small still selects nothing)."""
-    path = tmp_path_factory.mktemp("hatexplain-fr")
-    config = TrainConfig(
+    return tiny_run(
         dataset="hatexplain",
         method="fr",
         max_train_examples=64,
         max_length=24,  # shorter than some posts: truncation is part of the test
-        hidden_size=16,
         epochs=2,
         batch_size=8,
         lr=0.01,
+        validation_size=24,
     )
-    train_run(config, path, hatexplain_validation)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -204,21 +186,17 @@ def test_a_corrupt_or_foreign_checkpoint_is_refused(run_dir, tmp_path):
         Rationalizer.load(tmp_path / "nowhere")
 
 
-def test_a_transformer_rationalizer_trains_saves_loads_and_predicts(
-    tmp_path, hatexplain_validation
-):
-    config = TrainConfig(
+def test_a_transformer_rationalizer_trains_saves_loads_and_predicts(tiny_run):
+    run = tiny_run(
         dataset="hatexplain",
         method="semi",
         encoder="minilm",
         max_train_examples=16,
         max_length=32,
-        epochs=1,
-        batch_size=16,
+        validation_size=8,
     )
-    train_run(config, tmp_path, spread(hatexplain_validation, 8))
-    assert not (tmp_path / "vocab.json").exists()  # the tokenizer comes with the model
-    model = Rationalizer.load(tmp_path)
+    assert not (run / "vocab.json").exists()  # the tokenizer comes with the model
+    model = Rationalizer.load(run)
     assert model.model.config.encoder == "transformer"
     predictions = model.predict(TEXTS)
     for text, prediction in zip(TEXTS, predictions, strict=True):

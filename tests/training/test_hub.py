@@ -16,33 +16,21 @@ from pathlib import Path
 import pytest
 import yaml
 from rich.console import Console
+from tests.tiny_runs import SSR_SETTINGS
 
 import rationalizer
+from rationalizer import Rationalizer
 from rationalizer.data.pretrained import resolve_model_path
 from rationalizer.errors import RationalizerError
 from rationalizer.explain.adapters import load_adapter
-from rationalizer.training.inference import Rationalizer
 
 TEXTS = ["a truly wonderful and moving film", "dull , boring and far too long"]
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
+def run_dir(tiny_run) -> Path:
     """A tiny SSR run on synthetic data, so the card has a shortcut report."""
-    out = tmp_path_factory.mktemp("ssr") / "run"
-    rationalizer.train(
-        out,
-        console=Console(file=io.StringIO()),
-        dataset="synthetic",
-        method="ssr-unif",
-        max_train_examples=48,
-        hidden_size=8,
-        max_length=32,
-        epochs=1,
-        batch_size=16,
-        allow_no_shortcuts=True,
-    )
-    return out
+    return tiny_run(**SSR_SETTINGS)
 
 
 EVALUATION = {

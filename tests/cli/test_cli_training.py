@@ -7,10 +7,13 @@ import subprocess
 import sys
 
 import pytest
+import typer.main
 from tests.cli.cli_helpers import invoke
 
+from rationalizer.cli import app
 from rationalizer.data import load, read_results
 from rationalizer.training.checkpoint import load_checkpoint
+from rationalizer.training.config import TrainConfig
 from rationalizer.training.methods import available_methods
 
 
@@ -97,6 +100,25 @@ def test_list_methods_needs_no_run_directory():
         assert description.split()[0] in out
 
 
+def test_train_help_states_each_default_as_the_configuration_has_it(capsys):
+    command = typer.main.get_command(app).commands["train"]
+    command.get_help(command.make_context("train", ["--help"], resilient_parsing=True))
+    assert "ssr-virt | full-text" in capsys.readouterr().out
+    checked = []
+    for option in command.params:
+        assert "{" not in (option.help or ""), option.name  # every placeholder filled in
+        field = TrainConfig.model_fields.get(option.name)
+        if field is None or field.default is None or (option.is_flag and not option.secondary_opts):
+            continue  # not a setting, no fixed default, or a flag that is off unless given
+        stated = option.help.rpartition("Default: ")[2].removesuffix(".")
+        if option.secondary_opts:
+            assert stated == (option.opts[0] if field.default else option.secondary_opts[0])
+        else:
+            assert type(field.default)(stated) == field.default, option.name
+        checked.append(option.name)
+    assert {"labeled_fraction", "epochs", "batch_size", "shortcut_min_skew"} <= set(checked)
+
+
 def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "rationalizer", *args],
@@ -112,7 +134,7 @@ def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
     [
         (
             ["train", "--method", "lasso", "--out", "run"],
-            "invalid setting 'method': Input should be 'rnp', 'fr'",
+            "invalid setting 'method': 'lasso' is not a training method; choose one of: rnp: ",
         ),
         (
             ["train", "--labeled-fraction", "1.5", "--out", "run"],

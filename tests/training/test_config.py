@@ -52,7 +52,7 @@ def test_learning_rate_depends_on_the_encoder_unless_given() -> None:
 @pytest.mark.parametrize(
     ("settings", "field", "words"),
     [
-        ({"method": "lstm"}, "method", "'rnp'"),
+        ({"method": "lstm"}, "method", "rnp: unsupervised rationalizer"),
         ({"labeled_fraction": 1.5}, "labeled_fraction", "less than or equal to 1"),
         ({"labeled_fraction": -0.1}, "labeled_fraction", "greater than or equal to 0"),
         ({"augment": "shuffle"}, "augment", "'semantic'"),

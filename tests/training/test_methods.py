@@ -17,13 +17,22 @@ from rationalizer.training.methods import (
     get_method,
     get_method_class,
     keep_mask,
+    shortcut_methods,
     sparsity_loss,
     supervision_loss,
     task_loss,
     uniform_kl,
 )
 
-METHODS = ("rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt", "full-text")
+#: The methods of the SSR paper's comparison and the full-text reference, as registered
+PAPER_METHODS = ("rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt", "full-text")
+#: Every registered rationalizer, by whether a human rationale supervises its selector
+UNSUPERVISED = [
+    m
+    for m in available_methods()
+    if get_method_class(m).selects and not get_method_class(m).supervises_selector
+]
+SUPERVISED = [m for m in available_methods() if get_method_class(m).supervises_selector]
 RATE = 0.25  # target selection rate k of every method test
 WEIGHTS = LossWeights(
     sparsity=0.5, continuity=0.25, selection_rate=RATE, supervision=2.0, shortcut=0.3
@@ -183,7 +192,7 @@ def kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
     return (p * (p.log() + math.log(logits.shape[-1]))).sum(-1)
 
 
-@pytest.mark.parametrize("method", ["rnp", "fr"])
+@pytest.mark.parametrize("method", UNSUPERVISED)
 def test_unsupervised_methods_never_use_gold_rationales(method):
     batch = make_batch()  # rows 0 and 1 are marked as annotated
     model, out, terms = run(method, batch)
@@ -200,7 +209,7 @@ def test_unsupervised_methods_never_use_gold_rationales(method):
     assert all(torch.equal(again[name], terms[name]) for name in terms)
 
 
-@pytest.mark.parametrize("method", ["semi", "supervised", "ssr-unif", "ssr-virt"])
+@pytest.mark.parametrize("method", SUPERVISED)
 def test_supervised_methods_supervise_the_selector_on_annotated_examples(method):
     batch = make_batch()
     _, out, terms = run(method, batch)
@@ -357,13 +366,13 @@ def test_full_text_reads_every_real_position_and_learns_only_the_task():
 
 
 def test_methods_are_registered_with_their_architecture():
-    assert tuple(available_methods()) == METHODS
-    assert all(available_methods().values())
-    assert not get_method_class("rnp").shared_encoder
-    assert all(get_method_class(m).shared_encoder for m in METHODS[1:])
-    assert [m for m in METHODS if get_method_class(m).virtual_encoder] == ["ssr-virt"]
-    assert [m for m in METHODS if get_method_class(m).needs_shortcuts] == ["ssr-unif", "ssr-virt"]
-    assert [m for m in METHODS if not get_method_class(m).selects] == ["full-text"]
+    methods = available_methods()
+    assert tuple(methods) == PAPER_METHODS
+    assert all(methods.values())
+    assert [m for m in methods if not get_method_class(m).shared_encoder] == ["rnp"]
+    assert [m for m in methods if get_method_class(m).virtual_encoder] == ["ssr-virt"]
+    assert shortcut_methods() == ("ssr-unif", "ssr-virt")
+    assert [m for m in methods if not get_method_class(m).selects] == ["full-text"]
     with pytest.raises(UnknownNameError, match="unknown method 'lasso'"):
         get_method("lasso", WEIGHTS)
 

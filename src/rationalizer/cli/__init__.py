@@ -14,7 +14,7 @@ from rationalizer.cli.predict import predict_command
 from rationalizer.cli.report import report_command
 from rationalizer.cli.serve import serve_command
 from rationalizer.cli.shortcuts import shortcuts_command
-from rationalizer.cli.train import train_command
+from rationalizer.cli.train import TrainCommand, train_command
 from rationalizer.errors import RationalizerError
 
 app = typer.Typer(
@@ -33,7 +33,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
-app.command("train")(train_command)
+app.command("train", cls=TrainCommand)(train_command)
 app.command("predict")(predict_command)
 app.command("shortcuts")(shortcuts_command)
 app.command("evaluate")(evaluate_command)

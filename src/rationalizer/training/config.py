@@ -16,18 +16,31 @@ import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonDict
 
 from rationalizer.data._json import field_path, read_text
 from rationalizer.errors import DataFormatError, RationalizerError
+from rationalizer.training.methods import (
+    AnnotatedTaskInput,
+    available_methods,
+    get_method_class,
+    shortcut_methods,
+)
 from rationalizer.training.precision import Precision, autocast_dtype, precision_name
 
-Method = Literal["rnp", "fr", "semi", "supervised", "ssr-unif", "ssr-virt", "full-text"]
 Augmentation = Literal["none", "random", "semantic", "mixed"]
-AnnotatedTaskInput = Literal["full", "selected", "gold"]
 SelectionMetric = Literal["accuracy", "weighted_f1", "token_f1", "loss"]
 Selection = Literal["threshold", "topk"]
 
@@ -39,14 +52,36 @@ TRANSFORMER_LEARNING_RATE = 3e-5
 #: Target selection rate when it is neither given nor estimable (no annotated example): the
 #: authors' value for Movies and Evidence Inference.
 DEFAULT_SELECTION_RATE = 0.1
-#: Methods whose training uses discovered shortcuts (and may therefore augment them).
-SHORTCUT_METHODS = ("ssr-unif", "ssr-virt")
 #: Default ``shortcut_min_skew`` (nats), chosen on validation data (docs/training.md).
 DEFAULT_SHORTCUT_MIN_SKEW = 1.0
 #: Settings that may change when a run resumes or is reused: where it computes.
 RUNTIME_SETTINGS = ("device",)
 #: Fewest annotated examples a word must occur in, outside the rationale, to pass a skew filter.
 SKEW_MIN_COUNT = 2
+
+
+def _registered_method(name: str) -> str:
+    """Accept the methods of the registry, so that defining a Method subclass makes it a setting."""
+    methods = available_methods()
+    if name not in methods:
+        # one line, as the command line shows user errors; descriptions may contain ";"
+        listed = " | ".join(f"{known}: {description}" for known, description in methods.items())
+        raise ValueError(f"{name!r} is not a training method; choose one of: {listed}")
+    return name
+
+
+def _list_registered_methods(schema: JsonDict) -> None:
+    """Give the JSON schema the methods registered when it is asked for as the allowed values."""
+    schema["enum"] = list(available_methods())
+
+
+def _shortcut_method_names() -> str:
+    """The registered methods that train on shortcuts, as prose: "ssr-unif and ssr-virt"."""
+    *others, last = shortcut_methods()
+    return f"{', '.join(others)} and {last}" if others else last
+
+
+MethodName = Annotated[str, AfterValidator(_registered_method)]
 
 
 def learning_rate_for(encoder: str) -> float:
@@ -89,9 +124,11 @@ class TrainConfig(BaseModel):
     )
 
     # Method
-    method: Method = Field(
+    method: MethodName = Field(
         "ssr-unif",
-        description="training method: rnp, fr, semi, supervised, ssr-unif, ssr-virt or full-text",
+        description="training method: one of the registered methods "
+        "(`rationalizer train --list-methods` describes each)",
+        json_schema_extra=_list_registered_methods,
     )
     labeled_fraction: float = Field(
         0.25,
@@ -103,20 +140,20 @@ class TrainConfig(BaseModel):
     augment: Augmentation = Field(
         "none",
         description="augment annotated examples at their shortcut positions: none, random, "
-        "semantic or mixed (ssr-unif and ssr-virt only)",
+        f"semantic or mixed ({_shortcut_method_names()} only)",
     )
     augment_copies: int = Field(1, ge=1, description="augmented copies per annotated example")
     shortcut_run: Path | None = Field(
         None,
         description="reuse the unsupervised rationalizer of this earlier run directory for "
-        "shortcut discovery instead of training one (ssr-unif and ssr-virt only)",
+        f"shortcut discovery instead of training one ({_shortcut_method_names()} only)",
     )
     discovery_epochs: int | None = Field(
         None,
         ge=1,
         description="maximum epochs of the unsupervised shortcut-discovery run (default: epochs); "
         "an unsupervised rationalizer often selects nothing for its first few epochs, so a short "
-        "SSR run may need a longer discovery run (ssr-unif and ssr-virt only)",
+        f"SSR run may need a longer discovery run ({_shortcut_method_names()} only)",
     )
 
     # Model
@@ -241,13 +278,13 @@ class TrainConfig(BaseModel):
         "smoothed log-odds (nats) of its most over-represented label, over the annotated "
         f"training examples where it occurs outside the rationale (at least {SKEW_MIN_COUNT}), "
         "against the label prior, must reach this value. 0 keeps every candidate "
-        "(ssr-unif and ssr-virt only)",
+        f"({_shortcut_method_names()} only)",
     )
     allow_no_shortcuts: bool = Field(
         False,
         description="train even if shortcut discovery finds no shortcut word (SSR then trains "
         "like semi); by default that stops the run with an error saying what to change "
-        "(ssr-unif and ssr-virt only)",
+        f"({_shortcut_method_names()} only)",
     )
 
     @field_validator("device")
@@ -261,24 +298,28 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
-        uses_shortcuts = self.method in SHORTCUT_METHODS
-        if self.augment != "none" and not uses_shortcuts:
+        shortcut_users = _shortcut_method_names()
+        if self.augment != "none" and not self.uses_shortcuts:
             raise ValueError(
                 f"augment={self.augment!r} changes shortcut positions, which only the "
-                f"{' and '.join(SHORTCUT_METHODS)} methods discover (method is {self.method!r})"
+                f"{shortcut_users} methods discover (method is {self.method!r})"
             )
         for name in ("shortcut_run", "discovery_epochs"):
-            if getattr(self, name) is not None and not uses_shortcuts:
+            if getattr(self, name) is not None and not self.uses_shortcuts:
                 raise ValueError(
-                    f"{name} is only used by {' and '.join(SHORTCUT_METHODS)} "
-                    f"(method is {self.method!r})"
+                    f"{name} is only used by {shortcut_users} (method is {self.method!r})"
                 )
-        if uses_shortcuts and self.labeled_fraction == 0:
+        if self.uses_shortcuts and self.labeled_fraction == 0:
             raise ValueError(
                 f"{self.method} discovers shortcuts on annotated examples: labeled_fraction "
                 "must be above 0"
             )
         return self
+
+    @property
+    def uses_shortcuts(self) -> bool:
+        """Whether the method trains on discovered shortcuts (its registry entry says)."""
+        return get_method_class(self.method).needs_shortcuts
 
     @property
     def encoder_kind(self) -> Literal["gru", "transformer"]:
@@ -305,7 +346,7 @@ class TrainConfig(BaseModel):
                     "auto: bf16 for a transformer on a device with bfloat16 units, else fp32",
                 )
             )
-        if self.discovery_epochs is None and self.method in SHORTCUT_METHODS:
+        if self.discovery_epochs is None and self.uses_shortcuts:
             filled.append(
                 Override(
                     "discovery_epochs",

@@ -284,6 +284,11 @@ def available_methods() -> dict[str, str]:
     return {name: cls.description for name, cls in _METHODS.items()}
 
 
+def shortcut_methods() -> tuple[str, ...]:
+    """Registered methods that train on discovered shortcuts (and so may augment them)."""
+    return tuple(name for name, cls in _METHODS.items() if cls.needs_shortcuts)
+
+
 def get_method_class(name: str) -> type[Method]:
     cls = _METHODS.get(name)
     if cls is None:

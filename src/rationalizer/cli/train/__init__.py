@@ -3,12 +3,56 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperCommand, TyperOption
 
 from rationalizer.cli._common import DataDirOption, DeviceOption, console, process_console
+
+DATA = "Data"
+METHOD = "Method"
+MODEL = "Model"
+TRAINING = "Training"
+
+
+class TrainCommand(TyperCommand):
+    """``rationalizer train``: its options' help names the defaults of :class:`TrainConfig` and
+    the registered methods, filled in when the help is shown. So each is written once, and only
+    ``train --help`` pays for importing them (torch), not the start of every command.
+
+    An option's help says ``{default}`` where its default goes and ``{methods}`` for the list.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_templates = {
+            option: option.help
+            for option in self.params
+            if isinstance(option, TyperOption) and option.help
+        }
+
+    # Any: typer's vendored click types are not public
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from rationalizer.training.config import TrainConfig
+        from rationalizer.training.methods import available_methods
+
+        methods = " | ".join(available_methods())
+        for option, template in self.help_templates.items():
+            field = TrainConfig.model_fields.get(option.name or "")
+            default = _shown_default(option, field.default) if field else None
+            option.help = template.format(default=default, methods=methods)
+        super().format_help(ctx, formatter)
+
+
+def _shown_default(option: TyperOption, default: Any) -> str:
+    """A setting's default as the command line gives it: a flag by its name, 1.0 as 1."""
+    if option.is_bool_flag and option.secondary_opts:
+        return option.opts[0] if default else option.secondary_opts[0]
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default)
 
 
 def _list_methods(value: bool) -> None:
@@ -31,7 +75,8 @@ def train_command(
         typer.Option(
             "--dataset",
             "-d",
-            help="Dataset name (see `rationalizer data list`). Default: synthetic.",
+            help="Dataset name (see `rationalizer data list`). Default: {default}.",
+            rich_help_panel=DATA,
         ),
     ] = None,
     method: Annotated[
@@ -39,42 +84,50 @@ def train_command(
         typer.Option(
             "--method",
             "-m",
-            help="rnp | fr | semi | supervised | ssr-unif | ssr-virt | full-text (see "
-            "--list-methods). "
-            "Default: ssr-unif.",
+            help="{methods} (--list-methods says what each trains). Default: {default}.",
+            rich_help_panel=METHOD,
         ),
     ] = None,
     augment: Annotated[
         str | None,
         typer.Option(
-            help="SSR data augmentation: none | random | semantic | mixed. Default: none."
+            help="SSR data augmentation: none | random | semantic | mixed. Default: {default}.",
+            rich_help_panel=METHOD,
         ),
     ] = None,
     labeled_fraction: Annotated[
         float | None,
         typer.Option(
-            help="Fraction of training examples whose human rationale is used (0–1). Default: 0.25."
+            help="Fraction of training examples whose human rationale is used (0–1). "
+            "Default: {default}.",
+            rich_help_panel=METHOD,
         ),
     ] = None,
     encoder: Annotated[
         str | None,
         typer.Option(
             help="gru (BiGRU over GloVe 50d), minilm, or a local Hugging Face model folder. "
-            "Default: gru."
+            "Default: {default}.",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(help="Maximum training epochs. Default: 10.")
+        int | None,
+        typer.Option(help="Maximum training epochs. Default: {default}.", rich_help_panel=TRAINING),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(help="Seed for data choice, initialisation and sampling. Default: 0."),
+        typer.Option(
+            help="Seed for data choice, initialisation and sampling. Default: {default}.",
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     batch_size: Annotated[
         int | None,
         typer.Option(
             help="Examples per step and process: under torchrun with N processes a step "
-            "trains on N × this many. Default: 32."
+            "trains on N × this many. Default: {default}.",
+            rich_help_panel=TRAINING,
         ),
     ] = None,
     max_length: Annotated[
@@ -82,15 +135,17 @@ def train_command(
         typer.Option(
             help="Cut documents to this many model positions (query and special tokens "
             "included); the run reports what it cut. Default: whole documents for gru, the "
-            "model's limit for transformers."
+            "model's limit for transformers.",
+            rich_help_panel=MODEL,
         ),
     ] = None,
     train_embeddings: Annotated[
         bool | None,
         typer.Option(
             "--train-embeddings/--fixed-embeddings",
-            help="gru: fine-tune the GloVe vectors, or keep them fixed. Default: fine-tune.",
+            help="gru: fine-tune the GloVe vectors, or keep them fixed. Default: {default}.",
             show_default=False,
+            rich_help_panel=MODEL,
         ),
     ] = None,
     query_attention: Annotated[
@@ -98,8 +153,9 @@ def train_command(
         typer.Option(
             "--query-attention/--no-query-attention",
             help="gru: let every document word attend to the query (FEVER claims, questions). "
-            "Default: on.",
+            "Default: {default}.",
             show_default=False,
+            rich_help_panel=MODEL,
         ),
     ] = None,
     precision: Annotated[
@@ -108,7 +164,8 @@ def train_command(
             help="fp32 | bf16 | fp16 | auto. bf16 and fp16 run the matrix products under "
             "autocast (weights stay float32); fp16 also scales the loss so small gradients do "
             "not vanish. auto: bf16 for transformers on hardware with bfloat16 units, else "
-            "fp32. Default: auto."
+            "fp32. Default: {default}.",
+            rich_help_panel=TRAINING,
         ),
     ] = None,
     device: DeviceOption = None,
@@ -117,7 +174,8 @@ def train_command(
         typer.Option(
             help="How the selector picks words: threshold (where its select probability wins; "
             "may select nothing) or topk (exactly ceil(selection rate × words) per example). "
-            "SSR's shortcut-discovery run always uses topk. Default: threshold."
+            "SSR's shortcut-discovery run always uses topk. Default: {default}.",
+            rich_help_panel=METHOD,
         ),
     ] = None,
     shortcut_min_skew: Annotated[
@@ -125,7 +183,8 @@ def train_command(
         typer.Option(
             help="SSR: a word selected outside the human rationale is a shortcut only if its "
             "word type leans to a label outside human rationales by at least this smoothed "
-            "log-odds (nats); 0 keeps every such word. Default: 1.",
+            "log-odds (nats); 0 keeps every such word. Default: {default}.",
+            rich_help_panel=METHOD,
         ),
     ] = None,
     allow_no_shortcuts: Annotated[
@@ -135,6 +194,7 @@ def train_command(
             help="SSR: train like semi when discovery finds no shortcut word, instead of "
             "stopping with an error that says what to change.",
             show_default=False,
+            rich_help_panel=METHOD,
         ),
     ] = None,
     config: Annotated[
@@ -148,6 +208,7 @@ def train_command(
             "--list-methods",
             help="List the training methods and exit.",
             is_eager=True,
+            rich_help_panel=METHOD,
             callback=_list_methods,
         ),
     ] = False,

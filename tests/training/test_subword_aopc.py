@@ -3,51 +3,36 @@ explainers' faithfulness path measures on its predictor from the same word score
 
 from __future__ import annotations
 
-import io
-from dataclasses import replace
-from pathlib import Path
-
 import numpy as np
 import pytest
-from rich.console import Console
+from tests.tiny_runs import spread
 
 from rationalizer.data import Dataset, load, spans_to_mask
 from rationalizer.explain.adapters import RationalizerAdapter
 from rationalizer.explain.faithfulness import measure_all
 from rationalizer.metrics.evaluate import DEFAULT_AOPC_THRESHOLDS
-from rationalizer.training.config import TrainConfig
 from rationalizer.training.inference import Rationalizer
-from rationalizer.training.trainer import Trainer, limit_examples
-
-#: model positions: short enough that some posts are truncated
-MAX_LENGTH = 32
 
 
 @pytest.fixture(scope="module")
 def posts() -> Dataset:
     """12 HateXplain validation posts spread over the split (both labels)."""
-    validation = load("hatexplain", "validation")
-    return replace(validation, examples=validation.examples[:: len(validation) // 12][:12])
+    return spread(load("hatexplain", "validation"), 12)
 
 
 @pytest.fixture(scope="module")
-def minilm_model(tmp_path_factory, posts) -> Rationalizer:
-    """A tiny semi MiniLM rationalizer (one epoch on 16 posts), computing in float32 like the
-    adapter, so that both paths run the same arithmetic."""
-    folder: Path = tmp_path_factory.mktemp("hatexplain-minilm")
-    config = TrainConfig(
+def minilm_model(tiny_run) -> Rationalizer:
+    """A tiny semi MiniLM rationalizer reading 32 positions (some posts are truncated), in
+    float32 like the adapter, so that both paths run the same arithmetic."""
+    run = tiny_run(
         dataset="hatexplain",
         method="semi",
         encoder="minilm",
         max_train_examples=16,
-        max_length=MAX_LENGTH,
-        epochs=1,
-        batch_size=16,
+        max_length=32,
+        validation_size=8,
     )
-    train = limit_examples(load("hatexplain", "train"), config)
-    console = Console(file=io.StringIO())
-    Trainer(config, folder, train=train, validation=posts, console=console).fit()
-    return Rationalizer.load(folder, precision="fp32")
+    return Rationalizer.load(run, precision="fp32")
 
 
 def _as_array(scores: dict[str, float], labels) -> np.ndarray:

@@ -14,10 +14,10 @@ with MiniLM fine-tuned (:data:`ENCODER_DATASETS`), under ``hatexplain/minilm/``.
 
 Run from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets::
 
-    python benchmarks/ssr_table.py                    # everything (hours); resumable
-    python benchmarks/ssr_table.py --datasets movies --seeds 0 --methods rnp --max-minutes 15
-    python benchmarks/ssr_table.py --encoders minilm --seeds 0 --methods full-text,semi
-    python benchmarks/ssr_table.py --report-only      # rebuild the tables from finished cells
+    python -m benchmarks.ssr_table                    # everything (hours); resumable
+    python -m benchmarks.ssr_table --datasets movies --seeds 0 --methods rnp --max-minutes 15
+    python -m benchmarks.ssr_table --encoders minilm --seeds 0 --methods full-text,semi
+    python -m benchmarks.ssr_table --report-only      # rebuild the tables from finished cells
 
 Each finished cell (dataset × method/augmentation × seed) keeps its run directory under
 ``benchmarks/.cache/ssr_table/`` (not committed) and its metrics as a small JSON file under
@@ -77,6 +77,7 @@ from rationalizer.training.discovery import (
 )
 from rationalizer.training.discovery import REPORT_JSON as SHORTCUTS_JSON
 from rationalizer.training.inference import Rationalizer
+from rationalizer.training.methods import available_methods, shortcut_methods
 from rationalizer.training.run import train_run
 from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
@@ -97,8 +98,10 @@ PREDICTIONS_FILE = "test-predictions.jsonl"
 
 DATASETS = ("movies", "hatexplain", "fever")
 SEEDS = (0, 1, 2)
-BASELINES = ("rnp", "fr", "semi", "supervised", "full-text")
-SSR_METHODS = ("ssr-unif", "ssr-virt")
+#: Every registered method: those that train on discovered shortcuts share their seed's
+#: discovery run and have their augmentation searched; the others are baselines.
+SSR_METHODS = shortcut_methods()
+BASELINES = tuple(m for m in available_methods() if m not in SSR_METHODS)
 METHODS = BASELINES + SSR_METHODS
 THROUGHPUT = "throughput"
 AUGMENTATIONS = ("random", "semantic", "mixed")
@@ -1694,7 +1697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.chdir(ROOT)
     torch.set_num_threads(args.threads)
     console = Console(stderr=True)
-    command = "python " + shlex.join(["benchmarks/ssr_table.py", *sys.argv[1:]])
+    command = command_line(SCRIPT, argv)
     outcome = Outcome()
     if not args.report_only:
         outcome = run_benchmark(args, console, command)

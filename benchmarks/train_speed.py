@@ -18,7 +18,7 @@ other work slows every row alike.
 
 Usage (from the repository root)::
 
-    RATIONALIZER_DATA=shared/data HF_HUB_OFFLINE=1 python benchmarks/train_speed.py
+    RATIONALIZER_DATA=shared/data HF_HUB_OFFLINE=1 python -m benchmarks.train_speed
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ from rationalizer.training.precision import autocast_dtype, grad_scaler
 from rationalizer.training.trainer import TrainingStep, optimize
 
 ROOT = Path(__file__).resolve().parent
+#: A chosen subset, not every registered method: one row per kind of step (two encoders, one
+#: shared, selector supervision, a shortcut term, no selector); supervised trains semi's step.
 GRU_METHODS = ("rnp", "fr", "semi", "ssr-unif", "full-text")
 REFERENCE = "plain FR step"
 LABELED_FRACTION = 0.25
@@ -253,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["examples_per_second"] / reference["examples_per_second"] if reference else None
         )
     record = {
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(__file__, argv),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": SEED,
         "threads": args.threads,

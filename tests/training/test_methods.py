@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -363,6 +364,20 @@ def test_full_text_reads_every_real_position_and_learns_only_the_task():
     assert terms["task"].item() == pytest.approx(
         F.cross_entropy(out.logits, batch["labels"]).item()
     )
+
+
+def test_the_methods_table_of_the_docs_lists_every_registered_method():
+    docs = Path(__file__).parents[2] / "docs" / "training.md"
+    lines = docs.read_text(encoding="utf-8").splitlines()
+    start = lines.index(
+        "| method | encoders | loss on unannotated examples | loss on annotated examples |"
+    )
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("| `"):
+            break
+        rows.append(line.split("`")[1])
+    assert rows == list(available_methods())
 
 
 def test_methods_are_registered_with_their_architecture():

@@ -9,7 +9,8 @@ does) to turn such a skip into a failure, so a run can never pass by skipping th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,9 +25,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SIBLING_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
 REQUIRE_DATA_ENV = "RATIONALIZER_REQUIRE_DATA"
 PROBE_FOLDER = Path(__file__).resolve().parent / "training_probe"
-#: Fixtures that train a model: every test using one, directly or through another fixture, is
-#: marked slow at collection (so the fast run deselects it and nobody can forget the marker).
-TRAINING_FIXTURES = frozenset({"tiny_run", "hatexplain_classifier_dir"})
+#: Fixtures that train a model: every test using one, directly or through another fixture, or
+#: parametrized with its name (for ``request.getfixturevalue``), is marked slow at collection,
+#: so the fast run deselects it and nobody can forget the marker.
+TRAINING_FIXTURES = frozenset(
+    {
+        "tiny_run",
+        "movies_run",
+        "rationalizer_adapter",
+        "hatexplain_classifier_dir",
+        "hf_adapter",
+        "discovered",
+    }
+)
 
 # An explicit RATIONALIZER_DATA wins; else the sibling folder if this machine has it; else
 # the package default (~/.cache/rationalizer, where `rationalizer data download` writes).
@@ -68,15 +79,47 @@ def skip_when_dataset_missing():
         missing_data(what, error.folder, error.dataset)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Log every ``Trainer.fit`` call, of this process and of every process a test starts
+    (see ``tests/training_probe``), so that :func:`slow_if_training` sees which test trains."""
+    descriptor, log = tempfile.mkstemp(prefix="rationalizer-training-", suffix=".log")
+    os.close(descriptor)
+    os.environ[training_probe.LOG_ENV] = log
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROBE_FOLDER), os.environ.get("PYTHONPATH")])
+    )
+    training_probe.install()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    Path(os.environ.pop(training_probe.LOG_ENV)).unlink(missing_ok=True)
+
+
+@contextmanager
+def slow_if_training(item: pytest.Item, what: str):
+    """Fail ``item`` when a model was trained inside the block and it is not marked slow."""
+    log = Path(os.environ[training_probe.LOG_ENV])
+    before = log.stat().st_size
+    yield
+    if log.stat().st_size > before and item.get_closest_marker("slow") is None:
+        pytest.fail(f"{item.nodeid}: {what}", pytrace=False)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
-    with skip_when_dataset_missing():
+    fixture_trains = (
+        "a fixture of this test trains a model: list the fixture in TRAINING_FIXTURES in "
+        "tests/conftest.py (its tests are then marked slow), or mark the test "
+        "@pytest.mark.slow"
+    )
+    with skip_when_dataset_missing(), slow_if_training(item, fixture_trains):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    with skip_when_dataset_missing():
+    test_trains = "this test trains a model: mark it @pytest.mark.slow"
+    with skip_when_dataset_missing(), slow_if_training(item, test_trains):
         return (yield)
 
 
@@ -116,46 +159,11 @@ def dataset_root(data_dir: Path) -> Callable[[str], Path]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that use a training fixture are slow (before ``-m`` deselects by marker)."""
     for item in items:
-        if TRAINING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        callspec = getattr(item, "callspec", None)
+        parameters = callspec.params.values() if callspec else ()
+        used = {*getattr(item, "fixturenames", ()), *(p for p in parameters if isinstance(p, str))}
+        if TRAINING_FIXTURES & used:
             item.add_marker(pytest.mark.slow)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def training_log(tmp_path_factory) -> Iterator[Path]:
-    """One line per ``Trainer.fit`` call in this process and in every process a test starts
-    (see ``tests/training_probe``), so that :func:`trains_only_when_slow` can count them."""
-    log = tmp_path_factory.getbasetemp() / "training.log"
-    log.touch()
-    saved = {name: os.environ.get(name) for name in (training_probe.LOG_ENV, "PYTHONPATH")}
-    os.environ[training_probe.LOG_ENV] = str(log)
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(PROBE_FOLDER), saved["PYTHONPATH"]])
-    )
-    training_probe.install()
-    yield log
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
-@pytest.fixture(autouse=True)
-def trains_only_when_slow(request: pytest.FixtureRequest, training_log: Path) -> Iterator[None]:
-    """Fail a test that trained a model without ``@pytest.mark.slow``.
-
-    Session and module fixtures are set up before this one, so the runs they train are not
-    counted here: the tests using them are marked through :data:`TRAINING_FIXTURES`.
-    """
-    before = training_log.stat().st_size
-    yield
-    if training_log.stat().st_size > before and request.node.get_closest_marker("slow") is None:
-        pytest.fail(
-            f"{request.node.nodeid} trains a model but is not marked slow: add "
-            "@pytest.mark.slow (or, for a fixture that trains, list it in TRAINING_FIXTURES "
-            "in tests/conftest.py)",
-            pytrace=False,
-        )
 
 
 @pytest.fixture(scope="session")

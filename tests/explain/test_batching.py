@@ -4,7 +4,7 @@ packed paths answer each row as its instance alone, in the adapter's precision."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -49,6 +49,13 @@ PACKING = {"gru": "rationalizer_adapter", "bert": "tiny_bert"}
 #: the fixture of one adapter of each kind: the packing ones, then a custom adapter and a black
 #: box that answer instance by instance
 ADAPTERS = PACKING | {"custom": "bag_of_words", "black box": "black_box"}
+
+
+def kinds(names: Iterable[str]) -> list:
+    """Adapter kinds as parameters; the GRU, a trained run, makes its tests slow."""
+    return [pytest.param(kind, marks=pytest.mark.slow) if kind == "gru" else kind for kind in names]
+
+
 #: float32 models: packing changes the order of a few sums, nothing more
 TOLERANCE = {"rel": 1e-4, "abs": 1e-5}
 #: bfloat16 keeps 8 significant bits: packing may round a few products differently
@@ -199,7 +206,7 @@ def record_forward_sizes(model, monkeypatch) -> list[int]:
 # the adapters' packed paths
 
 
-@pytest.mark.parametrize("kind", list(ADAPTERS))
+@pytest.mark.parametrize("kind", kinds(ADAPTERS))
 def test_probabilities_batch_match_each_instances_own(request, kind):
     model = request.getfixturevalue(ADAPTERS[kind])
     instances = model.prepare_all(TEXTS)
@@ -212,7 +219,7 @@ def test_probabilities_batch_match_each_instances_own(request, kind):
     assert packed == pytest.approx(np.array(each), **TOLERANCE)
 
 
-@pytest.mark.parametrize("kind", ["gru", "bert", "custom"])
+@pytest.mark.parametrize("kind", kinds(["gru", "bert", "custom"]))
 def test_logits_from_embeddings_batch_match_each_instances_own(request, kind):
     model = request.getfixturevalue(ADAPTERS[kind])
     instances = model.prepare_all(TEXTS)
@@ -284,7 +291,7 @@ def autocast_dtypes(model: EncodedAdapter) -> Iterator[set[torch.dtype | None]]:
             handle.remove()
 
 
-@pytest.fixture(params=list(PACKING))
+@pytest.fixture(params=kinds(PACKING))
 def bf16_adapter(request, tiny_bert) -> EncodedAdapter:
     """A packing adapter computing in bfloat16 (on the CPU): the GRU run, or the tiny BERT."""
     if request.param == "gru":

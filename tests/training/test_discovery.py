@@ -173,6 +173,7 @@ def test_selections_inside_the_rationales_only_say_to_select_more(
     assert "raise selection_rate" in str(caught.value)
 
 
+@pytest.mark.slow
 def test_train_run_stops_before_training_when_discovery_finds_nothing(discovered, tmp_path):
     strict = _reuse(discovered, shortcut_min_skew=50.0)
     with pytest.raises(RationalizerError, match="found no shortcut word"):

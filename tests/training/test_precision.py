@@ -60,6 +60,7 @@ def test_the_summary_records_what_auto_resolved_to():
     assert config.effective(config.filled_defaults())["precision"] == filled.used
 
 
+@pytest.mark.slow
 def test_float16_training_runs_on_cpu_and_checkpoints_its_scaler(tmp_path):
     """The float16 path (autocast and loss scaling) is the one a GPU takes, run on a CPU."""
     from rich.console import Console

@@ -163,6 +163,7 @@ def assert_same_tensors(ours: dict[str, torch.Tensor], theirs: dict[str, torch.T
 # ----------------------------------------------------------------------------- learning
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["synthetic", "movies"])
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_learns_and_logs_each_epoch(trained, splits, dataset, method):
@@ -196,6 +197,7 @@ def test_every_method_learns_and_logs_each_epoch(trained, splits, dataset, metho
     assert summary["training_examples"] == 64
 
 
+@pytest.mark.slow
 def test_the_full_text_reference_reads_every_word(trained, splits):
     run_dir = trained("synthetic", "full-text")
     # every word the model sees; only the words truncation cut are left out
@@ -211,6 +213,7 @@ def test_the_full_text_reference_reads_every_word(trained, splits):
     assert [(span.start, span.end) for span in prediction.rationale] == [(0, len(text.split()))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("dataset", "method"), [("hatexplain", "ssr-virt"), ("fever", "fr")])
 def test_training_learns_on_hatexplain_and_on_fever_with_its_claims(
     tmp_path, splits, dataset, method
@@ -231,6 +234,7 @@ def test_training_learns_on_hatexplain_and_on_fever_with_its_claims(
 # ----------------------------------------------------------------------------- reproducibility
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_run(trained, splits, tmp_path):
     first = trained("movies", "fr")
     make_trainer(tiny_config("movies", "fr"), tmp_path, splits).fit()
@@ -242,6 +246,7 @@ class Interrupted(Exception):
     """Stands for a killed process."""
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_weights(trained, splits, tmp_path, monkeypatch):
     uninterrupted = trained("movies", "ssr-virt")
     config = tiny_config("movies", "ssr-virt")
@@ -273,6 +278,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(trained, splits, tmp_pat
     assert_same_tensors(ours.state_dict, theirs.state_dict)
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_trained_again(trained, splits):
     run_dir = trained("movies", "fr")
     weights = run_dir / "model.safetensors"
@@ -287,6 +293,7 @@ def test_a_finished_run_is_not_trained_again(trained, splits):
     assert (result.best_epoch, result.epochs_run) == (summary["best_epoch"], 3)
 
 
+@pytest.mark.slow
 def test_a_run_finished_before_provenance_was_recorded_still_loads(trained, splits, tmp_path):
     run_dir = tmp_path / "old"
     shutil.copytree(trained("synthetic", "fr"), run_dir)
@@ -303,6 +310,7 @@ def test_a_run_finished_before_provenance_was_recorded_still_loads(trained, spli
     assert Rationalizer.load(run_dir).config == config
 
 
+@pytest.mark.slow
 def test_a_run_directory_with_other_settings_is_refused(trained, splits):
     run_dir = trained("movies", "fr")
     before = (run_dir / "metrics.jsonl").read_text()
@@ -312,6 +320,7 @@ def test_a_run_directory_with_other_settings_is_refused(trained, splits):
     assert (run_dir / "metrics.jsonl").read_text() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("balance", "weight"), [(1.0, 4.0), (0.5, 2.0), (0.0, 1.0)])
 def test_balance_supervision_sets_the_weight_of_rationale_words(splits, tmp_path, balance, weight):
     # k = 0.2: the balancing weight (1 - k)/k = 4 is raised to the power γ
@@ -327,6 +336,7 @@ def test_ssr_needs_shortcut_masks(splits):
         Trainer(tiny_config("synthetic", "ssr-unif"), "unused", train=train, validation=validation)
 
 
+@pytest.mark.slow
 def test_shortcut_masks_outside_the_annotated_set_are_refused(splits, tmp_path):
     train, validation = splits("synthetic")
     config = tiny_config("synthetic", "ssr-unif")
@@ -338,6 +348,7 @@ def test_shortcut_masks_outside_the_annotated_set_are_refused(splits, tmp_path):
         trainer.fit()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ssr-unif", "ssr-virt"])
 def test_without_any_shortcut_the_shortcut_terms_stay_zero(splits, tmp_path, method):
     train, validation = splits("synthetic")
@@ -387,6 +398,7 @@ def test_without_any_shortcut_the_shortcut_terms_stay_zero(splits, tmp_path, met
     assert provenance["dirty"] in (None, True, False)
 
 
+@pytest.mark.slow
 def test_a_run_without_overrides_records_the_settings_it_was_given(trained):
     summary = json.loads((trained("synthetic", "fr") / "summary.json").read_text())
     # fr reads no shortcut setting; only the target selection rate and the precision (auto:
@@ -408,6 +420,7 @@ def test_a_run_without_overrides_records_the_settings_it_was_given(trained):
     assert summary["effective_config"] == expected
 
 
+@pytest.mark.slow
 def test_supervised_training_records_that_it_uses_every_rationale(trained):
     summary = json.loads((trained("synthetic", "supervised") / "summary.json").read_text())
     overrides = {o["setting"]: o for o in summary["overrides"]}
@@ -450,6 +463,7 @@ def test_mixed_augmentation_copies_keep_labels_and_only_semantic_ones_keep_short
     assert kinds["random"] == kinds["semantic"] == len(with_shortcut)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["random", "semantic", "mixed"])
 def test_augmented_runs_train_on_the_copies(tmp_path, splits, strategy):
     config = tiny_config("synthetic", "ssr-unif", augment=strategy, **AUGMENTED)
@@ -463,6 +477,7 @@ def test_augmented_runs_train_on_the_copies(tmp_path, splits, strategy):
     assert result.epochs_run == 1
 
 
+@pytest.mark.slow
 def test_a_bf16_run_learns_and_keeps_float32_weights(splits, tmp_path):
     make_trainer(tiny_config("synthetic", "semi", precision="bf16"), tmp_path, splits).fit()
     lines = read_metrics(tmp_path)

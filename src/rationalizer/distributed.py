@@ -217,6 +217,14 @@ def broadcast(value: T, what: str) -> T:
     return box[0]
 
 
+def receive(kind: type[T], what: str) -> T:
+    """Rank 0's :func:`broadcast` of a ``kind``, on the other processes (which have none)."""
+    value = broadcast(None, what)
+    if not isinstance(value, kind):
+        raise RationalizerError(f"{what}: rank 0 sent {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
 def gather(value: T, what: str) -> list[T]:
     """Every process's ``value``, by rank, on every process."""
     context = current()

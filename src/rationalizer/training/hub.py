@@ -142,7 +142,7 @@ def _test_metrics(scores: Mapping[str, Any]) -> dict[str, Any]:
     """The headline numbers of ``rationalizer evaluate --json`` output."""
     classification = scores.get("classification_scores", {})
     prf = classification.get("prf", {})
-    iou = next(iter(scores.get("iou_scores", [])), {})
+    iou: dict[str, Any] = next(iter(scores.get("iou_scores", [])), {})
     return {
         "accuracy": classification.get("accuracy"),
         "macro_f1": prf.get("macro avg", {}).get("f1-score"),

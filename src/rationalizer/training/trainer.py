@@ -14,7 +14,9 @@ the checkpoint is the same whatever the number of processes, so a run resumes on
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -104,7 +106,8 @@ class TrainingStep(torch.nn.Module):
             batch, sample=True, tau=cfg.gumbel_tau, straight_through=cfg.straight_through
         )
         terms = self.method.losses(self.model, batch, out)
-        return sum(terms.values()), terms, out.logits, out.mask
+        # reduce, not sum: sum starts from the int 0, which would type the total as int or Tensor.
+        return functools.reduce(operator.add, terms.values()), terms, out.logits, out.mask
 
 
 def optimize(
@@ -263,6 +266,9 @@ class Trainer:
         )
         if truncation.truncated_examples:
             self.console.print(f"[yellow]{truncation}[/]")
+        selection, selection_rate = _selection(
+            cfg, self.method_class.selects, weights.selection_rate
+        )
         model_config = ModelConfig(
             encoder="gru" if cfg.encoder == "gru" else "transformer",
             num_labels=len(self.labels),
@@ -276,7 +282,8 @@ class Trainer:
             dropout=cfg.dropout,
             freeze_embeddings=not cfg.train_embeddings,
             query_attention=cfg.encoder == "gru" and cfg.query_attention,
-            **_selection_settings(cfg, self.method_class.selects, weights.selection_rate),
+            selection=selection,
+            selection_rate=selection_rate,
         )
         model = RationalizerModel.build(model_config, embedding_matrix).to(self.device)
         optimizer = torch.optim.AdamW(
@@ -367,7 +374,7 @@ class Trainer:
                 break
         seconds = time.perf_counter() - started
         if not context.is_main:
-            return distributed.broadcast(None, "the end of training")
+            return distributed.receive(TrainResult, "the end of training")
         best = self._read_metrics()[best_epoch - 1]["validation"] if best_epoch else {}
         result = TrainResult(
             run_dir=self.run_dir,
@@ -550,8 +557,8 @@ class Trainer:
             for share, *_ in shares:
                 for name, value in share.items():
                     totals[name] = totals.get(name, 0.0) + value
-            columns = list(zip(*shares, strict=True))
-            correct, selected, selectable, count = (sum(column) for column in columns[1:])
+            by_field = list(zip(*shares, strict=True))
+            correct, selected, selectable, count = (sum(counts) for counts in by_field[1:])
         stats = {name: value / count for name, value in totals.items()}
         stats["accuracy"] = correct / count
         stats["selection_rate"] = selected / max(selectable, 1)
@@ -579,11 +586,12 @@ class Trainer:
         return [by_epoch[e] for e in sorted(by_epoch)]
 
 
-def _selection_settings(config: TrainConfig, selects: bool, rate: float) -> dict[str, object]:
-    """The ModelConfig settings of the selection: top-k keeps the run's target rate ``rate``."""
+def _selection(config: TrainConfig, selects: bool, rate: float) -> tuple[str, float | None]:
+    """The ModelConfig selection and selection_rate: top-k keeps the run's target rate ``rate``;
+    a threshold selection (or none) has no rate."""
     if not selects or config.selection == "threshold":
-        return {}
-    return {"selection": config.selection, "selection_rate": rate}
+        return "threshold", None
+    return config.selection, rate
 
 
 def limit_examples(dataset: Dataset, config: TrainConfig) -> Dataset:

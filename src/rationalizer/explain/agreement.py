@@ -83,6 +83,8 @@ DEFAULT_K = 0.1
 
 #: one method's explanations: in memory, as results records, or a results file
 Explained = Sequence[Explanation] | Sequence[ResultRecord] | str | Path
+#: ``{example key: (words or None, scores)}`` of one method
+_MethodScores = dict[str, tuple[tuple[str, ...] | None, Any]]
 
 
 @dataclass(frozen=True)
@@ -189,15 +191,17 @@ def agreement(
     )
 
 
-def _word_scores(name: str, given: Explained) -> dict[str, tuple[tuple[str, ...] | None, Any]]:
-    """``{example key: (words or None, scores)}`` of one method, in its order."""
+def _word_scores(name: str, given: Explained) -> _MethodScores:
+    """The scores of one method, in its order."""
     if isinstance(given, str | Path):
         return _record_scores(name, iter_results(given), Path(given))
     items = list(given)
-    if all(isinstance(item, Explanation) for item in items):
-        return {f"input {i}": (e.words, e.scores) for i, e in enumerate(items)}
-    if all(isinstance(item, ResultRecord) for item in items):
-        return _record_scores(name, enumerate(items), None)
+    explanations = [item for item in items if isinstance(item, Explanation)]
+    if len(explanations) == len(items):
+        return {f"input {i}": (e.words, e.scores) for i, e in enumerate(explanations)}
+    records = [item for item in items if isinstance(item, ResultRecord)]
+    if len(records) == len(items):
+        return _record_scores(name, enumerate(records), None)
     raise RationalizerError(
         f"method {name}: give Explanation objects, results records or a results file"
     )
@@ -205,10 +209,10 @@ def _word_scores(name: str, given: Explained) -> dict[str, tuple[tuple[str, ...]
 
 def _record_scores(
     name: str, numbered: Iterable[tuple[int, ResultRecord]], path: Path | None
-) -> dict[str, tuple[None, Any]]:
+) -> _MethodScores:
     """Soft scores of each document of each record; ``numbered`` yields (line or index,
     record). A document is keyed by its annotation id (with its docid when there are several)."""
-    found: dict[str, tuple[None, Any]] = {}
+    found: _MethodScores = {}
     for number, record in numbered:
         for d, rationale in enumerate(record.rationales):
             if rationale.soft_rationale_predictions is None:

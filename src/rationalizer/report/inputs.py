@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from rationalizer.data import Dataset, ResultRecord, load, read_results
 from rationalizer.data._json import field_path, parse_json
 from rationalizer.errors import DataFormatError, RationalizerError
-from rationalizer.metrics import evaluate
+from rationalizer.metrics.evaluate import evaluate  # metrics.evaluate also names the module
 
 if TYPE_CHECKING:
     from rationalizer.training.shortcuts import ShortcutReport
@@ -230,12 +230,12 @@ def load_inputs(
     """
     if not paths:
         raise RationalizerError(f"give at least one input: {EXPECTED_KINDS}")
-    paths = [Path(p) for p in paths]
-    kinds = [detect_input(p) for p in paths]
-    names = dict(zip(paths, _display_names(paths), strict=True))
+    input_paths = [Path(p) for p in paths]
+    kinds = [detect_input(p) for p in input_paths]
+    names = dict(zip(input_paths, _display_names(input_paths), strict=True))
 
     def given(kind: InputKind) -> list[Path]:
-        return [p for p, k in zip(paths, kinds, strict=True) if k == kind]
+        return [p for p, k in zip(input_paths, kinds, strict=True) if k == kind]
 
     runs = tuple(_load_run(p, names[p]) for p in given("run"))
     results: tuple[ResultsInput, ...] = ()

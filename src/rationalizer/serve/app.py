@@ -51,7 +51,7 @@ PAGE_POLICY = (
     "frame-ancestors 'none'"
 )
 
-_REFUSALS = {
+_REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorMessage, "description": "The body is not UTF-8 text."},
     413: {"model": ErrorMessage, "description": "The request body is larger than the cap."},
     422: {

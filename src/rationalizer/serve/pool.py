@@ -28,10 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rationalizer.errors import RationalizerError
 from rationalizer.serve.schemas import ExplainRequest
 from rationalizer.serve.service import ExplainService, Outcome, Refusal, ServiceInfo
+
+if TYPE_CHECKING:
+    from rationalizer.training.precision import Precision
 
 logger = logging.getLogger("rationalizer.serve")
 
@@ -56,7 +60,7 @@ class WorkerSettings:
     max_batch_size: int = 8
     batch_timeout_ms: float = 5.0
     device: str = "cpu"
-    precision: str | None = None
+    precision: Precision | None = None
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -165,6 +169,7 @@ class ProcessWorker(ModelWorker):
     def _watch(self) -> None:
         self.process.join()  # only this thread reaps the process
         code = self.process.exitcode
+        assert code is not None  # join() returned: the process has exited
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         self._death = f"{self.name} (pid {self.process.pid}) died: {how}"
         self._exited = True
@@ -278,7 +283,7 @@ class WorkerPool:
     batch and the batches grow with the load.
     """
 
-    workers: list[ModelWorker]
+    workers: Sequence[ModelWorker]
     info: ServiceInfo
     settings: WorkerSettings
     counts: PoolCounts = field(default_factory=PoolCounts)

@@ -91,10 +91,10 @@ class ExplainService:
         # A folder holding a bare encoder gets a fresh classification head: seeded, so that
         # every worker process draws the same one and answers alike.
         torch.manual_seed(0)
-        adapter = load_adapter(model, device=device, precision=precision)
+        explained = load_adapter(model, device=device, precision=precision)
         prefix = HF_PREFIX if model.startswith(HF_PREFIX) else ""
-        adapter.name = prefix + Path(model.removeprefix(HF_PREFIX)).resolve().name
-        return cls(rationalizer, adapter, run_name)
+        explained.name = prefix + Path(model.removeprefix(HF_PREFIX)).resolve().name
+        return cls(rationalizer, explained, run_name)
 
     @property
     def explained_model(self) -> str:
@@ -139,7 +139,7 @@ class ExplainService:
         whole, each request is rerun by itself, so that one bad request cannot fail the others
         and each gets its own reason.
         """
-        outcomes: list[Outcome | None] = [None] * len(requests)
+        outcomes: dict[int, Outcome] = {}
         explainers: dict[int, Explainer | None] = {}
         for i, request in enumerate(requests):
             try:
@@ -147,6 +147,7 @@ class ExplainService:
             except RationalizerError as error:
                 outcomes[i] = Refusal(422, str(error))
         valid = list(explainers)
+        answers: Sequence[Outcome]
         try:
             answers = self._answer([requests[i] for i in valid], list(explainers.values()))
         except Exception as error:
@@ -156,7 +157,7 @@ class ExplainService:
                 answers = [_refusal(error, requests[valid[0]])]
         for i, answer in zip(valid, answers, strict=True):
             outcomes[i] = answer
-        return outcomes  # type: ignore[return-value]
+        return [outcomes[i] for i in range(len(requests))]
 
     def _answer(
         self, requests: Sequence[ExplainRequest], explainers: Sequence[Explainer | None]

@@ -226,6 +226,7 @@ def explain_command(
         else:
             show(explanation)
         return
+    assert dataset is not None  # exactly one of --text and --dataset, checked above
     if out is None:
         raise RationalizerError("--dataset needs --out FILE for the results")
     if figure_format is not None:

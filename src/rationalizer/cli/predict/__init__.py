@@ -64,11 +64,12 @@ def predict_command(
     """
     # Imported here: `--help` need not load torch.
     from rationalizer import distributed
-    from rationalizer.training.inference import Rationalizer
+    from rationalizer.training.inference import Rationalizer, checked_precision
 
     with distributed.session(device) as context, distributed.output_lock(out):
         distributed.resolve_device(device)  # an error that names --device
-        model = Rationalizer.load(run, device=device, precision=precision)
+        checked = None if precision is None else checked_precision(precision)
+        model = Rationalizer.load(run, device=device, precision=checked)
         name = dataset or model.config.dataset
         data = labels_matched(
             load(name, split, data_dir or model.config.data_dir), model.labels, label_map

@@ -61,6 +61,8 @@ class EncodedAdapter(ClassifierAdapter):
     """
 
     encoder: Encoder
+    #: how messages and reports name the model
+    name: str
     max_length: int | None = None
     #: the dtype the logits are computed in under autocast (None: float32), see ``precision=``
     #: of :func:`~rationalizer.explain.adapters.load_adapter`

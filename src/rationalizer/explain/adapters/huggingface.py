@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ class HFClassifierAdapter(EncodedAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {"probabilities", "embeddings", "gradients"}
     )
+    encoder: SubwordTokenizer
 
     def __init__(
         self,
@@ -62,7 +63,9 @@ class HFClassifierAdapter(EncodedAdapter):
         self.masking = masking
         self.batch_size = batch_size
         self.name = name or type(model).__name__
-        self.labels = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
+        # transformers types id2label loosely; a loaded config maps every class index to a name.
+        id2label = cast("dict[int, str]", model.config.id2label)
+        self.labels = tuple(id2label[i] for i in range(len(id2label)))
         parameters = inspect.signature(model.forward).parameters
         self._takes_token_types = "token_type_ids" in parameters
         if masking == "delete" and "position_ids" not in parameters:
@@ -104,7 +107,7 @@ class HFClassifierAdapter(EncodedAdapter):
         target = resolve_device(device, flag="device")
         dtype = autocast_dtype(checked_precision(precision or "fp32"), target, "transformer")
         path = Path(path)
-        options = {}
+        options: dict[str, Any] = {}
         if labels is not None:
             options = {
                 "num_labels": len(labels),
@@ -144,7 +147,7 @@ class HFClassifierAdapter(EncodedAdapter):
     ) -> dict[str, torch.Tensor]:
         """The keyword arguments of the model for each instance with only its ``keep`` words,
         removed words hidden by :attr:`masking` (see the class docstring)."""
-        encodings = [instance.encoding for instance in instances]
+        encodings = [self.encoding_of(instance) for instance in instances]
         batch = collate(encodings, self.encoder.pad_id)
         ids, attention, types = batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
         kept = padded_position_keep(encodings, keep, ids.shape[1])

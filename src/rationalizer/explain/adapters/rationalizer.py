@@ -15,7 +15,7 @@ from rationalizer.data.tokenization import WordTokenizer, collate
 from rationalizer.explain.adapters.base import Instance, keep_everything
 from rationalizer.explain.adapters.encoded import EncodedAdapter, padded_position_keep
 from rationalizer.explain.base import Capability
-from rationalizer.models.encoders import GRUEncoder
+from rationalizer.models.encoders import GRUEncoder, TransformerEncoder
 from rationalizer.training.checkpoint import save_checkpoint
 from rationalizer.training.inference import Rationalizer
 from rationalizer.training.methods import keep_mask
@@ -106,15 +106,14 @@ class RationalizerAdapter(EncodedAdapter):
     # ------------------------------------------------------------------ token ids
     def _batch(self, instances: Sequence[Instance]) -> dict[str, torch.Tensor]:
         """The model's batch (the training batch keys it reads) of ``instances``."""
-        batch = collate([instance.encoding for instance in instances], self.encoder.pad_id)
+        batch = collate([self.encoding_of(instance) for instance in instances], self.encoder.pad_id)
         batch["selectable"] = batch["word_ids"] >= 0
         return {key: value.to(self.device) for key, value in batch.items()}
 
     def logits(self, instances: Sequence[Instance], keep: Sequence[np.ndarray]) -> torch.Tensor:
         batch = self._batch(instances)
-        kept = padded_position_keep(
-            [instance.encoding for instance in instances], keep, batch["input_ids"].shape[1]
-        )
+        encodings = [self.encoding_of(instance) for instance in instances]
+        kept = padded_position_keep(encodings, keep, batch["input_ids"].shape[1])
         with self.autocast():
             return self.rationalizer.model.classify(
                 batch, keep_mask(batch, kept.to(self.device, torch.float32))
@@ -126,6 +125,7 @@ class RationalizerAdapter(EncodedAdapter):
         encoder = self.rationalizer.model.encoder
         if isinstance(encoder, GRUEncoder):
             return encoder.embedding
+        assert isinstance(encoder, TransformerEncoder)  # the two kinds of ModelConfig.encoder
         return encoder.model.get_input_embeddings()
 
     @torch.no_grad()
@@ -136,10 +136,10 @@ class RationalizerAdapter(EncodedAdapter):
     def baseline_embeddings(self, instance: Instance) -> torch.Tensor:
         embeddings = self.embeddings(instance)
         encoder = self.rationalizer.model.encoder
-        if isinstance(encoder, GRUEncoder):
-            removed = torch.zeros_like(embeddings[0, 0])
+        if isinstance(encoder, TransformerEncoder):
+            removed = self._embedding_layer.get_parameter("weight")[encoder.mask_token_id]
         else:
-            removed = self._embedding_layer.weight[encoder.mask_token_id]
+            removed = torch.zeros_like(embeddings[0, 0])
         document = torch.from_numpy(self.document_positions(instance)).to(embeddings.device)
         return torch.where(document[None, :, None], removed, embeddings)
 
@@ -148,7 +148,7 @@ class RationalizerAdapter(EncodedAdapter):
     ) -> torch.Tensor:
         """:meth:`logits` of the full instances, their embedding layer outputting
         ``embeddings`` (cut to the longest instance: only padding goes)."""
-        length = max(len(instance.encoding) for instance in instances)
+        length = max(len(self.encoding_of(instance)) for instance in instances)
         with self._embedding_output(embeddings[:, :length]):
             return self.logits(instances, keep_everything(instances))
 

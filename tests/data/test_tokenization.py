@@ -374,7 +374,9 @@ def test_vocabulary_json_round_trip(tmp_path, tiny_embeddings):
     assert np.array_equal(
         loaded.embedding_matrix(tiny_embeddings), vocab.embedding_matrix(tiny_embeddings)
     )
-    assert json.loads(path.read_text(encoding="utf-8"))["words"][:3] == ["<pad>", "<unk>", "<sep>"]
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert stored["format"] == "rationalizer.word-vocabulary" and stored["version"] == 1
+    assert stored["words"][:3] == ["<pad>", "<unk>", "<sep>"]
 
 
 @pytest.mark.parametrize(
@@ -382,8 +384,9 @@ def test_vocabulary_json_round_trip(tmp_path, tiny_embeddings):
     [({"oov": "drop"}, "oov"), ({"min_freq": 0}, "min_freq"), ({"words": ["a"]}, "words")],
 )
 def test_bad_vocabulary_file_names_the_field(tmp_path, tiny_embeddings, change, field):
-    data = json.loads(WordVocabulary.build(TEXTS, tiny_embeddings).to_json())
     path = tmp_path / "vocab.json"
+    WordVocabulary.build(TEXTS, tiny_embeddings).save(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
     path.write_text(json.dumps({**data, **change}), encoding="utf-8")
     with pytest.raises(DataFormatError, match=f"field '{field}'"):
         WordVocabulary.load(path)

@@ -19,7 +19,6 @@ from rationalizer.data.tokenization import WordVocabulary
 from rationalizer.errors import DataFormatError, RationalizerError
 from rationalizer.training import checkpoint as checkpoint_module
 from rationalizer.training.checkpoint import (
-    FORMAT_VERSION,
     ResumeState,
     load_checkpoint,
     optimizer_state_from_tensors,
@@ -116,7 +115,7 @@ def test_weights_and_settings_round_trip(tmp_path: Path, vocabulary: WordVocabul
     assert checkpoint.vocabulary.words == vocabulary.words
     assert checkpoint.resume is None and checkpoint.resume_model_state is None
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["format_version"] == FORMAT_VERSION
+    assert config["format"] == "rationalizer.run" and config["version"] == 1
     assert config["rationalizer_version"] == rationalizer.__version__
     assert config["vocabulary"] == "vocab.json"
 
@@ -300,12 +299,23 @@ def test_foreign_directory(run_dir: Path) -> None:
         load_checkpoint(run_dir)
 
 
-@pytest.mark.parametrize("version", [0, FORMAT_VERSION + 1])
-def test_incompatible_format_version(run_dir: Path, version: int) -> None:
-    rewrite_config(run_dir, format_version=version, rationalizer_version="9.0.0")
-    with pytest.raises(RationalizerError, match="incompatible version") as caught:
+def test_run_files_of_todays_layout_load(run_dir: Path) -> None:
+    """Run directories written before the one envelope said ``format_version``."""
+    config = json.loads((run_dir / "config.json").read_text())
+    config["format_version"] = config.pop("version")
+    (run_dir / "config.json").write_text(json.dumps(config))
+    assert load_checkpoint(run_dir).labels == LABELS
+
+
+@pytest.mark.parametrize(
+    ("version", "message"), [(0, "no longer readable"), (2, "upgrade rationalizer")]
+)
+def test_incompatible_format_version(run_dir: Path, version: int, message: str) -> None:
+    rewrite_config(run_dir, version=version)
+    with pytest.raises(DataFormatError, match=message) as caught:
         load_checkpoint(run_dir)
-    assert "9.0.0" in str(caught.value)
+    assert caught.value.field == "version"
+    assert caught.value.path == str(run_dir / "config.json")
 
 
 def test_invalid_settings_name_the_field(run_dir: Path) -> None:
@@ -316,7 +326,7 @@ def test_invalid_settings_name_the_field(run_dir: Path) -> None:
     with pytest.raises(DataFormatError, match="field 'labels'"):
         load_checkpoint(run_dir)
     (run_dir / "config.json").write_text('{"format": ')
-    with pytest.raises(DataFormatError, match=r"config\.json, line 1: invalid JSON"):
+    with pytest.raises(DataFormatError, match=r"config\.json, line 1: not valid JSON"):
         load_checkpoint(run_dir)
 
 
@@ -334,7 +344,9 @@ def test_corrupt_resume_state_names_the_file(tmp_path: Path) -> None:
     save(tmp_path, model, resume=ResumeState.capture(epoch=1, optimizer=optimizer))
     resume = (tmp_path / "resume.json").read_bytes()
     shutil.copy(tmp_path / "config.json", tmp_path / "resume.json")
-    with pytest.raises(RationalizerError, match=r"resume\.json is not a rationalizer resume file"):
+    with pytest.raises(
+        RationalizerError, match=r"resume\.json, field .format.: not a rationalizer resume file"
+    ):
         load_checkpoint(tmp_path)
     (tmp_path / "resume.json").write_bytes(resume)
     assert load_checkpoint(tmp_path).resume is not None

@@ -2,8 +2,8 @@
 
 A run directory holds
 
-* ``config.json``: format version, the rationalizer version that wrote it, the model and training
-  settings, the label names and the vocabulary file name;
+* ``config.json``: the rationalizer version that wrote it, the model and training settings, the
+  label names and the vocabulary file name;
 * ``model.safetensors``: the selected model's weights (tied weights stored once);
 * ``vocab.json``: the word vocabulary of a GloVe model;
 * ``resume.safetensors`` + ``resume.json``: the state after the last completed epoch (latest
@@ -11,7 +11,8 @@ A run directory holds
   run continues exactly where it stopped.
 
 Checkpoints may come from anyone, so loading never unpickles: tensors live in safetensors files and
-everything else in JSON. Nested states (an optimizer's ``state_dict``) are split into named tensors
+everything else in JSON, in the envelope of :mod:`rationalizer.files` (kinds ``run`` and
+``resume``). Nested states (an optimizer's ``state_dict``) are split into named tensors
 plus a JSON layout that refers to them by name.
 
 Every file is written to a temporary name and moved into place with :func:`os.replace`, so a
@@ -24,7 +25,6 @@ directory that has one always has weights.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections.abc import Mapping
@@ -42,12 +42,10 @@ from torch import Tensor
 from rationalizer import __version__
 from rationalizer.data.tokenization import WordVocabulary
 from rationalizer.errors import DataFormatError, RationalizerError
+from rationalizer.files import read_json, validated, write_json
 from rationalizer.outputs import write_atomic
 from rationalizer.training.config import TrainConfig
 
-FORMAT_VERSION = 1
-RUN_FORMAT = "rationalizer.run"
-RESUME_FORMAT = "rationalizer.resume"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 VOCABULARY_FILE = "vocab.json"
@@ -266,11 +264,6 @@ class ResumeState:
 # Saving
 
 
-def _write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-
-
 def save_checkpoint(
     run_dir: str | Path,
     *,
@@ -293,8 +286,6 @@ def save_checkpoint(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {
-        "format": RUN_FORMAT,
-        "format_version": FORMAT_VERSION,
         "rationalizer_version": __version__,
         "labels": list(labels),
         "model_config": dict(model_config),
@@ -302,7 +293,7 @@ def save_checkpoint(
         "vocabulary": None if vocabulary is None else VOCABULARY_FILE,
     }
     if vocabulary is not None:
-        write_atomic(run_dir / VOCABULARY_FILE, vocabulary.save)
+        vocabulary.save(run_dir / VOCABULARY_FILE)
     weights = run_dir / WEIGHTS_FILE
     if save_weights or not weights.is_file():
         write_atomic(weights, lambda temporary: save_model(model, str(temporary)))
@@ -317,16 +308,8 @@ def save_checkpoint(
             run_dir / RESUME_TENSORS_FILE,
             lambda temporary: save_file(tensors, temporary, metadata={"save_id": save_id}),
         )
-        _write_json(
-            run_dir / RESUME_FILE,
-            {
-                "format": RESUME_FORMAT,
-                "format_version": FORMAT_VERSION,
-                "save_id": save_id,
-                "state": layout,
-            },
-        )
-    _write_json(run_dir / CONFIG_FILE, config)
+        write_json(run_dir / RESUME_FILE, "resume", {"save_id": save_id, "state": layout})
+    write_json(run_dir / CONFIG_FILE, "run", config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,11 +336,9 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class _RunFile:
-    """The layout of ``config.json`` (validated after the format and version checks)."""
+    """The payload of ``config.json``."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")
-    format: str
-    format_version: int
     rationalizer_version: str
     labels: tuple[str, ...]
     model_config: dict[str, Any]
@@ -367,11 +348,9 @@ class _RunFile:
 
 @dataclass(frozen=True)
 class _ResumeFile:
-    """The layout of ``resume.json``."""
+    """The payload of ``resume.json``."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")
-    format: str
-    format_version: int
     save_id: str
     state: dict[str, Any]
 
@@ -379,38 +358,12 @@ class _ResumeFile:
 _Layout = TypeVar("_Layout", _RunFile, _ResumeFile)
 
 
-def _read_json(path: Path) -> Any:
+def _read_run_file(path: Path, kind: str, layout: type[_Layout]) -> _Layout:
+    """``path``'s payload of file ``kind`` in its ``layout``; a missing file is named as a part
+    of the run directory."""
     if not path.is_file():
         raise RationalizerError(f"{path} is missing: not a complete rationalizer run directory")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataFormatError(path, f"invalid JSON: {err.msg}", line=err.lineno) from None
-    except UnicodeDecodeError:
-        raise DataFormatError(path, "not UTF-8 text") from None
-
-
-def _check_format(path: Path, data: Any, expected: str) -> None:
-    """A clear error for a foreign JSON file or one from another format version."""
-    if not isinstance(data, dict) or data.get("format") != expected:
-        raise RationalizerError(f"{path} is not a rationalizer {expected.split('.')[1]} file")
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        writer = data.get("rationalizer_version", "an unknown version")
-        raise RationalizerError(
-            f"{path.parent} is a run directory from an incompatible version of rationalizer "
-            f"(format {version!r}, written by {writer}); this version {__version__} reads "
-            f"format {FORMAT_VERSION}"
-        )
-
-
-def _validated(layout: type[_Layout], path: Path, data: dict[str, Any]) -> _Layout:
-    try:
-        return TypeAdapter(layout).validate_python(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise DataFormatError(path, first["msg"], field=field) from None
+    return validated(TypeAdapter(layout), read_json(path, kind), path)
 
 
 def _read_tensors(path: Path) -> tuple[Tensors, dict[str, str]]:
@@ -440,9 +393,7 @@ def _read_resume(run_dir: Path) -> tuple[ResumeState, Tensors] | None:
     path = run_dir / RESUME_FILE
     if not path.is_file():
         return None
-    data = _read_json(path)
-    _check_format(path, data, RESUME_FORMAT)
-    header = _validated(_ResumeFile, path, data)
+    header = _read_run_file(path, "resume", _ResumeFile)
     tensors_path = run_dir / RESUME_TENSORS_FILE
     tensors, metadata = _read_tensors(tensors_path)
     if metadata.get("save_id") != header.save_id:
@@ -464,17 +415,15 @@ def load_checkpoint(run_dir: str | Path, *, with_resume: bool = True) -> Checkpo
     """Load a run directory written by :func:`save_checkpoint`.
 
     ``with_resume=False`` skips the resume state (prediction needs only the selected model).
-    Raises :class:`RationalizerError` for a missing directory or file, a foreign or
-    incompatible-version directory, and :class:`DataFormatError` naming the file for corrupt
-    content.
+    Raises :class:`RationalizerError` for a missing directory or file, and
+    :class:`DataFormatError` naming the file (and the field) for a foreign or newer file and for
+    corrupt content.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RationalizerError(f"run directory {run_dir} does not exist")
     config_path = run_dir / CONFIG_FILE
-    data = _read_json(config_path)
-    _check_format(config_path, data, RUN_FORMAT)
-    run = _validated(_RunFile, config_path, data)
+    run = _read_run_file(config_path, "run", _RunFile)
     try:
         train_config = TrainConfig.model_validate(run.train_config)
     except ValidationError as err:

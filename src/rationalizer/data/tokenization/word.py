@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from rationalizer.data.embeddings import GLOVE_NAME, WordEmbeddings, load_embeddings
 from rationalizer.data.tokenization.encoding import Encoding
 from rationalizer.data.tokenization.truncation import document_budget
 from rationalizer.errors import DataFormatError, RationalizerError, UnknownNameError
+from rationalizer.files import read_json, validated, write_json
 
 
 class OOVPolicy(StrEnum):
@@ -35,16 +35,13 @@ PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
 SEP_TOKEN = "<sep>"
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, SEP_TOKEN)
-_VOCABULARY_FORMAT = "rationalizer.word-vocabulary"
 
 
 @dataclass(frozen=True)
 class _VocabularyFile:
-    """The JSON layout of a saved vocabulary (validated by pydantic on load)."""
+    """The payload of a saved vocabulary (validated by pydantic on load)."""
 
     __pydantic_config__ = ConfigDict(strict=True, extra="forbid")
-    format: Literal["rationalizer.word-vocabulary"]
-    version: Literal[1]
     words: tuple[str, ...]
     lowercase: bool
     oov: OOVPolicy
@@ -201,11 +198,11 @@ class WordVocabulary:
         matrix[self.sep_id] = random_rows[self.sep_id]
         return matrix
 
-    def to_json(self) -> str:
-        return json.dumps(
+    def save(self, path: str | Path) -> None:
+        write_json(
+            path,
+            "word-vocabulary",
             {
-                "format": _VOCABULARY_FORMAT,
-                "version": 1,
                 "words": list(self.words),
                 "lowercase": self.lowercase,
                 "oov": self.oov.value,
@@ -214,24 +211,12 @@ class WordVocabulary:
                 "pretrained": self.pretrained,
                 "dim": self.dim,
             },
-            ensure_ascii=False,
         )
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> WordVocabulary:
         """Read a vocabulary written by :meth:`save`; DataFormatError names the bad field."""
-        path = Path(path)
-        try:
-            data = _VOCABULARY_FILE.validate_json(path.read_bytes())
-        except FileNotFoundError:
-            raise DataFormatError(path, "no such vocabulary file") from None
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(part) for part in err["loc"]) or None
-            raise DataFormatError(path, err["msg"], field=field) from None
+        data = validated(_VOCABULARY_FILE, read_json(path, "word-vocabulary"), path)
         try:
             return cls(
                 data.words,

@@ -18,7 +18,8 @@ from rationalizer.explain.adapters.blackbox import CallableAdapter
 from rationalizer.explain.adapters.encoded import EncodedAdapter
 from rationalizer.explain.adapters.huggingface import HFClassifierAdapter
 from rationalizer.explain.adapters.rationalizer import RationalizerAdapter
-from rationalizer.training.checkpoint import CONFIG_FILE, RUN_FORMAT
+from rationalizer.files import file_kind
+from rationalizer.training.checkpoint import CONFIG_FILE
 
 HF_PREFIX = "hf:"
 
@@ -52,13 +53,9 @@ def load_adapter(spec: str | Path, **options: Any) -> EncodedAdapter:
             "Hugging Face classifier folder"
         )
     config = path / CONFIG_FILE
-    try:
-        settings = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        settings = None
-    if isinstance(settings, dict) and settings.get("format") == RUN_FORMAT:
+    if file_kind(config) == "run":
         return RationalizerAdapter.load(path, **options)
-    if isinstance(settings, dict) and "model_type" in settings:
+    if _hugging_face_config(config):
         raise RationalizerError(
             f"{path} holds a Hugging Face model, not a rationalizer run; write hf:{text}"
         )
@@ -66,3 +63,12 @@ def load_adapter(spec: str | Path, **options: Any) -> EncodedAdapter:
         f"{path} is not a rationalizer run directory (its {CONFIG_FILE} is missing or not ours); "
         "for a Hugging Face classifier folder write hf:PATH"
     )
+
+
+def _hugging_face_config(path: Path) -> bool:
+    """Whether ``path`` is the ``config.json`` of a Hugging Face model (a format of theirs)."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(settings, dict) and "model_type" in settings

@@ -169,12 +169,12 @@ class ExplainService:
         texts, queries = [r.text for r in requests], [r.query for r in requests]
         predictions = self.rationalizer.predict(texts, queries=queries, batch_size=len(requests))
         explanations: list[PostHocExplanation | None] = [None] * len(requests)
-        by_method: dict[str, list[int]] = {}
+        by_method: dict[str, tuple[Explainer, list[int]]] = {}
         for i, explainer in enumerate(explainers):
             if explainer is not None:
-                by_method.setdefault(explainer.name, []).append(i)
-        for indices in by_method.values():
-            results = explainers[indices[0]].attribute(  # type: ignore[union-attr]
+                by_method.setdefault(explainer.name, (explainer, []))[1].append(i)
+        for explainer, indices in by_method.values():
+            results = explainer.attribute(
                 self.adapter,
                 [requests[i].text for i in indices],
                 [requests[i].target for i in indices],

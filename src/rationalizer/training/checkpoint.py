@@ -142,6 +142,7 @@ class RngState:
     def capture(cls) -> RngState:
         return cls(
             python=random.getstate(),
+            # numpy's stubs allow a dict, which legacy=True never returns for the global MT19937.
             numpy=np.random.get_state(legacy=True),  # type: ignore[arg-type]
             torch=torch.get_rng_state(),
             cuda=tuple(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else (),

@@ -661,12 +661,12 @@ def run_model(
     ``autocast_to``: the run's mixed-precision dtype (see :mod:`~rationalizer.training.precision`).
     The batches are :func:`~rationalizer.training.batching.length_batches`.
     """
-    rows: list[dict | None] = [None] * len(encoded)
+    rows: dict[int, dict] = {}
     batches = length_batches([e.length for e in encoded], batch_size)
     for done in iter_model(model, encoded, batches, extra, autocast_to):
         for i, row in done:
             rows[i] = row
-    return rows  # type: ignore[return-value]
+    return [rows[i] for i in range(len(encoded))]
 
 
 def evaluate_encoded(

@@ -6,7 +6,7 @@ faithfulness fields (comprehensiveness, sufficiency, AOPC scores) and with every
 
 Run from the repository root::
 
-    python benchmarks/evaluate_speed.py
+    python -m benchmarks.evaluate_speed
 
 It writes ``benchmarks/results/evaluate_speed.json`` and ``.md`` next to this file.
 """
@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
+from benchmarks.common import command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data.example import Dataset, Document, Evidence, Example, Span, mask_to_spans
 from rationalizer.data.results import (
@@ -146,7 +145,9 @@ def machine() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--examples", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -161,8 +162,7 @@ def main() -> None:
     }
     tokens = sum(len(ex.document) for ex in dataset)
     result: dict = {
-        "command": "python "
-        + " ".join(shlex.quote(a) for a in ["benchmarks/evaluate_speed.py", *sys.argv[1:]]),
+        "command": command_line(SCRIPT),
         "seed": args.seed,
         "examples": args.examples,
         "tokens": tokens,

@@ -24,8 +24,8 @@ training split and cached under ``benchmarks/.cache/explain_speed/`` (a folder t
 other settings is refused). Run from the repository root with ``RATIONALIZER_DATA`` pointing
 at the datasets::
 
-    HF_HUB_OFFLINE=1 python benchmarks/explain_speed.py                 # about 15 minutes
-    python benchmarks/explain_speed.py --methods occlusion lime --movies-examples 4
+    HF_HUB_OFFLINE=1 python -m benchmarks.explain_speed                 # about 15 minutes
+    python -m benchmarks.explain_speed --methods occlusion lime --movies-examples 4
 
 It writes ``explain_speed.json`` and ``explain_speed.md`` to ``--out-dir`` (default
 ``benchmarks/results``).
@@ -36,8 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import sys
 import time
 import warnings
 from dataclasses import replace
@@ -50,6 +48,7 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 import rationalizer
+from benchmarks.common import command_line, module_command, write_json
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import Dataset, load
 from rationalizer.errors import RationalizerError
@@ -86,11 +85,6 @@ MODES: tuple[tuple[str, int, bool], ...] = (
     ("per example", BATCH_SIZE, False),
     ("batched", BATCH_SIZE, True),
 )
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def trained_model(
@@ -190,7 +184,9 @@ def run_dataset(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--methods", nargs="+", default=list(list_explainers()))
     parser.add_argument(
         "--movies-run",
@@ -217,8 +213,7 @@ def main(argv: list[str] | None = None) -> None:
             for name, count in sizes.items()
         }
     result = {
-        "command": "python "
-        + " ".join(shlex.quote(a) for a in ["benchmarks/explain_speed.py", *sys.argv[1:]]),
+        "command": command_line(SCRIPT, argv),
         "seed": args.seed,
         "threads": args.threads,
         "seconds": time.perf_counter() - started,

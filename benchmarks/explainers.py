@@ -20,9 +20,9 @@ posts, its rationale length, and its time on 700-word movie reviews.
 
 Run from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets::
 
-    python benchmarks/explainers.py                    # everything (about an hour on 2 cores)
-    python benchmarks/explainers.py --movies-run runs/movies-semi
-    python benchmarks/explainers.py --methods greedy occlusion --out-dir /tmp/explainers
+    python -m benchmarks.explainers                    # everything (about an hour on 2 cores)
+    python -m benchmarks.explainers --movies-run runs/movies-semi
+    python -m benchmarks.explainers --methods greedy occlusion --out-dir /tmp/explainers
 
 It writes ``explainers.json`` and ``explainers.md`` to ``--out-dir`` (default
 ``benchmarks/results``). Each model, and each method's result on a model, is cached with the
@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -53,6 +52,7 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 import rationalizer
+from benchmarks.common import command_line, module_command, write_json
 from rationalizer._environment import (
     STALE_MARK,
     benchmark_provenance,
@@ -140,11 +140,6 @@ def as_json(data: Any) -> Any:
     """``data`` as it reads back from a JSON file (tuples as lists, paths as text), so that
     settings compare equal to stored ones."""
     return json.loads(json.dumps(data, default=str))
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def provenance() -> dict[str, Any]:
@@ -852,7 +847,9 @@ def _greedy_markdown(greedy: Mapping[str, Any]) -> list[str]:
 # ------------------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     methods = list(list_explainers())
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "--movies-run",
         type=Path,
@@ -963,7 +960,7 @@ def run_benchmark(args: argparse.Namespace, console: Console, command: str) -> d
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     os.chdir(ROOT)
-    command = "python " + shlex.join(["benchmarks/explainers.py", *sys.argv[1:]])
+    command = command_line(SCRIPT, argv)
     console = Console(stderr=True)
     with cpu_threads(args.threads):
         result = run_benchmark(args, console, command)

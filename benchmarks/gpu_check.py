@@ -11,16 +11,14 @@ to ``benchmarks/results/gpu_check.{json,md}`` with the commit, the machine and t
 The same code runs on any device; ``--quick`` shrinks every size so that a CPU checks the script
 in seconds (the test suite does). Usage (from the repository root)::
 
-    python benchmarks/gpu_check.py                          # cuda, the default budget
-    python benchmarks/gpu_check.py --device cpu --quick     # a few examples, any machine
+    python -m benchmarks.gpu_check                          # cuda, the default budget
+    python -m benchmarks.gpu_check --device cpu --quick     # a few examples, any machine
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,6 +30,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from benchmarks.common import command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import load
 from rationalizer.distributed import resolve_device
@@ -142,7 +141,9 @@ def device_info(device: str) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--device", default="cuda", help="cpu, cuda, cuda:N or mps")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
     parser.add_argument("--epochs", type=int, help="epochs of every cell (default: 2)")
@@ -173,8 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device": device_info(args.device),
         "machine": machine_info(),
         "provenance": benchmark_provenance(Path(__file__)),
-        "command": "python benchmarks/gpu_check.py "
-        + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(__file__, argv),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)

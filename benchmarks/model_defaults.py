@@ -15,18 +15,16 @@ reused stale records with a dagger.
 
 Usage (from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets)::
 
-    python benchmarks/model_defaults.py --datasets movies --methods full-text \\
+    python -m benchmarks.model_defaults --datasets movies --methods full-text \\
         --variants cut512,whole,whole+trainable --seeds 0 --threads 1
-    python benchmarks/model_defaults.py --report-only
+    python -m benchmarks.model_defaults --report-only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -36,6 +34,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from benchmarks.common import command_line, module_command
 from rationalizer._environment import (
     STALE_MARK,
     benchmark_provenance,
@@ -120,7 +119,7 @@ def run_cell(
         "wall_minutes": minutes,
         "provenance": summary["provenance"] | {"scripts": _scripts()["scripts"]},
         "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
-        "command": "python benchmarks/model_defaults.py " + shlex.join(sys.argv[1:]),
+        "command": command_line(__file__),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -191,7 +190,9 @@ def _opt(values: dict[str, Any], key: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--datasets", default="movies", help="comma-separated dataset names")
     parser.add_argument("--methods", default="full-text", help="comma-separated methods")
     parser.add_argument(

@@ -23,7 +23,7 @@ how many of the 4 planted phrases appear in the report's top 20 rows.
 
 Run from the repository root::
 
-    python benchmarks/posthoc_shortcuts.py --seeds 0,1,2 --threads 1
+    python -m benchmarks.posthoc_shortcuts --seeds 0,1,2 --threads 1
 
 It writes ``posthoc_shortcuts.json`` and ``posthoc_shortcuts.md`` to ``--out-dir`` (default
 ``benchmarks/results``).
@@ -33,21 +33,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import torch
 from rich.console import Console
 
+from benchmarks.seeded import (
+    footer_lines,
+    run_facts,
+    seeded_parser,
+    seeds_and_threads,
+    write_report,
+)
 from rationalizer._environment import (
-    benchmark_provenance,
-    machine_info,
     trained_by,
 )
 from rationalizer.data import Example, load
@@ -64,12 +66,7 @@ from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import shortcuts_of_selections
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shortcut_discovery import footer_lines, seeded_parser, seeds_and_threads
-
 SCRIPT = Path(__file__).resolve()
-#: The scripts whose code makes this benchmark's results: this one and the helpers it imports.
-SCRIPTS = (SCRIPT, SCRIPT.parent / "shortcut_discovery.py")
 ROOT = SCRIPT.parents[1]
 CACHE_DIR = ROOT / "benchmarks" / ".cache" / "posthoc_shortcuts"
 #: The classifier: a full-text BiGRU on the whole training split (2,000 reviews), 3 epochs
@@ -356,7 +353,7 @@ def render(report: Mapping) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = seeded_parser("0,1,2", CACHE_DIR, "classifiers")
+    parser = seeded_parser(SCRIPT, "0,1,2", CACHE_DIR, "classifiers")
     parser.description = __doc__.split("\n\n")[0]
     parser.add_argument(
         "--tune-examples",
@@ -384,25 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RationalizerError as err:
         console.print(f"[red]error:[/red] {err}")
         return 1
-    report = {
-        "command": shlex.join(
-            [
-                "python",
-                "benchmarks/posthoc_shortcuts.py",
-                *(sys.argv[1:] if argv is None else argv),
-            ]
-        ),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "provenance": benchmark_provenance(*SCRIPTS),
-        "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
-        "tune_examples": args.tune_examples,
-    } | results
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "posthoc_shortcuts.json").write_text(
-        json.dumps(report, indent=1) + "\n", encoding="utf-8"
-    )
-    (args.out_dir / "posthoc_shortcuts.md").write_text(render(report), encoding="utf-8")
-    console.print(f"wrote {args.out_dir / 'posthoc_shortcuts.md'}")
+    report = run_facts(SCRIPT, argv) | {"tune_examples": args.tune_examples} | results
+    write_report(args.out_dir, "posthoc_shortcuts", report, render, console)
     return 0
 
 

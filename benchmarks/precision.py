@@ -9,16 +9,14 @@ these numbers.
 
 Usage (from the repository root)::
 
-    python benchmarks/precision.py --threads 1
+    python -m benchmarks.precision --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.common import command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.models import ModelConfig, RationalizerModel
 from rationalizer.training.precision import autocast, bf16_is_fast
@@ -105,7 +104,9 @@ def attention_dropout_rows(repeats: int) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
@@ -142,8 +143,7 @@ def run_facts(script: Path, argv: Sequence[str] | None, threads: int) -> dict:
         "bf16_units": bf16_is_fast(torch.device("cpu")),
         "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
         "provenance": benchmark_provenance(script),
-        "command": f"python benchmarks/{script.name} "
-        + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": command_line(script, argv),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

@@ -8,15 +8,14 @@ compares their **validation** scores and wall time. The test split is not read.
 
 Usage (from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets)::
 
-    python benchmarks/precision_accuracy.py --threads 1
-    python benchmarks/precision_accuracy.py --method semi --train-examples 1000 --seeds 0,1
+    python -m benchmarks.precision_accuracy --threads 1
+    python -m benchmarks.precision_accuracy --method semi --train-examples 1000 --seeds 0,1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,13 +24,12 @@ from tempfile import TemporaryDirectory
 import torch
 from rich.console import Console
 
+# The sibling benchmark whose speed numbers this one completes; it states its runs alike.
+from benchmarks.common import module_command
+from benchmarks.precision import header_lines, run_facts
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
-
-# The sibling benchmark whose speed numbers this one completes; it states its runs alike.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from precision import header_lines, run_facts
 
 ROOT = Path(__file__).resolve().parent
 RESULTS_JSON = ROOT / "results" / "precision_accuracy.json"
@@ -73,7 +71,9 @@ def train_and_score(config: TrainConfig, console: Console) -> dict:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--dataset", default="hatexplain")
     parser.add_argument(
         "--method", default="full-text", help="training method (default: full-text)"

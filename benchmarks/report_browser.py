@@ -10,7 +10,7 @@ pseudo-predictions and planted shortcut phrases): this script only times it.
 Run from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets and Debian's
 ``chromium`` and ``chromium-driver`` installed::
 
-    python benchmarks/report_browser.py
+    python -m benchmarks.report_browser
 
 It writes ``benchmarks/results/report_browser.json`` and ``.md`` next to this file.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
 import sys
 import tempfile
@@ -28,23 +27,23 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# The report and the page scripts are the browser tests' own (tests/browser/movie_report.py).
-sys.path.insert(0, str(ROOT))
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from tests.browser.chromium import start_chromium  # noqa: E402
-from tests.browser.movie_report import (  # noqa: E402
+# The report and the page scripts are the browser tests' own (tests/browser/movie_report.py).
+from tests.browser.chromium import start_chromium
+from tests.browser.movie_report import (
     TIMED_CHANGE,
     TIMED_SEARCH,
     all_movie_reviews,
     write_movie_report,
 )
 
-from rationalizer._environment import benchmark_provenance, code_text, machine_info  # noqa: E402
+from benchmarks.common import command_line, module_command
+from rationalizer._environment import benchmark_provenance, code_text, machine_info
 
 SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parents[1]
 #: The test helpers that build the report and act on it: part of what makes the numbers.
 HELPERS = (ROOT / "tests/browser/movie_report.py", ROOT / "tests/report/sample_inputs.py")
 RESULTS = SCRIPT.parent / "results"
@@ -166,7 +165,9 @@ def render_markdown(record: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--loads", type=int, default=5, help="page loads timed (default 5)")
     parser.add_argument(
         "--repeats", type=int, default=5, help="times each interaction is timed (default 5)"
@@ -175,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     record = run(args.loads, args.repeats, progress=lambda text: print(text, file=sys.stderr))
     record |= {
-        "command": "python " + shlex.join(["benchmarks/report_browser.py", *sys.argv[1:]]),
+        "command": command_line(SCRIPT, argv),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "provenance": benchmark_provenance(SCRIPT, *HELPERS),

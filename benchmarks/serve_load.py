@@ -18,7 +18,7 @@ For reference it also times requests sent alone, one after another, to the first
 
 Run from the repository root::
 
-    python benchmarks/serve_load.py [--run RUN_DIR] [--methods none,occlusion] [--note TEXT]
+    python -m benchmarks.serve_load [--run RUN_DIR] [--methods none,occlusion] [--note TEXT]
 
 It writes ``benchmarks/results/serve_load.json`` and ``.md`` next to this file.
 """
@@ -32,10 +32,8 @@ import json
 import multiprocessing
 import os
 import random
-import shlex
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -45,6 +43,7 @@ import httpx
 import numpy as np
 from rich.console import Console
 
+from benchmarks.common import command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import load
 from rationalizer.serve import ServeLimits, WorkerSettings
@@ -243,7 +242,9 @@ def compare(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--run", type=Path, help="run directory (default: train a small one)")
     parser.add_argument(
         "--methods",
@@ -309,8 +310,7 @@ def main() -> None:
                 stop_server(process)
 
     result = {
-        "command": "python "
-        + " ".join(shlex.quote(a) for a in ["benchmarks/serve_load.py", *sys.argv[1:]]),
+        "command": command_line(SCRIPT),
         "seeds": [args.seed],
         "note": args.note,
         "provenance": benchmark_provenance(SCRIPT),

@@ -16,7 +16,7 @@ discovery_scores` under both rankings of the report:
 Run from the repository root, with ``RATIONALIZER_DATA`` set (the synthetic dataset needs no
 files; the variable is only read for the other datasets)::
 
-    python benchmarks/shortcut_discovery.py --seeds 0,1,2,3 --threads 1
+    python -m benchmarks.shortcut_discovery --seeds 0,1,2,3 --threads 1
 
 It writes ``shortcut_discovery.json`` and ``shortcut_discovery.md`` to ``--out-dir`` (default
 ``benchmarks/results``).
@@ -25,29 +25,27 @@ It writes ``shortcut_discovery.json`` and ``shortcut_discovery.md`` to ``--out-d
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import statistics
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-import torch
 from rich.console import Console
 
+from benchmarks.seeded import (
+    footer_lines,
+    run_facts,
+    seeded_parser,
+    seeds_and_threads,
+    write_report,
+)
 from rationalizer._environment import (
-    benchmark_provenance,
-    code_text,
-    machine_info,
-    same_code,
     trained_by,
 )
 from rationalizer.data import load
 from rationalizer.data.synthetic import PLANTED_SHORTCUTS
 from rationalizer.errors import RationalizerError
-from rationalizer.provenance import describe
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import DISCOVERY_DIR, discover_shortcuts
@@ -146,63 +144,8 @@ def render(report: Mapping) -> str:
     return "\n".join(lines + footer_lines(report, trained, "Unsupervised runs"))
 
 
-def footer_lines(
-    report: Mapping, trained: Mapping[int | str, Mapping | None], what: str
-) -> list[str]:
-    """The machine and the code of ``report``, then the seeds whose cached run (``trained``:
-    the provenance of each seed's run) other code made, as ``what`` trained by other code."""
-    machine = report["machine"]
-    lines = [
-        "",
-        f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs "
-        f"({machine['usable_cpus']} usable), Python {machine['python']}, torch "
-        f"{machine['torch']} with {machine['torch_threads']} thread(s).",
-        "",
-        f"Code: {code_text(report.get('provenance'))}.",
-        "",
-    ]
-    current = report.get("provenance")
-    reused = [
-        f"- seed {seed}: {describe(provenance)}"
-        for seed, provenance in trained.items()
-        if current and not same_code(provenance, current)
-    ]
-    if reused:
-        lines += [f"{what} trained by other code (`--reuse-stale`):", "", *reused, ""]
-    return lines
-
-
-def seeded_parser(seeds: str, cache_dir: Path, cached: str) -> argparse.ArgumentParser:
-    """A parser with the options of a benchmark over ``seeds`` (the default) whose ``cached``
-    runs are kept in ``cache_dir``: --seeds, --threads, --out-dir, --cache-dir, --reuse-stale."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", default=seeds, help="Comma-separated seeds.")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads.")
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--cache-dir", type=Path, default=cache_dir)
-    parser.add_argument(
-        "--reuse-stale",
-        action="store_true",
-        help=f"reuse cached {cached} trained by other code (the report names it).",
-    )
-    return parser
-
-
-def seeds_and_threads(args: argparse.Namespace, console: Console) -> list[int] | None:
-    """The seeds of ``--seeds`` (None, said on ``console``, when one is not an integer), with
-    torch set to ``--threads``."""
-    try:
-        seeds = [int(seed) for seed in args.seeds.split(",")]
-    except ValueError:
-        console.print(f"[red]error:[/red] --seeds must be integers, got {args.seeds!r}")
-        return None
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    return seeds
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = seeded_parser("0,1,2,3", CACHE_DIR, "unsupervised runs")
+    parser = seeded_parser(SCRIPT, "0,1,2,3", CACHE_DIR, "unsupervised runs")
     parser.description = __doc__.split("\n\n")[0]
     parser.add_argument(
         "--config",
@@ -230,27 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         name: getattr(base, name)
         for name in ("encoder", "labeled_fraction", "epochs", "max_train_examples", "hidden_size")
     }
-    report = {
-        "command": shlex.join(
-            [
-                "python",
-                "benchmarks/shortcut_discovery.py",
-                *(sys.argv[1:] if argv is None else argv),
-            ]
-        ),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "provenance": benchmark_provenance(SCRIPT),
+    report = run_facts(SCRIPT, argv) | {
         "settings": ", ".join(f"{name}={value}" for name, value in settings.items()),
-        "machine": machine_info() | {"torch_threads": torch.get_num_threads()},
         "runs": runs,
         "summary": summary(runs),
     }
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "shortcut_discovery.json").write_text(
-        json.dumps(report, indent=1) + "\n", encoding="utf-8"
-    )
-    (args.out_dir / "shortcut_discovery.md").write_text(render(report), encoding="utf-8")
-    console.print(f"wrote {args.out_dir / 'shortcut_discovery.md'}")
+    write_report(args.out_dir, "shortcut_discovery", report, render, console)
     return 0
 
 

@@ -30,17 +30,15 @@ table's SSR cells and discovery runs of the same dataset and seed must exist.
 
 Usage (from the repository root, with ``RATIONALIZER_DATA`` pointing at the datasets)::
 
-    python benchmarks/ssr_sweep.py --dataset movies --method ssr-unif --seeds 0 --threads 1
-    python benchmarks/ssr_sweep.py --dataset fever --variants epochs=12,annotated_task_input=gold
-    python benchmarks/ssr_sweep.py --report-only
+    python -m benchmarks.ssr_sweep --dataset movies --method ssr-unif --seeds 0 --threads 1
+    python -m benchmarks.ssr_sweep --dataset fever --variants epochs=12,annotated_task_input=gold
+    python -m benchmarks.ssr_sweep --report-only
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -51,8 +49,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ssr_table as table
+from benchmarks import ssr_table as table
+from benchmarks.common import command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text
 from rationalizer.errors import RationalizerError
 from rationalizer.training.config import TrainConfig
@@ -161,7 +159,7 @@ def base_cell(dataset: str, method: str, seed: int, *, stale_ok: bool = False) -
         raise RationalizerError(
             f"the table's augmentation search for {dataset}/{method} has not finished"
             + (" with the code of now (--reuse-stale uses its stale cells)" if other_code else "")
-            + f": run python benchmarks/ssr_table.py --datasets {dataset} --methods {method} "
+            + f": run python -m benchmarks.ssr_table --datasets {dataset} --methods {method} "
             "--seeds 0"
         )
     return table.Cell(dataset, method, seed, augment)
@@ -383,7 +381,9 @@ def variant_names(text: str) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--dataset", default="movies", choices=table.DATASETS)
     parser.add_argument("--method", default="ssr-unif", choices=table.SSR_METHODS)
     parser.add_argument("--seeds", type=table.seeds_argument, default=[0], help="default: 0")
@@ -418,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.chdir(table.ROOT)
     torch.set_num_threads(args.threads)
     console = Console(stderr=True)
-    command = "python benchmarks/ssr_sweep.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = command_line(SCRIPT, argv)
     try:
         if not args.report_only:
             deadline = table.Deadline(args.max_minutes)

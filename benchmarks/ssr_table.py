@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -53,6 +52,7 @@ from rich.console import Console
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from benchmarks.common import command_line, module_command
 from rationalizer._environment import (
     STALE_MARK,
     benchmark_provenance,
@@ -1579,7 +1579,9 @@ def seeds_argument(text: str) -> list[int]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "--datasets", type=_choices(DATASETS), default=list(DATASETS), help="default: all"
     )

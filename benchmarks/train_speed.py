@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.common import command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import load
 from rationalizer.models import ModelConfig, RationalizerModel
@@ -212,7 +211,9 @@ def measure(rows: Sequence[Row], rounds: int) -> dict[int, list[float]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=module_command(__file__), description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-sizes", default="8,32,128")

@@ -3,20 +3,17 @@ random top words, and the provenance of the cached classifiers."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.benchmarks.test_ssr_table import OLD_CODE
+from tests.benchmarks.helpers import OLD_CODE
 
+from benchmarks import posthoc_shortcuts, seeded
 from rationalizer._environment import benchmark_provenance, code_text
 from rationalizer.explain import RationaleRule
 from rationalizer.provenance import code_provenance
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "posthoc_shortcuts.py"
 TINY = {
     "dataset": "synthetic",
     "method": "full-text",
@@ -30,18 +27,14 @@ TINY = {
 
 @pytest.fixture()
 def benchmark(monkeypatch):
-    spec = importlib.util.spec_from_file_location("posthoc_shortcuts_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "CLASSIFIER", TINY)
-    monkeypatch.setattr(module, "EXPLAINERS", ("gradient-x-input",))
+    monkeypatch.setattr(posthoc_shortcuts, "CLASSIFIER", TINY)
+    monkeypatch.setattr(posthoc_shortcuts, "EXPLAINERS", ("gradient-x-input",))
     rules = (RationaleRule("top-k", 1), RationaleRule("fraction", 0.05))
-    monkeypatch.setattr(module, "RULES", rules)
-    yield module
-    del sys.modules[spec.name]
+    monkeypatch.setattr(posthoc_shortcuts, "RULES", rules)
+    return posthoc_shortcuts
 
 
+@pytest.mark.slow  # trains a tiny classifier per seed
 def test_the_rule_is_chosen_on_validation_and_measured_on_test(benchmark, tmp_path, capsys):
     out_dir, cache_dir = tmp_path / "results", tmp_path / "cache"
     argv = [
@@ -50,7 +43,7 @@ def test_the_rule_is_chosen_on_validation_and_measured_on_test(benchmark, tmp_pa
     ]  # fmt: skip
     assert benchmark.main(argv) == 0
     report = json.loads((out_dir / "posthoc_shortcuts.json").read_text(encoding="utf-8"))
-    assert report["command"].startswith("python benchmarks/posthoc_shortcuts.py --seeds 0,1")
+    assert report["command"].startswith("python -m benchmarks.posthoc_shortcuts --seeds 0,1")
     assert set(report["tuning"]) == {"top-k:1", "fraction:0.05"}
     assert report["chosen_rule"] == benchmark.choose_rule(report["tuning"])
     assert (report["default_rule"], report["test_examples"]) == ("top-k:3", 30)
@@ -71,7 +64,7 @@ def test_the_rule_is_chosen_on_validation_and_measured_on_test(benchmark, tmp_pa
     markdown = (out_dir / "posthoc_shortcuts.md").read_text(encoding="utf-8")
     assert f"Chosen: `{report['chosen_rule']}`" in markdown
     assert "| gradient-x-input | 0 | " in markdown and "| gradient-x-input | 1 | " in markdown
-    assert report["provenance"] == benchmark_provenance(*benchmark.SCRIPTS)
+    assert report["provenance"] == benchmark_provenance(benchmark.SCRIPT, seeded.MODULE)
     assert all(info["trained_by"] == code_provenance() for info in report["classifiers"].values())
     assert f"Code: {code_text(report['provenance'])}." in markdown
 

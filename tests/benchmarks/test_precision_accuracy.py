@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "precision_accuracy.py"
+from benchmarks import precision_accuracy
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("precision_accuracy", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_runs_of_a_seed_differ_in_precision_only(bench):
-    args = bench.parse_args(["--seeds", "3", "--train-examples", "500", "--method", "semi"])
-    fp32, bf16 = (bench.run_config(args, p, 3) for p in bench.PRECISIONS)
+def test_the_runs_of_a_seed_differ_in_precision_only():
+    args = precision_accuracy.parse_args(
+        ["--seeds", "3", "--train-examples", "500", "--method", "semi"]
+    )
+    fp32, bf16 = (precision_accuracy.run_config(args, p, 3) for p in precision_accuracy.PRECISIONS)
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
     assert fp32.model_dump(exclude={"precision"}) == bf16.model_dump(exclude={"precision"})
     assert (fp32.encoder, fp32.method, fp32.max_train_examples, fp32.seed) == (
@@ -33,7 +20,7 @@ def test_the_runs_of_a_seed_differ_in_precision_only(bench):
     )
 
 
-def test_the_report_lists_every_run_with_its_validation_scores(bench):
+def test_the_report_lists_every_run_with_its_validation_scores():
     row = {
         "seed": 0,
         "validation": {"accuracy": 0.7512, "macro_f1": 0.74},
@@ -48,10 +35,10 @@ def test_the_report_lists_every_run_with_its_validation_scores(bench):
         "bf16_units": True,
         "machine": {"platform": "Linux", "usable_cpus": 2, "torch": "2.x"},
         "provenance": {},
-        "command": "python benchmarks/precision_accuracy.py",
+        "command": "python -m benchmarks.precision_accuracy",
         "finished": "2026-12-05T23:00:00+00:00",
     }  # fmt: skip
-    markdown = bench.render(record)
+    markdown = precision_accuracy.render(record)
     assert "| 0 | fp32 | 0.751 | 0.740 | — | — | 3.46 | 612 |" in markdown
     assert "| 0 | bf16 | 0.751 | 0.740 | — | — | 3.46 | 300 |" in markdown
     assert "**validation** split" in markdown

@@ -3,16 +3,11 @@ table (the times themselves are the benchmark's to report, not this test's to ju
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 from tests.browser.chromium import CHROMEDRIVER, CHROMIUM
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "report_browser.py"
 
 
 @pytest.mark.slow  # builds the 2,000-review report and starts a browser
@@ -20,16 +15,13 @@ def test_a_short_sitting_writes_its_record_and_table(tmp_path):
     pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install)")
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
         pytest.skip("headless Chromium not installed: apt-get install chromium chromium-driver")
-    spec = importlib.util.spec_from_file_location("report_browser_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    from benchmarks import report_browser  # imports selenium, checked for above
 
-    assert module.main(["--loads", "1", "--repeats", "1", "--out-dir", str(tmp_path)]) == 0
+    assert report_browser.main(["--loads", "1", "--repeats", "1", "--out-dir", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "report_browser.json").read_text(encoding="utf-8"))
     assert record["report"]["examples"] == 2_000
     timed = {**record["load"], **record["interactions"]}
-    assert len(timed) == 3 + len(module.CHANGES) + 1
+    assert len(timed) == 3 + len(report_browser.CHANGES) + 1
     for name, row in timed.items():
         assert math.isfinite(row["worst_ms"]) and row["worst_ms"] >= row["median_ms"] >= 0, name
         assert row["within_limit"] == (row["worst_ms"] < row["limit_ms"])

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import statistics
-import sys
-from pathlib import Path
 
 import pytest
-from tests.benchmarks.test_ssr_table import OLD_CODE
+from tests.benchmarks.helpers import OLD_CODE
 
+from benchmarks import seeded, shortcut_discovery
 from rationalizer._environment import benchmark_provenance, code_text
 from rationalizer.provenance import code_provenance
 from rationalizer.training.shortcuts import RANKINGS, ShortcutReport
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "shortcut_discovery.py"
 TINY_TOML = """\
 max_train_examples = 48
 max_length = 64
@@ -25,24 +22,15 @@ epochs = 1
 """
 
 
-@pytest.fixture()
-def benchmark():
-    spec = importlib.util.spec_from_file_location("shortcut_discovery_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
-
-
-def test_discovery_is_scored_under_both_rankings_and_reused(benchmark, tmp_path, capsys):
+@pytest.mark.slow  # trains a tiny discovery run per seed
+def test_discovery_is_scored_under_both_rankings_and_reused(tmp_path, capsys):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_TOML, encoding="utf-8")
     out_dir, cache_dir = tmp_path / "results", tmp_path / "cache"
     argv = ["--seeds", "0,1", "--config", str(config), "--out-dir", str(out_dir)]
-    assert benchmark.main([*argv, "--cache-dir", str(cache_dir)]) == 0
+    assert shortcut_discovery.main([*argv, "--cache-dir", str(cache_dir)]) == 0
     report = json.loads((out_dir / "shortcut_discovery.json").read_text(encoding="utf-8"))
-    assert report["command"].startswith("python benchmarks/shortcut_discovery.py --seeds 0,1")
+    assert report["command"].startswith("python -m benchmarks.shortcut_discovery --seeds 0,1")
     assert [run["seed"] for run in report["runs"]] == [0, 1]
     for run in report["runs"]:
         rankings = run["rankings"]
@@ -65,13 +53,13 @@ def test_discovery_is_scored_under_both_rankings_and_reused(benchmark, tmp_path,
     assert markdown.count("| count | ") == 2 and markdown.count("| skew | ") == 2
     assert "| **skew** | mean |" in markdown
 
-    assert report["provenance"] == benchmark_provenance(benchmark.SCRIPT)
+    assert report["provenance"] == benchmark_provenance(shortcut_discovery.SCRIPT, seeded.MODULE)
     assert all(run["trained_by"] == code_provenance() for run in report["runs"])
     assert f"Code: {code_text(report['provenance'])}." in markdown
     assert "trained by other code" not in markdown
 
     capsys.readouterr()
-    assert benchmark.main([*argv, "--cache-dir", str(cache_dir)]) == 0
+    assert shortcut_discovery.main([*argv, "--cache-dir", str(cache_dir)]) == 0
     assert capsys.readouterr().err.count("reusing the unsupervised run") == 2
     again = json.loads((out_dir / "shortcut_discovery.json").read_text(encoding="utf-8"))
     assert [run["rankings"] for run in again["runs"]] == [run["rankings"] for run in report["runs"]]
@@ -80,13 +68,13 @@ def test_discovery_is_scored_under_both_rankings_and_reused(benchmark, tmp_path,
     summary_path = cache_dir / "seed1" / "shortcut-discovery" / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     summary_path.write_text(json.dumps(summary | {"provenance": OLD_CODE}), encoding="utf-8")
-    assert benchmark.main([*argv, "--cache-dir", str(cache_dir)]) == 1
+    assert shortcut_discovery.main([*argv, "--cache-dir", str(cache_dir)]) == 1
     assert "trained by other code" in " ".join(capsys.readouterr().err.split())
-    assert benchmark.main([*argv, "--cache-dir", str(cache_dir), "--reuse-stale"]) == 0
+    assert shortcut_discovery.main([*argv, "--cache-dir", str(cache_dir), "--reuse-stale"]) == 0
     markdown = (out_dir / "shortcut_discovery.md").read_text(encoding="utf-8")
     assert "- seed 1: commit 1234567, rationalizer 0.0.9" in markdown
 
 
-def test_bad_seeds_are_a_clear_error(benchmark, tmp_path, capsys):
-    assert benchmark.main(["--seeds", "0,x", "--out-dir", str(tmp_path)]) == 2
+def test_bad_seeds_are_a_clear_error(tmp_path, capsys):
+    assert shortcut_discovery.main(["--seeds", "0,x", "--out-dir", str(tmp_path)]) == 2
     assert "--seeds must be integers" in capsys.readouterr().err

@@ -5,34 +5,26 @@ Nothing here trains a model: training is replaced by a function that writes summ
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from tests.benchmarks.test_ssr_table import MACHINE, OLD_CODE
+from tests.benchmarks.helpers import MACHINE, OLD_CODE
 
+from benchmarks import ssr_sweep, ssr_table
 from rationalizer._environment import code_text
 from rationalizer.errors import RationalizerError
 from rationalizer.provenance import code_provenance
 from rationalizer.training.discovery import unsupervised_config
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ssr_sweep.py"
-
 
 @pytest.fixture()
 def sweep(tmp_path, monkeypatch):
     """The script as a module, with the table's folders moved under tmp_path."""
-    spec = importlib.util.spec_from_file_location("ssr_sweep_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module.table, "CELLS_DIR", tmp_path / "table-cells")
-    monkeypatch.setattr(module.table, "CACHE_DIR", tmp_path / "table-cache")
-    yield module
-    del sys.modules[spec.name]
+    monkeypatch.setattr(ssr_table, "CELLS_DIR", tmp_path / "table-cells")
+    monkeypatch.setattr(ssr_table, "CACHE_DIR", tmp_path / "table-cache")
+    return ssr_sweep
 
 
 def validation(token_f1: float, accuracy: float = 0.8) -> dict[str, float]:
@@ -184,7 +176,7 @@ def test_report_rows_and_markdown(sweep, tmp_path):
     stored.append((sweep.Variant(table.Cell("movies", "semi", 0), "12 epochs"), 0.28))
     for variant, f1 in stored:
         write_variant_record(sweep, variant, cells, f1)
-    report = sweep.build_report(sweep.stored_plan(cells), cells, "python benchmarks/ssr_sweep.py")
+    report = sweep.build_report(sweep.stored_plan(cells), cells, "python -m benchmarks.ssr_sweep")
     (section,) = report["sections"]
     assert section["cell"] == "ssr-unif+semantic" and section["seeds"] == "0, 1"
     rows = {row["variant"]: row for row in section["rows"]}
@@ -239,7 +231,7 @@ def test_the_report_shows_stale_records_marked(sweep, tmp_path):
     write_variant_record(sweep, variant, cells, 0.21, provenance=OLD_CODE)
     with pytest.raises(RationalizerError, match=r"with the code of now \(--reuse-stale"):
         sweep.base_cell("movies", "ssr-unif", 0)
-    report = sweep.build_report(sweep.stored_plan(cells), cells, "python benchmarks/ssr_sweep.py")
+    report = sweep.build_report(sweep.stored_plan(cells), cells, "python -m benchmarks.ssr_sweep")
     rows = {row["variant"]: row for row in report["sections"][0]["rows"]}
     assert rows[sweep.SEMI_ROW]["stale_seeds"] == [0]
     assert rows[sweep.TABLE_VARIANT]["stale_seeds"] == [0]

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks import train_speed
 from rationalizer.provenance import file_digest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "train_speed.py"
-
-
-@pytest.fixture()
-def train_speed(monkeypatch):
-    spec = importlib.util.spec_from_file_location("train_speed_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
-def test_smallest_size_times_every_row_against_the_plain_step(train_speed, tmp_path):
+def test_smallest_size_times_every_row_against_the_plain_step(tmp_path):
     arguments = ["--batch-sizes", "2", "--length", "12", "--rounds", "1", "--minilm-batch", "2"]
     arguments += ["--minilm-length", "12", "--threads", "1", "--results-dir", str(tmp_path)]
     assert train_speed.main(arguments) == 0
@@ -37,13 +25,15 @@ def test_smallest_size_times_every_row_against_the_plain_step(train_speed, tmp_p
         assert row["positions"] <= 12 and row["batch_size"] == 2
     assert record["rows"][-2]["vs_reference"] == 1.0 and record["rows"][-1]["vs_reference"] is None
     assert record["target"] == {"batch_size": 32, "measured": False}
-    assert record["provenance"]["scripts"] == {"train_speed.py": file_digest(SCRIPT)}
+    assert record["provenance"]["scripts"] == {
+        "train_speed.py": file_digest(Path(train_speed.__file__))
+    }
     markdown = (tmp_path / "train_speed.md").read_text()
     assert "Not measured" in markdown and "**shared**" in markdown
     assert "| gru | plain FR step | 2 | " in markdown
 
 
-def test_the_target_verdict_says_by_how_much_it_falls_short(train_speed):
+def test_the_target_verdict_says_by_how_much_it_falls_short():
     rows = [{"row": "fr", "batch_size": 32, "vs_reference": 1.2}]
     assert train_speed.target(rows) == pytest.approx(
         {

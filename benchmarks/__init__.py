@@ -1,0 +1,6 @@
+"""The benchmarks of the toolkit: one module per benchmark, writing to ``benchmarks/results/``.
+
+Run one as a module from the repository root, e.g. ``python -m benchmarks.ssr_table --help``;
+``benchmarks/README.md`` says what each measures. The package is not part of the installed
+wheel: it measures the checkout it lives in.
+"""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ from tests.cli.cli_helpers import invoke
 
 from rationalizer.data import load, write_results
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan
+from rationalizer.files import read_json
 
 
 def test_data_list_shows_every_dataset_and_presence(tmp_path):
@@ -25,7 +25,7 @@ def test_data_list_shows_every_dataset_and_presence(tmp_path):
 def test_data_stats_every_dataset(name, tmp_path):
     out_json = tmp_path / "stats.json"
     out = invoke("data", "stats", name, "--max-length", "128", "--json", str(out_json))
-    stats = json.loads(out_json.read_text())
+    stats = read_json(out_json, "data-stats")["splits"]
     assert [s["split"] for s in stats] == ["train", "validation", "test"]
     assert all(s["dataset"] == name and s["examples"] > 0 for s in stats)
     assert "truncated" in out and all(s["truncation"]["max_length"] == 128 for s in stats)
@@ -54,7 +54,7 @@ def test_evaluate_prints_and_writes_eraser_keys(tmp_path):
     out = invoke(
         "evaluate", "-d", "hatexplain", "-s", "test", "-p", str(preds), "--json", str(scores_path)
     )
-    scores = json.loads(scores_path.read_text())
+    scores = read_json(scores_path, "evaluation")
     # the gold rationale and gold labels score perfectly on every measure that applies
     assert scores["token_prf"]["instance_micro"]["f1"] == 1.0
     assert scores["annotated_only"]["token_prf"]["instance_macro"]["f1"] == 1.0

@@ -196,6 +196,7 @@ def test_download_extracts_verifies_and_installs(server: Server, tmp_path: Path)
     target = tmp_path / "toy-eraser"
     assert installed(target) == EXPECTED
     marker = json.loads((target / MARKER).read_text("utf-8"))
+    assert (marker["format"], marker["version"]) == ("rationalizer.download", 1)
     assert marker["url"] == source.url
     assert marker["content_sha256"] == source.content_sha256 == content_digest(target)
     assert marker["archive_sha256"] == hashlib.sha256(ARCHIVE).hexdigest()
@@ -291,6 +292,18 @@ def test_a_refused_range_starts_over(server: Server, tmp_path: Path) -> None:
     assert fetch(source, tmp_path) is Outcome.DOWNLOADED
     assert [r[1] for r in server.requests] == [f"bytes={len(ARCHIVE) + 10}-", None]
     assert installed(tmp_path / "toy-eraser") == EXPECTED
+
+
+def test_a_marker_written_before_its_version_still_verifies(server: Server, tmp_path: Path) -> None:
+    server.routes["/toy.tar.gz"] = Route(ARCHIVE)
+    source = toy_source(server.url("/toy.tar.gz"))
+    fetch(source, tmp_path)
+    path = tmp_path / "toy-eraser" / MARKER
+    marker = json.loads(path.read_text("utf-8"))
+    del marker["version"]  # as markers were written before the one file envelope
+    path.write_text(json.dumps(marker), encoding="utf-8")
+    assert fetch(source, tmp_path) is Outcome.VERIFIED
+    assert len(server.requests) == 1
 
 
 def test_a_part_left_by_another_source_is_not_resumed(server: Server, tmp_path: Path) -> None:

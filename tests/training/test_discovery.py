@@ -13,6 +13,7 @@ from rich.console import Console
 from rationalizer.data import load, spans_to_mask
 from rationalizer.data.synthetic import PLANTED_SHORTCUTS
 from rationalizer.errors import RationalizerError
+from rationalizer.files import read_json
 from rationalizer.provenance import code_provenance
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.config import GRU_LEARNING_RATE, TrainConfig
@@ -82,7 +83,7 @@ def test_discovery_trains_the_unsupervised_run_and_writes_the_report(discovered)
         },
     ]
     assert (out / "shortcuts.md").read_text(encoding="utf-8").startswith("# Shortcut report")
-    scores = json.loads((out / "shortcut-discovery-scores.json").read_text(encoding="utf-8"))
+    scores = read_json(out / "shortcut-discovery-scores.json", "discovery-scores")
     assert scores == found.scores
     assert scores["k"] == 4 and set(scores["planted"]) == {
         "at the odeon",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,12 +227,10 @@ def test_report_ranking_round_trips_and_version_1_reports_load_as_ranked_by_coun
     report = build_report(examples, masks, LABELS, rank_by="skew")
     assert ShortcutReport.load(report.save_json(tmp_path / "skew.json")) == report
 
-    def as_version_1(payload: dict) -> None:
-        payload["version"] = 1
-        del payload["report"]["rank_by"]
-
     old = build_report(examples, masks, LABELS)
-    assert ShortcutReport.load(_edited(old, tmp_path, as_version_1)) == old
+    fields = asdict(old)
+    del fields["rank_by"]
+    assert ShortcutReport.load(_todays_file(tmp_path, 1, fields)) == old
 
 
 def test_report_min_count_and_unigrams(hand_made):
@@ -321,8 +321,25 @@ def test_json_round_trip(hand_made, tmp_path):
     path = report.save_json(tmp_path / "shortcuts.json")
     assert ShortcutReport.load(path) == report
     payload = json.loads(path.read_text(encoding="utf-8"))
-    assert payload["format"] == "rationalizer-shortcut-report"
-    assert payload["report"]["phrases"][0]["phrase"] == "at the odeon"
+    assert (payload["format"], payload["version"]) == ("rationalizer.shortcut-report", 4)
+    assert payload["phrases"][0]["phrase"] == "at the odeon"
+
+
+def test_todays_version_3_report_with_provenance_loads(hand_made, tmp_path):
+    examples, masks, predicted = hand_made
+    report = build_report(examples, masks, LABELS, min_count=1, predicted=predicted)
+    path = _todays_file(tmp_path, 3, asdict(report), provenance={"version": "0.1.0"})
+    assert ShortcutReport.load(path) == report
+
+
+def test_made_by_is_saved_beside_the_report(hand_made, tmp_path):
+    examples, masks, _ = hand_made
+    report = build_report(examples, masks, LABELS)
+    path = report.save_json(tmp_path / "s.json", {"provenance": {"version": "1"}})
+    assert json.loads(path.read_text(encoding="utf-8"))["provenance"] == {"version": "1"}
+    assert ShortcutReport.load(path) == report
+    with pytest.raises(ValueError, match="made_by"):
+        report.save_json(tmp_path / "t.json", {"labels": []})
 
 
 def test_empty_report_round_trips_and_renders(tmp_path):
@@ -334,8 +351,16 @@ def test_empty_report_round_trips_and_renders(tmp_path):
     assert report.rich_table().row_count == 0
 
 
+def _todays_file(tmp_path, version: int, fields: dict, **made_by) -> Path:
+    """A shortcut report as rationalizer wrote it before the one file envelope (versions 1-3)."""
+    path = tmp_path / f"version{version}.json"
+    content = {"format": "rationalizer-shortcut-report", "version": version, "report": fields}
+    path.write_text(json.dumps(content | made_by), encoding="utf-8")
+    return path
+
+
 def _edited(report: ShortcutReport, tmp_path, edit) -> str:
-    payload = json.loads(report.to_json())
+    payload = json.loads(report.save_json(tmp_path / "saved.json").read_text(encoding="utf-8"))
     edit(payload)
     path = tmp_path / "edited.json"
     path.write_text(json.dumps(payload), encoding="utf-8")
@@ -345,27 +370,23 @@ def _edited(report: ShortcutReport, tmp_path, edit) -> str:
 @pytest.mark.parametrize(
     ("edit", "field", "message"),
     [
-        (lambda p: p.update(format="other"), "format", "not a shortcut report"),
-        (lambda p: p.update(version=99), "version", "version 99 is not supported"),
-        (lambda p: p["report"].pop("labels"), "report.labels", "required field is missing"),
+        (lambda p: p.update(format="other"), "format", "not a rationalizer shortcut-report"),
+        (lambda p: p.update(version=99), "version", "upgrade rationalizer"),
+        (lambda p: p.pop("labels"), "labels", "required field is missing"),
+        (lambda p: p["phrases"][0].update(count="3"), "phrases[0].count", "valid integer"),
         (
-            lambda p: p["report"]["phrases"][0].update(count="3"),
-            "report.phrases[0].count",
-            "valid integer",
-        ),
-        (
-            lambda p: p["report"]["phrases"][0]["label_counts"].update(pos=9),
-            "report.phrases[0].label_counts",
+            lambda p: p["phrases"][0]["label_counts"].update(pos=9),
+            "phrases[0].label_counts",
             "must add up to count",
         ),
         (
-            lambda p: p["report"]["unigrams"][1].update(skew_label="maybe"),
-            "report.unigrams[1].skew_label",
+            lambda p: p["unigrams"][1].update(skew_label="maybe"),
+            "unigrams[1].skew_label",
             "must be one of",
         ),
         (
-            lambda p: p["report"].update(annotated_examples=7),
-            "report.label_counts",
+            lambda p: p.update(annotated_examples=7),
+            "label_counts",
             "add up to annotated_examples",
         ),
     ],
@@ -381,7 +402,7 @@ def test_load_names_file_and_field(hand_made, tmp_path, edit, field, message):
 
 
 def test_load_reports_unreadable_files(tmp_path):
-    with pytest.raises(DataFormatError, match="cannot read"):
+    with pytest.raises(DataFormatError, match="no such file"):
         ShortcutReport.load(tmp_path / "missing.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{", encoding="utf-8")
@@ -718,17 +739,15 @@ def test_the_report_records_what_the_skew_filter_dropped(tmp_path):
     markdown = report.to_markdown()
     assert "| candidates dropped by the label-skew filter (min skew 1) | 18 of 24 |" in markdown
 
-    def as_version_2(payload: dict) -> None:
-        payload["version"] = 2
-        del payload["report"]["min_skew"], payload["report"]["filtered_words"]
-
     unfiltered = build_report(examples, shortcut_masks(examples, predicted), LABELS)
-    old = ShortcutReport.load(_edited(unfiltered, tmp_path, as_version_2))
+    fields = asdict(unfiltered)
+    del fields["min_skew"], fields["filtered_words"]
+    old = ShortcutReport.load(_todays_file(tmp_path, 2, fields))
     assert old == unfiltered and (old.min_skew, old.filtered_words) == (0.0, 0)
 
     def impossible(payload: dict) -> None:
-        payload["report"]["filtered_words"] = 5  # without a filter nothing can be dropped
+        payload["filtered_words"] = 5  # without a filter nothing can be dropped
 
     with pytest.raises(DataFormatError, match="without a filter") as caught:
         ShortcutReport.load(_edited(unfiltered, tmp_path, impossible))
-    assert caught.value.field == "report.filtered_words"
+    assert caught.value.field == "filtered_words"

@@ -26,7 +26,6 @@ import contextlib
 import gzip
 import hashlib
 import http.client
-import json
 import os
 import shutil
 import tarfile
@@ -51,7 +50,8 @@ from rich.progress import (
 )
 
 from rationalizer.data.registry import available_datasets, loader_class
-from rationalizer.errors import RationalizerError
+from rationalizer.errors import DataFormatError, RationalizerError
+from rationalizer.files import read_json, write_json
 from rationalizer.provenance import file_digest
 
 #: written into an installed dataset folder; hidden, so not part of its content digest
@@ -315,11 +315,12 @@ def _check_existing(source: Source, target: Path, label: str) -> Outcome:
 
 
 def _read_marker(target: Path) -> dict | None:
+    """The marker of a downloaded folder; None without a readable one (then the folder is
+    checked against the pinned digest instead)."""
     try:
-        marker = json.loads((target / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json(target / MARKER, "download")
+    except DataFormatError:
         return None
-    return marker if isinstance(marker, dict) else None
 
 
 def _marker_matches(marker: dict, source: Source) -> bool:
@@ -351,8 +352,8 @@ def _fetch(source: Source, data_dir: Path, label: str, progress: bool, console: 
     archive = _archive_path(source, data_dir)
     part, sidecar = _companions(archive)
     saved: dict = {}
-    with contextlib.suppress(OSError, ValueError):
-        saved = json.loads(sidecar.read_text(encoding="utf-8"))
+    with contextlib.suppress(DataFormatError):
+        saved = read_json(sidecar, "download-progress")
     if saved.get("url") != source.url:  # left by another source, or by nothing: start afresh
         for path in (archive, part):
             path.unlink(missing_ok=True)
@@ -419,7 +420,7 @@ def _stream(
     # If-Range takes a strong ETag or a date; without either, resume on Range alone.
     strong = etag and not etag.startswith("W/")
     validator = etag if strong else response.headers.get("Last-Modified")
-    sidecar.write_text(json.dumps({"url": source.url, "validator": validator}), encoding="utf-8")
+    write_json(sidecar, "download-progress", {"url": source.url, "validator": validator})
     columns = (
         TextColumn(f"[bold]{label}[/]"),
         BarColumn(),
@@ -509,14 +510,13 @@ def _install(source: Source, archive: Path, archive_sha256: str, target: Path, l
                 f"{source.content_sha256}; deleted the download, nothing was installed"
             )
         marker = {
-            "format": "rationalizer.download",
             "folder": source.folder,
             "url": source.url,
             "archive_sha256": archive_sha256,
             "content_sha256": digest,
             "downloaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        write_json(staging / MARKER, "download", marker)
         if target.exists():  # --force: move the old folder aside, to be deleted with scratch
             old = scratch / "replaced"
             target.replace(old)

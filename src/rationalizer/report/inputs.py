@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from rationalizer.data import Dataset, ResultRecord, load, read_results
 from rationalizer.data._json import field_path, parse_json
 from rationalizer.errors import DataFormatError, RationalizerError
+from rationalizer.files import declared_kind, file_kind, format_name, read_json, validated
 from rationalizer.metrics.evaluate import evaluate  # metrics.evaluate also names the module
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ class _RunConfig:
     """The parts of a run's ``config.json`` a report reads."""
 
     __pydantic_config__ = ConfigDict(extra="ignore")
-    format: str
     labels: tuple[str, ...]
     train_config: dict[str, Any]
 
@@ -102,7 +102,6 @@ class ExplainerBenchmark(_Tolerant):
 
 _EPOCH = TypeAdapter(EpochMetrics)
 _RUN_CONFIG = TypeAdapter(_RunConfig)
-_SUMMARY = TypeAdapter(dict[str, Any])
 _VALIDATION = TypeAdapter(dict[str, float | None])
 _BENCHMARK = TypeAdapter(ExplainerBenchmark)
 
@@ -168,15 +167,14 @@ def detect_input(path: str | Path) -> InputKind:
     """The kind of ``path``, from its content; a clear error when it is none of the four."""
     path = Path(path)
     if path.is_dir():
-        from rationalizer.training.checkpoint import CONFIG_FILE, RUN_FORMAT
+        from rationalizer.training.checkpoint import CONFIG_FILE
 
-        config = path / CONFIG_FILE
-        if config.is_file() and _json_object(config).get("format") == RUN_FORMAT:
+        if file_kind(path / CONFIG_FILE) == "run":
             return "run"
         raise DataFormatError(
             path,
             f"a directory must be a run directory of `rationalizer train` ({CONFIG_FILE} with "
-            f'"format": "{RUN_FORMAT}")',
+            f'"format": "{format_name("run")}")',
         )
     if not path.is_file():
         raise DataFormatError(path, f"no such file or directory; expected {EXPECTED_KINDS}")
@@ -207,11 +205,8 @@ def _json_kind(content: dict) -> InputKind | None:
         return "results"
     if "models" in content:
         return "benchmark"
-    if "format" in content:
-        from rationalizer.training.shortcuts import REPORT_FORMAT
-
-        if content["format"] == REPORT_FORMAT:
-            return "shortcuts"
+    if declared_kind(content) == "shortcut-report":
+        return "shortcuts"
     return None
 
 
@@ -292,15 +287,15 @@ def _load_shortcuts(path: Path, name: str) -> ShortcutsInput:
 
 def _load_run(path: Path, name: str) -> RunInput:
     from rationalizer.training.checkpoint import CONFIG_FILE
-    from rationalizer.training.discovery import REPORT_JSON
+    from rationalizer.training.shortcuts import REPORT_JSON
     from rationalizer.training.trainer import METRICS_FILE, SUMMARY_FILE
 
     config_path = path / CONFIG_FILE
-    config = parse_json(_RUN_CONFIG, _read_text(config_path), config_path)
+    config = validated(_RUN_CONFIG, read_json(config_path, "run"), config_path)
     summary_path = path / SUMMARY_FILE
     summary = None
     if summary_path.is_file():
-        summary = parse_json(_SUMMARY, _read_text(summary_path), summary_path)
+        summary = read_json(summary_path, "summary")
         summary["validation"] = _validated(
             _VALIDATION, summary.get("validation", {}), summary_path, "validation"
         )
@@ -346,14 +341,6 @@ def _read_text(path: Path) -> str:
         raise DataFormatError(path, "not a UTF-8 text file") from None
     except OSError as err:
         raise DataFormatError(path, f"cannot read ({err.strerror})") from None
-
-
-def _json_object(path: Path) -> dict:
-    try:
-        content = json.loads(_read_text(path))
-    except json.JSONDecodeError as err:
-        raise DataFormatError(path, f"not valid JSON ({err})") from None
-    return content if isinstance(content, dict) else {}
 
 
 def _display_names(paths: Sequence[Path]) -> list[str]:

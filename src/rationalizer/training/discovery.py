@@ -15,7 +15,6 @@ saying what to change, unless ``allow_no_shortcuts``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,12 +26,16 @@ from rich.console import Console
 from rationalizer import distributed
 from rationalizer.data import Dataset, Example, load, spans_to_mask
 from rationalizer.errors import RationalizerError
+from rationalizer.files import write_json
 from rationalizer.provenance import code_provenance
 from rationalizer.training.batching import choose_annotated
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.inference import Rationalizer
 from rationalizer.training.shortcuts import (
+    REPORT_JSON,
+    REPORT_MD,
+    SCORES_JSON,
     RankBy,
     ShortcutReport,
     build_report,
@@ -49,9 +52,6 @@ DISCOVERY_DIR = "shortcut-discovery"
 DISCOVERY_METHOD = "fr"
 #: How the discovery run selects: top-k never selects nothing, whatever its probabilities.
 DISCOVERY_SELECTION = "topk"
-REPORT_JSON = "shortcuts.json"
-REPORT_MD = "shortcuts.md"
-SCORES_JSON = "shortcut-discovery-scores.json"
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def write_discovery(found: Discovery, out: Path, made_by: Mapping[str, Any]) -> 
     found.report.save_json(out / REPORT_JSON, made_by)
     (out / REPORT_MD).write_text(found.report.to_markdown(), encoding="utf-8")
     if found.scores is not None:
-        (out / SCORES_JSON).write_text(json.dumps(found.scores, indent=2) + "\n", encoding="utf-8")
+        write_json(out / SCORES_JSON, "discovery-scores", found.scores)
 
 
 def _why_no_shortcuts(report: ShortcutReport, run_dir: Path, min_skew: float) -> str:

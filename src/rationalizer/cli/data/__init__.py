@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from rationalizer.data.download import (
 from rationalizer.data.registry import SPLITS, loader_class
 from rationalizer.data.stats import SplitStats, split_stats
 from rationalizer.errors import RationalizerError
+from rationalizer.files import write_json
 
 app = typer.Typer(
     help="Datasets with human rationales: what is available, downloading them, and what a "
@@ -170,9 +170,7 @@ def stats_command(
         results.append(split_stats(dataset, max_length=max_length, encoder=encoder))
     console.print(_stats_table(name, results))
     if json_out is not None:
-        json_out.write_text(
-            json.dumps([r.to_dict() for r in results], indent=2) + "\n", encoding="utf-8"
-        )
+        write_json(json_out, "data-stats", {"splits": [r.to_dict() for r in results]})
         console.print(f"wrote {json_out}", soft_wrap=True)
 
 

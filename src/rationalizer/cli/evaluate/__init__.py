@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from rationalizer.cli._common import DataDirOption, LabelMapOption, console, lab
 from rationalizer.data import load
 from rationalizer.data.labels import result_labels
 from rationalizer.data.results import iter_results, validate_results
+from rationalizer.files import write_json
 from rationalizer.metrics import describe, evaluate, flatten
 
 DEFAULT_AOPC = "0.01,0.05,0.1,0.2,0.5"
@@ -90,7 +90,7 @@ def evaluate_command(
         _report_table(f"{dataset}/{split_data.split}: {len(records):,} predictions", report)
     )
     if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_json(json_out, "evaluation", report)
         console.print(f"wrote {json_out}", soft_wrap=True)
 
 

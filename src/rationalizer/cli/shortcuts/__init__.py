@@ -194,8 +194,7 @@ def shortcuts_command(
     runs/shortcuts-occlusion[/]
     """
     # Imported here so that `--help` does not pay for torch.
-    from rationalizer.training.discovery import REPORT_JSON, REPORT_MD
-    from rationalizer.training.shortcuts import RANKINGS
+    from rationalizer.training.shortcuts import RANKINGS, REPORT_JSON, REPORT_MD
 
     if not _is_ranking(rank_by):  # before training, not after
         raise typer.BadParameter(

@@ -13,7 +13,9 @@ from rationalizer.training.shortcuts.masks import shortcut_masks
 from rationalizer.training.shortcuts.planted import READING_DEPTH, discovery_scores
 from rationalizer.training.shortcuts.report import (
     RANKINGS,
-    REPORT_FORMAT,
+    REPORT_JSON,
+    REPORT_MD,
+    SCORES_JSON,
     Context,
     PhraseStats,
     RankBy,
@@ -24,7 +26,9 @@ from rationalizer.training.shortcuts.skew import label_log_odds, skew_filter, wo
 __all__ = [
     "RANKINGS",
     "READING_DEPTH",
-    "REPORT_FORMAT",
+    "REPORT_JSON",
+    "REPORT_MD",
+    "SCORES_JSON",
     "Context",
     "PhraseStats",
     "RankBy",

@@ -2,14 +2,13 @@
 
 A :class:`ShortcutReport` holds the shortcut phrases and words of a dataset with their label
 distribution, label skew and example contexts (built by
-:func:`~rationalizer.training.shortcuts.aggregation.build_report`). It is saved as versioned
-JSON that :meth:`ShortcutReport.load` validates field by field, and renders as markdown, a rich
-table, or HTML in a notebook.
+:func:`~rationalizer.training.shortcuts.aggregation.build_report`). It is saved in the file
+envelope of :mod:`rationalizer.files` (kind ``shortcut-report``) and :meth:`ShortcutReport.load`
+validates it field by field; it renders as markdown, a rich table, or HTML in a notebook.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,14 +18,16 @@ from pydantic import ConfigDict, TypeAdapter
 from rich.table import Table
 from rich.text import Text
 
-from rationalizer.data._json import parse_json
 from rationalizer.errors import DataFormatError
+from rationalizer.files import read_json, validated, write_json
 
-REPORT_FORMAT = "rationalizer-shortcut-report"
-REPORT_VERSION = 3
-#: Versions :meth:`ShortcutReport.load` reads; version 1 had no ``rank_by`` (always by count),
-#: versions 1 and 2 no label-skew filter (``min_skew`` 0, nothing filtered).
-READABLE_VERSIONS = (1, 2, 3)
+#: The files a shortcut discovery writes: the report as JSON and as markdown and, where the
+#: dataset has planted shortcuts, the discovery's scores against them.
+REPORT_JSON = "shortcuts.json"
+REPORT_MD = "shortcuts.md"
+SCORES_JSON = "shortcut-discovery-scores.json"
+#: What made a report, saved beside its fields for people (older reports lack them).
+MADE_BY_FIELDS = ("provenance", "effective_config", "overrides")
 #: How a report orders its phrases: ``count`` — examples where the phrase is a shortcut, most
 #: first; ``skew`` — the smoothed label log-odds ratio (:func:`label_log_odds`), largest first.
 RankBy = Literal["count", "skew"]
@@ -136,39 +137,22 @@ class ShortcutReport:
 
         return shortcuts_html(self)
 
-    def to_json(self, made_by: Mapping[str, Any] | None = None) -> str:
-        """The report as JSON, with a format name and version for :meth:`load`; ``made_by``
-        adds the ``provenance``, ``effective_config`` and ``overrides`` of the run that
-        discovered the shortcuts (:meth:`load` reads past them)."""
-        payload = {"format": REPORT_FORMAT, "version": REPORT_VERSION, "report": asdict(self)}
-        return json.dumps(payload | dict(made_by or {}), ensure_ascii=False, indent=1)
-
     def save_json(self, path: str | Path, made_by: Mapping[str, Any] | None = None) -> Path:
-        path = Path(path)
-        path.write_text(self.to_json(made_by) + "\n", encoding="utf-8")
-        return path
+        """Save the report for :meth:`load`; ``made_by`` adds the :data:`MADE_BY_FIELDS` of
+        the run that discovered the shortcuts (:meth:`load` reads past them)."""
+        unknown = set(made_by or {}) - set(MADE_BY_FIELDS)
+        if unknown:
+            raise ValueError(f"made_by takes only {MADE_BY_FIELDS}, not {sorted(unknown)}")
+        return write_json(path, "shortcut-report", asdict(self) | dict(made_by or {}))
 
     @classmethod
     def load(cls, path: str | Path) -> ShortcutReport:
         """Read a report written by :meth:`save_json`; errors name the file and the field."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise DataFormatError(path, f"cannot read shortcut report ({err.strerror})") from None
-        header = parse_json(_HEADER_ADAPTER, text, path)
-        if header.format != REPORT_FORMAT:
-            raise DataFormatError(
-                path, f"not a shortcut report (expected {REPORT_FORMAT!r})", field="format"
-            )
-        if header.version not in READABLE_VERSIONS:
-            raise DataFormatError(
-                path,
-                f"shortcut report version {header.version} is not supported (this version of "
-                f"rationalizer reads versions {', '.join(map(str, READABLE_VERSIONS))})",
-                field="version",
-            )
-        report = parse_json(_FILE_ADAPTER, text, path).report
+        payload = read_json(path, "shortcut-report")
+        for name in MADE_BY_FIELDS:
+            payload.pop(name, None)
+        report = validated(_REPORT_ADAPTER, payload, path)
         _check_consistent(report, path)
         return report
 
@@ -246,27 +230,7 @@ class ShortcutReport:
         return table
 
 
-@dataclass(frozen=True)
-class _Header:
-    __pydantic_config__ = ConfigDict(strict=True, extra="ignore")
-    format: str
-    version: int
-
-
-@dataclass(frozen=True)
-class _ReportFile:
-    __pydantic_config__ = _STRICT
-    format: str
-    version: int
-    report: ShortcutReport
-    # what made it, for people (reports written before these were recorded lack them)
-    provenance: dict[str, Any] | None = None
-    effective_config: dict[str, Any] | None = None
-    overrides: list[dict[str, Any]] | None = None
-
-
-_HEADER_ADAPTER = TypeAdapter(_Header)
-_FILE_ADAPTER = TypeAdapter(_ReportFile)
+_REPORT_ADAPTER = TypeAdapter(ShortcutReport)
 
 
 def _check_consistent(report: ShortcutReport, path: Path) -> None:
@@ -274,7 +238,7 @@ def _check_consistent(report: ShortcutReport, path: Path) -> None:
     labels = set(report.labels)
 
     def fail(where: str, message: str) -> NoReturn:
-        raise DataFormatError(path, message, field=f"report.{where}")
+        raise DataFormatError(path, message, field=where)
 
     if set(report.label_counts) != labels:
         fail("label_counts", f"must have one entry per label {list(report.labels)}")

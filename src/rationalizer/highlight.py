@@ -121,7 +121,11 @@ class Highlight:
         chosen = spans_to_mask(self.rationale, size).astype(bool)
         gold = spans_to_mask(self.gold or (), size).astype(bool)
         shortcut = spans_to_mask(self.shortcuts, size).astype(bool)
-        fills = self._score_fills() if self.scores is not None else None
+        scored = (
+            None
+            if self.scores is None
+            else list(zip(self._score_fills(), self.scores, strict=True))
+        )
         marks = []
         for i in range(size):
             titles = [
@@ -133,16 +137,16 @@ class Highlight:
                 )
                 if on
             ]
-            if fills is None:
+            if scored is None:
                 fill, alpha = (SKY_BLUE, RATIONALE_ALPHA) if chosen[i] else (None, 0.0)
             else:
-                fill, alpha = fills[i]
-                titles.insert(0, self._score_title(self.scores[i]))  # type: ignore[index]
+                (fill, alpha), score = scored[i]
+                titles.insert(0, self._score_title(score))
             marks.append(
                 Mark(
                     fill=fill,
                     alpha=alpha,
-                    bold=bool(chosen[i]) and fills is not None,
+                    bold=bool(chosen[i]) and scored is not None,
                     underline=bool(gold[i]),
                     frame=bool(shortcut[i]),
                     title=", ".join(titles),

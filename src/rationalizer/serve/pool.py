@@ -333,11 +333,12 @@ class WorkerPool:
 
     async def _dispatch(self, worker: ModelWorker) -> None:
         """Feed ``worker`` batches until it dies; with no worker left, refuse what waits."""
+        assert self._arrival is not None  # start() made it before starting the dispatchers
         while True:
             jobs = await self._next_batch()
             if not worker.alive:  # it died while idle: these requests never reached it
                 self._pending.extendleft(reversed(jobs))
-                self._arrival.set()  # type: ignore[union-attr]
+                self._arrival.set()
                 break
             try:
                 outcomes = await worker.run([job.request for job in jobs])

@@ -386,6 +386,8 @@ class EraserLoader(EraserSplitsLoader):
     def dataset_name(self) -> str:
         return f"eraser:{self.argument}"
 
+    # The base's settable labels attribute, read from the folder here (once): mypy refuses a
+    # read-only property over a writable attribute.
     @cached_property
     def labels(self) -> tuple[str, ...]:  # type: ignore[override]
         present = [f for f in SPLIT_FILES.values() if (self.folder_reader.root / f).is_file()]

@@ -1,4 +1,5 @@
-"""How every benchmark states its run: the command a user types and the JSON it writes.
+"""How benchmarks state their runs: the command a user types, the machine and code lines of a
+report, and the JSON they write.
 
 Nothing here changes a measured number, so results do not name this module in their
 provenance: a change to it leaves cached cells current.
@@ -9,9 +10,11 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from rationalizer._environment import code_text
 
 
 def module_command(script: Path | str) -> str:
@@ -32,3 +35,17 @@ def write_json(path: Path, data: Any) -> None:
     are written as text."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def machine_and_code_lines(result: Mapping[str, Any], libraries: Sequence[str]) -> list[str]:
+    """The closing Markdown lines of a timing report: the machine, with the versions of the
+    ``libraries`` that did the timed work, and the code that made ``result``."""
+    machine = result["machine"]
+    versions = ", ".join(f"{name} {machine[name]}" for name in libraries)
+    return [
+        f"Machine: {machine['platform']}, {machine['processor']}, {machine['cpu_count']} CPUs "
+        f"({machine['usable_cpus']} usable); Python {machine['python']}, {versions}.",
+        "",
+        f"Code: {code_text(result.get('provenance'))}.",
+        "",
+    ]

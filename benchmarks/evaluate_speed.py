@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
-from benchmarks.common import command_line, module_command
-from rationalizer._environment import benchmark_provenance, code_text, machine_info
+from benchmarks.common import command_line, machine_and_code_lines, module_command
+from rationalizer._environment import benchmark_provenance, machine_info
 from rationalizer.data.example import Dataset, Document, Evidence, Example, Span, mask_to_spans
 from rationalizer.data.results import (
     DocumentRationale,
@@ -196,7 +196,6 @@ def main() -> None:
 
 
 def _markdown(result: dict) -> str:
-    m = result["machine"]
     lines = [
         "# `evaluate` speed",
         "",
@@ -228,12 +227,7 @@ def _markdown(result: dict) -> str:
         f"{result['examples']:,} documents alone; `evaluate` computes the same curves for all "
         "documents at once with numpy.",
         "",
-        f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs "
-        f"({m['usable_cpus']} usable); Python {m['python']}, numpy {m['numpy']}, "
-        f"scipy {m['scipy']}, scikit-learn {m['scikit-learn']}.",
-        "",
-        f"Code: {code_text(result.get('provenance'))}.",
-        "",
+        *machine_and_code_lines(result, ("numpy", "scipy", "scikit-learn")),
     ]
     return "\n".join(lines)
 

@@ -48,8 +48,8 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 import rationalizer
-from benchmarks.common import command_line, module_command, write_json
-from rationalizer._environment import benchmark_provenance, code_text, machine_info
+from benchmarks.common import command_line, machine_and_code_lines, module_command, write_json
+from rationalizer._environment import benchmark_provenance, machine_info
 from rationalizer.data import Dataset, load
 from rationalizer.errors import RationalizerError
 from rationalizer.explain import Explanation, RationalizerAdapter, get_explainer, list_explainers
@@ -228,7 +228,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    machine = result["machine"]
     lines = [
         "# Explainer speed: one input per forward pass against batched",
         "",
@@ -277,14 +276,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{'yes' if measured['same_rationales'] else 'no'} |"
             )
         lines.append("")
-    lines += [
-        f"Machine: {machine['platform']}, {machine['processor']}, {machine['cpu_count']} CPUs "
-        f"({machine['usable_cpus']} usable); Python {machine['python']}, torch "
-        f"{machine['torch']}.",
-        "",
-        f"Code: {code_text(result['provenance'])}.",
-        "",
-    ]
+    lines += machine_and_code_lines(result, ("torch",))
     return "\n".join(lines)
 
 

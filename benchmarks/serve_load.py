@@ -43,8 +43,8 @@ import httpx
 import numpy as np
 from rich.console import Console
 
-from benchmarks.common import command_line, module_command
-from rationalizer._environment import benchmark_provenance, code_text, machine_info
+from benchmarks.common import command_line, machine_and_code_lines, module_command
+from rationalizer._environment import benchmark_provenance, machine_info
 from rationalizer.data import load
 from rationalizer.serve import ServeLimits, WorkerSettings
 from rationalizer.serve.app import serve
@@ -366,7 +366,7 @@ def _row(measured: dict, reference: dict) -> str:
 
 
 def _markdown(result: dict) -> str:
-    m, run = result["machine"], result["run"]
+    run = result["run"]
     lines = [
         "# `rationalizer serve` under load: worker processes and dynamic batching",
         "",
@@ -422,13 +422,7 @@ def _markdown(result: dict) -> str:
         ]
     if result["note"]:
         lines += [f"Conditions: {result['note']}", ""]
-    lines += [
-        f"Machine: {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs "
-        f"({m['usable_cpus']} usable); Python {m['python']}, torch {m['torch']}.",
-        "",
-        f"Code: {code_text(result.get('provenance'))}.",
-        "",
-    ]
+    lines += machine_and_code_lines(result, ("torch",))
     return "\n".join(lines)
 
 

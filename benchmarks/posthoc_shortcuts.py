@@ -49,9 +49,7 @@ from benchmarks.seeded import (
     seeds_and_threads,
     write_report,
 )
-from rationalizer._environment import (
-    trained_by,
-)
+from rationalizer._environment import trained_by
 from rationalizer.data import Example, load
 from rationalizer.errors import RationalizerError
 from rationalizer.explain import Explanation, RationaleRule, load_adapter

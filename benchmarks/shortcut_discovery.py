@@ -40,9 +40,7 @@ from benchmarks.seeded import (
     seeds_and_threads,
     write_report,
 )
-from rationalizer._environment import (
-    trained_by,
-)
+from rationalizer._environment import trained_by
 from rationalizer.data import load
 from rationalizer.data.synthetic import PLANTED_SHORTCUTS
 from rationalizer.errors import RationalizerError

@@ -22,6 +22,8 @@ from rationalizer.data.example import Dataset, Span
 from rationalizer.errors import DataFormatError
 
 _STRICT = ConfigDict(strict=True, extra="forbid")
+# One probability per label, as models hand them out (arrays) or as written by hand (lists).
+Probabilities = Sequence[float] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -81,19 +83,19 @@ class ResultRecord:
         annotation_id: str,
         docid: str,
         rationale: Iterable[tuple[int, int]],
-        soft_scores: Sequence[float],
+        soft_scores: Sequence[float] | np.ndarray,
         labels: Sequence[str],
-        full: Sequence[float],
-        without_rationale: Sequence[float],
-        rationale_only: Sequence[float],
-        thresholded: Iterable[tuple[float, Sequence[float], Sequence[float]]],
+        full: Probabilities,
+        without_rationale: Probabilities,
+        rationale_only: Probabilities,
+        thresholded: Iterable[tuple[float, Probabilities, Probabilities]],
     ) -> ResultRecord:
         """The complete record of a one-document prediction from probability vectors in
         ``labels`` order: the predicted label, the hard ``(start, end)`` word spans and the
         soft scores, and the probabilities on the full input, with the rationale removed, with
         only the rationale, and with the top words removed / kept at each AOPC threshold."""
 
-        def distribution(probabilities: Sequence[float]) -> dict[str, float]:
+        def distribution(probabilities: Probabilities) -> dict[str, float]:
             return dict(zip(labels, map(float, probabilities), strict=True))
 
         scores = distribution(full)

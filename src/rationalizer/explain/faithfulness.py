@@ -77,6 +77,12 @@ class Faithfulness:
         """Mean sufficiency of the top fraction of words over the thresholds."""
         return self._aopc(self.top_only)
 
+    def thresholded(self) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """``(threshold, without top words, top words only)`` at each measured threshold."""
+        if self.without_top is None or self.top_only is None:
+            return []
+        return list(zip(self.thresholds, self.without_top, self.top_only, strict=True))
+
     def _aopc(self, perturbed: np.ndarray | None) -> float:
         if perturbed is None or not self.thresholds:
             raise RationalizerError("no AOPC thresholds were measured (give soft scores)")
@@ -139,14 +145,14 @@ def _perturbations(
 ) -> np.ndarray:
     """The keep vectors :func:`measure` runs: full, without and with only the rationale, then
     without and with only the top words at each threshold (given scores)."""
-    rationale = np.asarray(rationale) != 0
-    if rationale.shape != (instance.num_words,):
+    kept = np.asarray(rationale) != 0
+    if kept.shape != (instance.num_words,):
         raise RationalizerError(
-            f"a rationale of {rationale.shape} for an input of {instance.num_words} words"
+            f"a rationale of {kept.shape} for an input of {instance.num_words} words"
         )
     tops = [] if scores is None else _top_words(instance, scores, thresholds)
     full = np.ones(instance.num_words, dtype=bool)
-    return np.stack([full, ~rationale, rationale, *(~top for top in tops), *tops]).astype(np.int8)
+    return np.stack([full, ~kept, kept, *(~top for top in tops), *tops]).astype(np.int8)
 
 
 def _top_words(
@@ -257,12 +263,7 @@ def explain_examples(
             faithfulness.full,
             faithfulness.without_rationale,
             faithfulness.rationale_only,
-            zip(
-                faithfulness.thresholds,
-                faithfulness.without_top,
-                faithfulness.top_only,
-                strict=True,
-            ),
+            faithfulness.thresholded(),
         )
         for example, explanation, faithfulness in zip(examples, explanations, measured, strict=True)
     ]

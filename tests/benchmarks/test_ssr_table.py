@@ -718,12 +718,12 @@ def test_word_scores_point_towards_the_asked_label():
 @pytest.mark.slow  # starts another process
 def test_the_report_has_one_writer_at_a_time(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("ROOT", tmp_path)  # main changes into it
-    monkeypatch.setattr("CELLS_DIR", tmp_path / "cells")
-    monkeypatch.setattr("CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(ssr_table, "ROOT", tmp_path)  # main changes into it
+    monkeypatch.setattr(ssr_table, "CELLS_DIR", tmp_path / "cells")
+    monkeypatch.setattr(ssr_table, "CACHE_DIR", tmp_path / "cache")
     report = tmp_path / "results" / "ssr_table.json"
-    monkeypatch.setattr("REPORT_JSON", report)
-    monkeypatch.setattr("REPORT_MD", report.with_suffix(".md"))
+    monkeypatch.setattr(ssr_table, "REPORT_JSON", report)
+    monkeypatch.setattr(ssr_table, "REPORT_MD", report.with_suffix(".md"))
     with held_elsewhere(report, tmp_path / "cache" / ssr_table.REPORT_LOCK) as other:
         assert ssr_table.main(["--report-only"]) == 2
     err = capsys.readouterr().err

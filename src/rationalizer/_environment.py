@@ -7,7 +7,6 @@ asks for stale results to be reused (``--reuse-stale``), which the benchmarks th
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rationalizer.errors import RationalizerError
+from rationalizer.files import read_json
 from rationalizer.provenance import code_provenance, describe, file_digest
 
 _PACKAGES = ("numpy", "scipy", "scikit-learn", "torch")
@@ -76,7 +76,7 @@ def trained_by(run_dir: Path, reuse_stale: bool) -> dict[str, Any] | None:
     path = run_dir / SUMMARY_FILE
     if not path.is_file():
         return None
-    provenance = json.loads(path.read_text(encoding="utf-8")).get("provenance")
+    provenance = read_json(path, "summary").get("provenance")
     if not reuse_stale and not same_code(provenance, code_provenance()):
         raise RationalizerError(
             f"{run_dir} holds a run trained by other code ({describe(provenance)}; now "

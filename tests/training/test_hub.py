@@ -23,6 +23,8 @@ from rationalizer import Rationalizer
 from rationalizer.data.pretrained import resolve_model_path
 from rationalizer.errors import RationalizerError
 from rationalizer.explain.adapters import load_adapter
+from rationalizer.files import read_json
+from rationalizer.training.shortcuts import ShortcutReport
 
 TEXTS = ["a truly wonderful and moving film", "dull , boring and far too long"]
 
@@ -83,10 +85,20 @@ def test_model_card_states_the_runs_numbers(run_dir: Path, tmp_path: Path) -> No
     assert "comprehensiveness 0.314" in body and "sufficiency 0.027" in body
     assert "rationalizer train --config train.json" in body
     assert json.loads((out / "train.json").read_text())["method"] == "ssr-unif"
-    report = json.loads((run_dir / "shortcuts.json").read_text())["report"]
+    report = ShortcutReport.load(run_dir / "shortcuts.json")
     assert "## Shortcuts" in body
-    for phrase in report["phrases"][:3]:
-        assert f"| {phrase['phrase']} | {phrase['count']} |" in body
+    for phrase in report.phrases[:3]:
+        assert f"| {phrase.phrase} | {phrase.count} |" in body
+
+
+def test_evaluation_written_by_evaluate_before_the_envelope_is_read(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    scores = tmp_path / "scores.json"
+    scores.write_text(json.dumps(EVALUATION), encoding="utf-8")  # no format, no version
+    out = Rationalizer.load(run_dir).save_pretrained(tmp_path / "saved", evaluation=scores)
+    assert read_json(out / "evaluation.json", "evaluation") == EVALUATION
+    assert "| 0.875 |" in (out / "README.md").read_text(encoding="utf-8")
 
 
 def test_card_without_evaluation_says_so(run_dir: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["inference", "run", "discovery"])
+@pytest.mark.parametrize("module", ["inference", "run", "discovery", "hub"])
 def test_a_training_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
     name = f"rationalizer.training.{module}"
     result = subprocess.run(

@@ -4,8 +4,9 @@ push_to_hub and the generated model card.
 A run directory already follows the Hub's file conventions (``config.json``,
 ``model.safetensors``), so a saved model is a run directory without its resume state, plus the
 files the card is written from (``summary.json``, ``evaluation.json``, ``shortcuts.json``),
-``train.json`` (the settings that differ from the defaults, for ``rationalizer train --config``)
-and ``README.md``, the model card. A transformer encoder given as a local folder is copied into
+``train.json`` (the settings that differ from the defaults, for ``rationalizer train --config``;
+a plain settings file, the others are in the envelope of :mod:`rationalizer.files`) and
+``README.md``, the model card. A transformer encoder given as a local folder is copied into
 ``encoder/`` so that the saved model loads on another machine. Nothing is pickled.
 """
 
@@ -22,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from rationalizer.data.pretrained import MINILM, local_or_hub
 from rationalizer.data.tokenization import WordTokenizer
 from rationalizer.errors import RationalizerError
+from rationalizer.files import read_json, write_json
 from rationalizer.training.checkpoint import save_checkpoint
 from rationalizer.training.config import GRU, TrainConfig
-from rationalizer.training.discovery import REPORT_JSON
-from rationalizer.training.shortcuts import ShortcutReport
+from rationalizer.training.shortcuts import REPORT_JSON, ShortcutReport
 from rationalizer.training.trainer import SUMMARY_FILE
 
 if TYPE_CHECKING:
@@ -76,9 +77,9 @@ def save_pretrained(
         scores = (
             dict(evaluation)
             if isinstance(evaluation, Mapping)
-            else json.loads(Path(evaluation).read_text(encoding="utf-8"))
+            else read_json(evaluation, "evaluation")
         )
-        (out / EVALUATION_FILE).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+        write_json(out / EVALUATION_FILE, "evaluation", scores)
     settings = changed_settings(train_config)
     (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     (out / CARD_FILE).write_text(model_card(out, model.labels, train_config), encoding="utf-8")
@@ -130,8 +131,9 @@ def changed_settings(config: TrainConfig) -> dict[str, Any]:
 # The model card
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def _read_if_present(path: Path, kind: str) -> dict[str, Any]:
+    """The payload of an optional file the card is written from (empty when it is absent)."""
+    return read_json(path, kind) if path.is_file() else {}
 
 
 def _number(value: Any) -> str:
@@ -161,9 +163,9 @@ def model_card(folder: Path, labels: tuple[str, ...], config: TrainConfig) -> st
     its metrics, its faithfulness and (SSR runs) the shortcuts it was trained away from."""
     from huggingface_hub import ModelCardData
 
-    summary = _read_json(folder / SUMMARY_FILE)
+    summary = _read_if_present(folder / SUMMARY_FILE, "summary")
     validation = summary.get("validation", {})
-    test = _test_metrics(_read_json(folder / EVALUATION_FILE))
+    test = _test_metrics(_read_if_present(folder / EVALUATION_FILE, "evaluation"))
     encoder = "BiGRU over GloVe" if config.encoder == GRU else f"transformer `{config.encoder}`"
     registered = ":" not in config.dataset
     metadata = ModelCardData(

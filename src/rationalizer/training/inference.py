@@ -32,6 +32,7 @@ from rationalizer.training.batching import (
 )
 from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
+from rationalizer.training.hub import local_folder, push_to_hub, save_pretrained
 from rationalizer.training.methods import keep_mask
 from rationalizer.training.precision import PRECISIONS, Precision, autocast_dtype
 from rationalizer.training.trainer import iter_model, run_model
@@ -147,8 +148,6 @@ class Rationalizer:
         """A model from a folder (a run directory or a :meth:`save_pretrained` folder) or a
         Hub ID such as ``org/movies-ssr``: downloaded when online, read from the Hugging Face
         cache under ``HF_HUB_OFFLINE=1``."""
-        from rationalizer.training.hub import local_folder
-
         return cls.load(local_folder(spec, revision), device=device, precision=precision)
 
     def save_pretrained(
@@ -157,8 +156,6 @@ class Rationalizer:
         """Save in Hub layout (``config.json``, ``model.safetensors``, ``README.md`` model
         card); ``evaluation`` (``rationalizer evaluate --json`` output) adds test metrics and
         faithfulness to the card."""
-        from rationalizer.training.hub import save_pretrained
-
         return save_pretrained(self, out_dir, evaluation)
 
     def push_to_hub(
@@ -171,8 +168,6 @@ class Rationalizer:
     ) -> str:
         """:meth:`save_pretrained` into Hub repository ``repo_id`` (created if needed); the
         commit's URL."""
-        from rationalizer.training.hub import push_to_hub
-
         return push_to_hub(self, repo_id, evaluation=evaluation, private=private, token=token)
 
     # ------------------------------------------------------------------ plain texts

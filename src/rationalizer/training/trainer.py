@@ -32,6 +32,7 @@ from transformers import get_linear_schedule_with_warmup
 from rationalizer import distributed
 from rationalizer.data import Dataset, Example, load
 from rationalizer.errors import RationalizerError
+from rationalizer.files import read_json, write_json
 from rationalizer.metrics import classification_metrics, token_prf
 from rationalizer.models import ModelConfig, RationalizerModel
 from rationalizer.provenance import code_provenance
@@ -397,7 +398,7 @@ class Trainer:
             "effective_config": cfg.effective(overrides),
             "overrides": [asdict(override) for override in overrides],
         }
-        (self.run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(self.run_dir / SUMMARY_FILE, "summary", summary)
         return distributed.broadcast(result, "the end of training")
 
     def _settings_used(self) -> tuple[frozenset[str], LossWeights, list[Override]]:
@@ -457,7 +458,7 @@ class Trainer:
                 f"{self.run_dir} holds a finished run with a different configuration; "
                 "use another --out directory"
             )
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = read_json(summary_path, "summary")
         self.console.print(f"{self.run_dir} is already trained with these settings")
         fields = {name: summary[name] for name in TrainResult.__dataclass_fields__}
         return TrainResult(**fields | {"run_dir": self.run_dir})

@@ -80,8 +80,8 @@ def skip_when_dataset_missing():
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Log every ``Trainer.fit`` call, of this process and of every process a test starts
-    (see ``tests/training_probe``), so that :func:`slow_if_training` sees which test trains."""
+    """Log every training epoch, of this process and of every process a test starts (see
+    ``tests/training_probe``), so that :func:`slow_if_training` sees which test trains."""
     descriptor, log = tempfile.mkstemp(prefix="rationalizer-training-", suffix=".log")
     os.close(descriptor)
     os.environ[training_probe.LOG_ENV] = log

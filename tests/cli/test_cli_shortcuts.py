@@ -13,6 +13,7 @@ from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.shortcuts import ShortcutReport
 
 
+@pytest.mark.slow
 def test_shortcuts_writes_the_report_and_scores_planted_shortcuts(tmp_path, tiny_config):
     out_dir = tmp_path / "found"
     # a run this short finds too few words for the default label-skew filter: keep every one
@@ -59,6 +60,7 @@ def test_shortcuts_without_annotated_examples_is_a_clear_error(tmp_path, tiny_co
         )
 
 
+@pytest.mark.slow
 def test_rank_by_skew_reorders_a_reused_discovery(tmp_path, tiny_config):
     by_count_dir, by_skew_dir = tmp_path / "count", tmp_path / "skew"
     first = invoke("shortcuts", "--config", str(tiny_config), "--out", str(by_count_dir))
@@ -94,6 +96,7 @@ def test_an_unknown_ranking_is_refused_before_training(tmp_path, tiny_config):
     assert not out_dir.exists()
 
 
+@pytest.mark.slow
 def test_shortcuts_of_a_trained_classifier_with_an_explainer(tmp_path, tiny_config):
     run_dir, out_dir = tmp_path / "classifier", tmp_path / "found"
     invoke("train", "--config", str(tiny_config), "--method", "full-text", "--out", str(run_dir))

@@ -17,6 +17,7 @@ from rationalizer.training.config import TrainConfig
 from rationalizer.training.methods import available_methods
 
 
+@pytest.mark.slow
 def test_train_predict_evaluate_round_trip(tmp_path, tiny_config):
     run = tmp_path / "run"
     # flags override the file: method fr instead of semi, two epochs instead of one
@@ -50,6 +51,7 @@ def test_train_predict_evaluate_round_trip(tmp_path, tiny_config):
         assert classification[key] is not None, key
 
 
+@pytest.mark.slow
 def test_selection_and_shortcut_flags_reach_the_run(tmp_path, tiny_config):
     run = tmp_path / "topk"
     invoke("train", "--config", str(tiny_config), "-m", "fr", "--selection", "topk", "-o", str(run))
@@ -74,6 +76,7 @@ def test_selection_and_shortcut_flags_reach_the_run(tmp_path, tiny_config):
     assert (settings.shortcut_min_skew, settings.allow_no_shortcuts) == (50.0, True)
 
 
+@pytest.mark.slow
 def test_model_flags_reach_the_run(tmp_path, tiny_config):
     run = tmp_path / "model-flags"
     invoke(

@@ -15,6 +15,7 @@ from tests.tiny_runs import SSR_SETTINGS
 
 from rationalizer import Rationalizer
 from rationalizer.training.methods import available_methods, get_method_class
+from rationalizer.training.shortcuts import ShortcutReport
 
 TEXTS = ["a truly wonderful and moving film", "dull , boring and far too long", "fine"]
 
@@ -42,6 +43,5 @@ def test_the_method_trains_a_run_that_loads_and_predicts(method: str, tiny_run) 
             assert [(span.start, span.end) for span in prediction.rationale] == [(0, words)]
 
     if method_class.needs_shortcuts:
-        report = json.loads((run / "shortcuts.json").read_text(encoding="utf-8"))["report"]
-        assert report["phrases"], "the shortcut report lists no phrase"
+        assert ShortcutReport.load(run / "shortcuts.json").phrases, "the report lists no phrase"
         assert (run / "shortcuts.md").is_file()

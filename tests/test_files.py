@@ -113,6 +113,7 @@ def test_foreign_files_have_no_kind(tmp_path: Path) -> None:
         ),
         ("run", '"text"', None, "found a string"),
         ("run", '{"labels": []}', "format", "not a rationalizer run file"),
+        ("summary", '{"version": 1}', "format", "not a rationalizer summary file"),
         ("run", '{"format": "rationalizer.resume", "version": 1}', "format", "expected"),
         ("run", '{"format": "rationalizer.run", "version": "1"}', "version", "whole number"),
         ("run", '{"format": "rationalizer.run", "version": 0}', "version", "no longer readable"),

@@ -141,7 +141,7 @@ def _payload(content: Any, path: Path, kind: str) -> dict[str, Any]:
             f"expected a JSON object (a rationalizer {kind} file), found {_json_type(content)}",
         )
     payload = dict(content)
-    if "format" not in payload and expected.reads_unenveloped():
+    if ENVELOPE_FIELDS.isdisjoint(payload) and expected.reads_unenveloped():
         version = 0
     else:
         found = payload.pop("format", None)

@@ -16,6 +16,10 @@ from typing import Any
 
 from rationalizer._environment import code_text
 
+#: Where each benchmark writes its committed results, and its git-ignored runs and models.
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+CACHE_ROOT = Path(__file__).resolve().parent / ".cache"
+
 
 def module_command(script: Path | str) -> str:
     """``python -m benchmarks.NAME`` for the benchmark ``script`` (its module file): how a user

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
-from benchmarks.common import command_line, machine_and_code_lines, module_command
+from benchmarks.common import RESULTS_DIR, command_line, machine_and_code_lines, module_command
 from rationalizer._environment import benchmark_provenance, machine_info
 from rationalizer.data.example import Dataset, Document, Evidence, Example, Span, mask_to_spans
 from rationalizer.data.results import (
@@ -41,7 +41,6 @@ LABELS = ("negative", "positive")
 VOCABULARY = tuple(f"w{i}" for i in range(1000))
 TARGET_SECONDS = 5.0
 SCRIPT = Path(__file__).resolve()
-RESULTS = SCRIPT.parent / "results"
 
 
 def make_dataset(n_examples: int, rng: np.random.Generator) -> Dataset:
@@ -190,9 +189,9 @@ def main() -> None:
     result["validate_results_median_seconds"] = statistics.median(validation)
     result["sklearn_ms_per_document"] = sklearn_milliseconds_per_document(dataset, records)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "evaluate_speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "evaluate_speed.md").write_text(_markdown(result))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "evaluate_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS_DIR / "evaluate_speed.md").write_text(_markdown(result))
 
 
 def _markdown(result: dict) -> str:

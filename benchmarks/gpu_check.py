@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from benchmarks.common import command_line, module_command
+from benchmarks.common import RESULTS_DIR, command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import load
 from rationalizer.distributed import resolve_device
@@ -40,8 +40,6 @@ from rationalizer.training.inference import Rationalizer
 from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
 
-ROOT = Path(__file__).resolve().parent
-RESULTS_DIR = ROOT / "results"
 NAME = "gpu_check"
 
 #: The two cells: Table 1's settings (method semi, a quarter of the rationales, model selection

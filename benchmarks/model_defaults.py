@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from benchmarks.common import command_line, module_command
+from benchmarks.common import CACHE_ROOT, RESULTS_DIR, command_line, module_command
 from rationalizer._environment import (
     STALE_MARK,
     benchmark_provenance,
@@ -46,10 +46,9 @@ from rationalizer.training.config import TrainConfig
 from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
 
-ROOT = Path(__file__).resolve().parent
-RESULTS_JSON = ROOT / "results" / "model_defaults.json"
-RESULTS_MD = ROOT / "results" / "model_defaults.md"
-RUNS = ROOT / ".cache" / "model_defaults"
+RESULTS_JSON = RESULTS_DIR / "model_defaults.json"
+RESULTS_MD = RESULTS_DIR / "model_defaults.md"
+RUNS = CACHE_ROOT / "model_defaults"
 
 #: Candidate settings, by name. Every variant states all the settings it is about, so that a
 #: change of a package default does not silently change what a variant means.

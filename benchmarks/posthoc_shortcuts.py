@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from benchmarks.common import CACHE_ROOT
 from benchmarks.seeded import (
     footer_lines,
     run_facts,
@@ -65,8 +66,7 @@ from rationalizer.training.discovery import shortcuts_of_selections
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer
 
 SCRIPT = Path(__file__).resolve()
-ROOT = SCRIPT.parents[1]
-CACHE_DIR = ROOT / "benchmarks" / ".cache" / "posthoc_shortcuts"
+CACHE_DIR = CACHE_ROOT / "posthoc_shortcuts"
 #: The classifier: a full-text BiGRU on the whole training split (2,000 reviews), 3 epochs
 #: (validation accuracy about 0.96; seconds on one thread). In an earlier run of this script a
 #: weaker one (600 reviews, validation accuracy 0.77–0.84; rule top-k:10) left 2–3 of the 4

@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import command_line, module_command
+from benchmarks.common import RESULTS_DIR, command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.models import ModelConfig, RationalizerModel
 from rationalizer.training.precision import autocast, bf16_is_fast
 
-ROOT = Path(__file__).resolve().parent
-RESULTS_JSON = ROOT / "results" / "precision.json"
-RESULTS_MD = ROOT / "results" / "precision.md"
+RESULTS_JSON = RESULTS_DIR / "precision.json"
+RESULTS_MD = RESULTS_DIR / "precision.md"
 BATCH = 8
 LENGTHS = (64, 512)
 GRU_VOCAB = 20_000

@@ -24,16 +24,16 @@ from tempfile import TemporaryDirectory
 import torch
 from rich.console import Console
 
+from benchmarks.common import RESULTS_DIR, module_command
+
 # The sibling benchmark whose speed numbers this one completes; it states its runs alike.
-from benchmarks.common import module_command
 from benchmarks.precision import header_lines, run_facts
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
 
-ROOT = Path(__file__).resolve().parent
-RESULTS_JSON = ROOT / "results" / "precision_accuracy.json"
-RESULTS_MD = ROOT / "results" / "precision_accuracy.md"
+RESULTS_JSON = RESULTS_DIR / "precision_accuracy.json"
+RESULTS_MD = RESULTS_DIR / "precision_accuracy.md"
 PRECISIONS = ("fp32", "bf16")
 #: Validation scores compared (summary.json, best epoch).
 SCORES = ("accuracy", "macro_f1", "token_f1", "selection_rate")

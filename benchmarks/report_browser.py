@@ -39,14 +39,13 @@ from tests.browser.movie_report import (
     write_movie_report,
 )
 
-from benchmarks.common import command_line, module_command
+from benchmarks.common import RESULTS_DIR, command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
 #: The test helpers that build the report and act on it: part of what makes the numbers.
 HELPERS = (ROOT / "tests/browser/movie_report.py", ROOT / "tests/report/sample_inputs.py")
-RESULTS = SCRIPT.parent / "results"
 INTERACTION_LIMIT_MS = 1_000
 LOAD_LIMIT_MS = 10_000
 #: The interactions timed, in order: (name, control id, value, the value that undoes it).
@@ -172,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=5, help="times each interaction is timed (default 5)"
     )
-    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     record = run(args.loads, args.repeats, progress=lambda text: print(text, file=sys.stderr))
     record |= {

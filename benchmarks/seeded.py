@@ -16,12 +16,11 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from benchmarks.common import command_line, module_command
+from benchmarks.common import RESULTS_DIR, command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info, same_code
 from rationalizer.provenance import describe
 
 MODULE = Path(__file__).resolve()
-RESULTS_DIR = MODULE.parent / "results"
 
 
 def seeded_parser(

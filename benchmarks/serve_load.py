@@ -43,7 +43,7 @@ import httpx
 import numpy as np
 from rich.console import Console
 
-from benchmarks.common import command_line, machine_and_code_lines, module_command
+from benchmarks.common import RESULTS_DIR, command_line, machine_and_code_lines, module_command
 from rationalizer._environment import benchmark_provenance, machine_info
 from rationalizer.data import load
 from rationalizer.serve import ServeLimits, WorkerSettings
@@ -52,7 +52,6 @@ from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.run import train
 
 SCRIPT = Path(__file__).resolve()
-RESULTS = SCRIPT.parent / "results"
 HOST = "127.0.0.1"
 #: the run trained when none is given: small, but it reads whole movie reviews
 DEFAULT_RUN = {
@@ -334,9 +333,9 @@ def main() -> None:
         "wall_seconds": time.perf_counter() - started,
         "kinds": kinds,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serve_load.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "serve_load.md").write_text(_markdown(result))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "serve_load.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS_DIR / "serve_load.md").write_text(_markdown(result))
     print(_markdown(result))
 
 

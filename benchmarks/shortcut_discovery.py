@@ -33,6 +33,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from benchmarks.common import CACHE_ROOT
 from benchmarks.seeded import (
     footer_lines,
     run_facts,
@@ -51,8 +52,7 @@ from rationalizer.training.shortcuts import RANKINGS, discovery_scores
 from rationalizer.training.trainer import limit_examples
 
 SCRIPT = Path(__file__).resolve()
-ROOT = SCRIPT.parents[1]
-CACHE_DIR = ROOT / "benchmarks" / ".cache" / "shortcut_discovery"
+CACHE_DIR = CACHE_ROOT / "shortcut_discovery"
 #: The scores compared across rankings, in table order.
 SCORES = (
     "token_precision",

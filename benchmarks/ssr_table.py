@@ -939,23 +939,33 @@ class Row:
     augment: str | None  # None: the best augmentation is not decided yet
 
 
+# How the paper's table names each method; a method registered later is listed by its name.
+ROW_LABELS = {
+    "rnp": "RNP (unsupervised)",
+    "fr": "FR (unsupervised)",
+    "semi": "semi-supervised RNP",
+    "ssr-unif": "SSR_unif",
+    "ssr-virt": "SSR_virt",
+    "supervised": "supervised (100% rationales)",
+    "full-text": "full text (no selection: the accuracy ceiling)",
+}
+# The references close the table, after the methods measured against them.
+REFERENCE_METHODS = ("supervised", "full-text")
+
+
 def table_rows(best: Mapping[str, str | None]) -> list[Row]:
-    """Rows of a dataset's table; ``best`` maps each SSR method to its chosen augmentation."""
-    rows = [
-        Row("rnp", "RNP (unsupervised)", "rnp", "none"),
-        Row("fr", "FR (unsupervised)", "fr", "none"),
-        Row("semi", "semi-supervised RNP", "semi", "none"),
-    ]
-    for method, label in (("ssr-unif", "SSR_unif"), ("ssr-virt", "SSR_virt")):
-        augment = best.get(method)
+    """Rows of a dataset's table, one per registered method (and per SSR method one more with
+    its best augmentation); ``best`` maps each SSR method to its chosen augmentation."""
+    order = [m for m in METHODS if m not in REFERENCE_METHODS]
+    order += [m for m in REFERENCE_METHODS if m in METHODS]
+    rows = []
+    for method in order:
+        label = ROW_LABELS.get(method, method)
         rows.append(Row(method, label, method, "none"))
-        rows.append(
-            Row(f"{method}+best", f"{label} + {augment or 'best augmentation'}", method, augment)
-        )
-    rows.append(Row("supervised", "supervised (100% rationales)", "supervised", "none"))
-    rows.append(
-        Row("full-text", "full text (no selection: the accuracy ceiling)", "full-text", "none")
-    )
+        if method in SSR_METHODS:
+            augment = best.get(method)
+            title = f"{label} + {augment or 'best augmentation'}"
+            rows.append(Row(f"{method}+best", title, method, augment))
     return rows
 
 

@@ -83,3 +83,7 @@ def test_the_table_benchmark_runs_every_registered_method(throwaway_method: str)
         assert set(table.METHODS) == set(methods.available_methods())
         assert throwaway_method in table.SSR_METHODS
         assert throwaway_method not in table.BASELINES
+        rows = {row.key: row for row in table.table_rows({throwaway_method: "random"})}
+        assert rows[throwaway_method].label == throwaway_method
+        assert rows[f"{throwaway_method}+best"].augment == "random"
+        assert list(rows)[-2:] == ["supervised", "full-text"]

@@ -35,6 +35,8 @@ FORMAT_PREFIX = "rationalizer."
 #: The envelope's own fields, never part of a payload.
 ENVELOPE_FIELDS = frozenset({"format", "version"})
 
+#: Turns one version's payload into the next version's; a DataFormatError it raises names the
+#: field, and the reader adds the file.
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -48,7 +50,9 @@ def _unnest_report(payload: dict[str, Any]) -> dict[str, Any]:
     """Shortcut reports up to version 3 kept the report in a nested ``report`` object."""
     report = payload.pop("report", None)
     if not isinstance(report, dict):
-        raise ValueError("report: expected the report object of a version 3 file")
+        raise DataFormatError(
+            None, "expected the report object of a version 3 file", field="report"
+        )
     return report | payload
 
 
@@ -171,9 +175,8 @@ def _payload(content: Any, path: Path, kind: str) -> dict[str, Any]:
             )
         try:
             payload = expected.upgrades[older](payload)
-        except ValueError as err:
-            where, _, message = str(err).partition(": ")
-            raise DataFormatError(path, message, field=where) from None
+        except DataFormatError as err:  # raised without the path, which only the reader knows
+            raise DataFormatError(path, err.reason, field=err.field) from None
     return payload
 
 

@@ -149,7 +149,7 @@ def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
         ),
         (
             ["predict", "--run", "corrupt", "--out", "predictions.jsonl"],
-            "corrupt/config.json, line 1: invalid JSON",
+            "corrupt/config.json, line 1: not valid JSON",
         ),
         (
             ["train", "--selection", "best", "--out", "run"],

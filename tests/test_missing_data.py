@@ -7,13 +7,15 @@ a broken copy (a file missing inside a present folder) fails rather than skips.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
-SUITE_CONFTEST = (Path(__file__).parent / "conftest.py").read_text("utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+SUITE_CONFTEST = (ROOT / "tests" / "conftest.py").read_text("utf-8")
 READS_DATA = """
 from rationalizer.data import load
 
@@ -31,6 +33,9 @@ def test_needs_no_data():
 @pytest.fixture
 def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("RATIONALIZER_REQUIRE_DATA", raising=False)
+    # the suite's conftest imports the test helpers as ``tests.*``, from the repository root
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     pytester.makeconftest(SUITE_CONFTEST)
     pytester.makepyfile(test_reads_data=READS_DATA)
     return pytester

@@ -56,6 +56,7 @@ demo: install
 lint: dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 
 test: lint
 	$(PY) -m pytest -n 2 --durations=15

@@ -34,6 +34,7 @@ from benchmarks.common import RESULTS_DIR, command_line, module_command
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import load
 from rationalizer.distributed import resolve_device
+from rationalizer.files import read_json
 from rationalizer.metrics import evaluate, flatten
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.inference import Rationalizer
@@ -93,7 +94,7 @@ def run_cell(name: str, config: TrainConfig, work: Path, test_limit: int | None)
     synchronize(config.device)
     test_seconds = time.perf_counter() - started
     report = flatten(evaluate(test, predictions))
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    summary = read_json(run_dir / SUMMARY_FILE, "summary")
     return {
         "cell": name,
         "dataset": config.dataset,

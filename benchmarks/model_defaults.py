@@ -42,6 +42,7 @@ from rationalizer._environment import (
     machine_info,
     same_code,
 )
+from rationalizer.files import read_json
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
@@ -97,7 +98,7 @@ def run_cell(
     started = time.perf_counter()
     train_run(config, run_dir, console=console)
     minutes = (time.perf_counter() - started) / 60
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    summary = read_json(run_dir / SUMMARY_FILE, "summary")
     validation = summary["validation"]
     return {
         "dataset": dataset,

@@ -32,7 +32,6 @@ It writes ``posthoc_shortcuts.json`` and ``posthoc_shortcuts.md`` to ``--out-dir
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -61,6 +60,7 @@ from rationalizer.explain.global_shortcuts import (
     discovery_explainer,
     explain_annotated,
 )
+from rationalizer.files import read_json
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import shortcuts_of_selections
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer
@@ -104,7 +104,7 @@ def classifier(seed: int, cache_dir: Path, console: Console, reuse_stale: bool) 
         started = time.perf_counter()
         Trainer(config, run_dir, console=console).fit()
         seconds = round(time.perf_counter() - started, 1)
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    summary = read_json(run_dir / SUMMARY_FILE, "summary")
     return {
         "run_dir": run_dir,
         "trained_by": trained_by(run_dir, reuse_stale=True),

@@ -28,6 +28,7 @@ from benchmarks.common import RESULTS_DIR, module_command
 
 # The sibling benchmark whose speed numbers this one completes; it states its runs alike.
 from benchmarks.precision import header_lines, run_facts
+from rationalizer.files import read_json
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
@@ -59,7 +60,7 @@ def train_and_score(config: TrainConfig, console: Console) -> dict:
         started = time.perf_counter()
         train_run(config, Path(folder) / "run", console)
         seconds = time.perf_counter() - started
-        summary = json.loads((Path(folder) / "run" / SUMMARY_FILE).read_text(encoding="utf-8"))
+        summary = read_json(Path(folder) / "run" / SUMMARY_FILE, "summary")
     validation = summary["validation"]
     return {
         "precision": config.precision,

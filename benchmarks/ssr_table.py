@@ -64,6 +64,7 @@ from rationalizer._environment import (
 from rationalizer.data import Dataset, load, mask_to_spans
 from rationalizer.data.results import DocumentRationale, ResultRecord, TokenSpan, write_results
 from rationalizer.errors import RationalizerError
+from rationalizer.files import read_json as read_file
 from rationalizer.metrics import classification_metrics, evaluate, flatten
 from rationalizer.metrics.ranking import top_fraction_words
 from rationalizer.outputs import OutputLockedError, write_atomic, writing
@@ -75,10 +76,10 @@ from rationalizer.training.discovery import (
     DISCOVERY_METHOD,
     discover_shortcuts,
 )
-from rationalizer.training.discovery import REPORT_JSON as SHORTCUTS_JSON
 from rationalizer.training.inference import Rationalizer
 from rationalizer.training.methods import available_methods, shortcut_methods
 from rationalizer.training.run import train_run
+from rationalizer.training.shortcuts import REPORT_JSON as SHORTCUTS_JSON
 from rationalizer.training.shortcuts import ShortcutReport
 from rationalizer.training.trainer import SUMMARY_FILE, Trainer, limit_examples
 
@@ -578,7 +579,7 @@ def run_cell(
     report = evaluate(test, predictions)
     test_seconds = time.perf_counter() - started
     write_results(run_dir / PREDICTIONS_FILE, predictions)
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    summary = read_file(run_dir / SUMMARY_FILE, "summary")
     train_seconds = wall["train_seconds"]
     record = {
         "cell": {

@@ -136,6 +136,13 @@ def read_json(path: str | Path, kind: str) -> dict[str, Any]:
     return _payload(content, path, kind)
 
 
+def parsed_payload(content: Any, kind: str, source: str | Path) -> dict[str, Any]:
+    """The payload of ``kind``'s file content parsed already (``json.load`` of a file, or the
+    same object built in memory), checked and upgraded as :func:`read_json` does; errors name
+    ``source``."""
+    return _payload(content, Path(source), kind)
+
+
 def _payload(content: Any, path: Path, kind: str) -> dict[str, Any]:
     """``content`` without its envelope, checked against ``kind`` and upgraded."""
     expected = KINDS[kind]

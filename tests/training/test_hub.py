@@ -23,7 +23,7 @@ from rationalizer import Rationalizer
 from rationalizer.data.pretrained import resolve_model_path
 from rationalizer.errors import RationalizerError
 from rationalizer.explain.adapters import load_adapter
-from rationalizer.files import read_json
+from rationalizer.files import read_json, write_json
 from rationalizer.training.shortcuts import ShortcutReport
 
 TEXTS = ["a truly wonderful and moving film", "dull , boring and far too long"]
@@ -99,6 +99,16 @@ def test_evaluation_written_by_evaluate_before_the_envelope_is_read(
     out = Rationalizer.load(run_dir).save_pretrained(tmp_path / "saved", evaluation=scores)
     assert read_json(out / "evaluation.json", "evaluation") == EVALUATION
     assert "| 0.875 |" in (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_evaluation_loaded_from_an_evaluate_output_keeps_only_the_scores(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    written = write_json(tmp_path / "scores.json", "evaluation", EVALUATION)
+    loaded = json.loads(written.read_text(encoding="utf-8"))  # as a user's json.load gives it
+    assert loaded["format"] == "rationalizer.evaluation"
+    out = Rationalizer.load(run_dir).save_pretrained(tmp_path / "saved", evaluation=loaded)
+    assert read_json(out / "evaluation.json", "evaluation") == EVALUATION
 
 
 def test_card_without_evaluation_says_so(run_dir: Path, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rationalizer.data.pretrained import MINILM, local_or_hub
 from rationalizer.data.tokenization import WordTokenizer
 from rationalizer.errors import RationalizerError
-from rationalizer.files import read_json, write_json
+from rationalizer.files import parsed_payload, read_json, write_json
 from rationalizer.training.checkpoint import save_checkpoint
 from rationalizer.training.config import GRU, TrainConfig
 from rationalizer.training.shortcuts import REPORT_JSON, ShortcutReport
@@ -75,7 +75,9 @@ def save_pretrained(
             shutil.copyfile(source / name, out / name)
     if evaluation is not None:
         scores = (
-            dict(evaluation)
+            parsed_payload(
+                dict(evaluation), "evaluation", "the evaluation given to save_pretrained"
+            )
             if isinstance(evaluation, Mapping)
             else read_json(evaluation, "evaluation")
         )

@@ -80,7 +80,7 @@ class Rationalizer:
     def __init__(
         self,
         model: RationalizerModel,
-        encoder,
+        encoder: WordTokenizer | SubwordTokenizer,
         labels: Sequence[str],
         config: TrainConfig,
         precision: Precision | None = None,
@@ -123,11 +123,13 @@ class Rationalizer:
         model = RationalizerModel.build(model_config)
         model.load_state_dict(checkpoint.state_dict)
         model.to(target)
+        encoder: WordTokenizer | SubwordTokenizer
         if checkpoint.vocabulary is not None:
             encoder = WordTokenizer(checkpoint.vocabulary)
         else:
             from rationalizer.data.pretrained import resolve_model_path
 
+            assert model_config.transformer_path is not None  # ModelConfig requires it
             encoder = SubwordTokenizer.from_pretrained(
                 resolve_model_path(model_config.transformer_path)
             )
@@ -355,4 +357,4 @@ def checked_precision(precision: str) -> Precision:
     """``precision`` if it is one of :data:`PRECISIONS`, else a clear error."""
     if precision not in PRECISIONS:
         raise RationalizerError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    return precision  # type: ignore[return-value]
+    return precision

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tests.tiny_runs import spread
+from tests.tiny_runs import MINILM_SETTINGS, spread
 
 from rationalizer import Rationalizer
 from rationalizer.data import Dataset, load, spans_to_mask
@@ -187,14 +187,7 @@ def test_a_corrupt_or_foreign_checkpoint_is_refused(run_dir, tmp_path):
 
 
 def test_a_transformer_rationalizer_trains_saves_loads_and_predicts(tiny_run):
-    run = tiny_run(
-        dataset="hatexplain",
-        method="semi",
-        encoder="minilm",
-        max_train_examples=16,
-        max_length=32,
-        validation_size=8,
-    )
+    run = tiny_run(**MINILM_SETTINGS)
     assert not (run / "vocab.json").exists()  # the tokenizer comes with the model
     model = Rationalizer.load(run)
     assert model.model.config.encoder == "transformer"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.tiny_runs import spread
+from tests.tiny_runs import MINILM_SETTINGS, spread
 
 from rationalizer.data import Dataset, load, spans_to_mask
 from rationalizer.explain.adapters import RationalizerAdapter
@@ -24,14 +24,7 @@ def posts() -> Dataset:
 def minilm_model(tiny_run) -> Rationalizer:
     """A tiny semi MiniLM rationalizer reading 32 positions (some posts are truncated), in
     float32 like the adapter, so that both paths run the same arithmetic."""
-    run = tiny_run(
-        dataset="hatexplain",
-        method="semi",
-        encoder="minilm",
-        max_train_examples=16,
-        max_length=32,
-        validation_size=8,
-    )
+    run = tiny_run(**MINILM_SETTINGS)
     return Rationalizer.load(run, precision="fp32")
 
 

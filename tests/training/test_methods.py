@@ -380,6 +380,13 @@ def test_the_methods_table_of_the_docs_lists_every_registered_method():
     assert rows == list(available_methods())
 
 
+def test_the_readme_names_every_registered_method_where_it_documents_train():
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### `rationalizer train ", 1)[1].split("\n### ", 1)[0]
+    missing = [name for name in available_methods() if f"`{name}`" not in section]
+    assert not missing, f"README's train section does not name {missing}"
+
+
 def test_methods_are_registered_with_their_architecture():
     methods = available_methods()
     assert tuple(methods) == PAPER_METHODS

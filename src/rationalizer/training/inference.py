@@ -34,7 +34,7 @@ from rationalizer.training.checkpoint import load_checkpoint
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.hub import local_folder, push_to_hub, save_pretrained
 from rationalizer.training.methods import keep_mask
-from rationalizer.training.precision import PRECISIONS, Precision, autocast_dtype
+from rationalizer.training.precision import Precision, autocast_dtype, checked_precision
 from rationalizer.training.trainer import iter_model, run_model
 
 
@@ -351,10 +351,3 @@ def _top_word_positions(
         positions = example.encoding.words_to_positions(words, fill=False)
         top[row, : example.length] = torch.from_numpy(positions.astype(np.float32))
     return top
-
-
-def checked_precision(precision: str) -> Precision:
-    """``precision`` if it is one of :data:`PRECISIONS`, else a clear error."""
-    if precision not in PRECISIONS:
-        raise RationalizerError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    return precision

@@ -15,6 +15,8 @@ from typing import Literal
 
 import torch
 
+from rationalizer.errors import RationalizerError
+
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "fp16")
 #: autocast dtype of each explicit precision
@@ -23,6 +25,13 @@ _DTYPES: dict[Precision, torch.dtype | None] = {
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
 }
+
+
+def checked_precision(precision: str) -> Precision:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a clear error."""
+    if precision not in PRECISIONS:
+        raise RationalizerError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return precision
 
 
 def bf16_is_fast(device: torch.device) -> bool:

@@ -64,7 +64,8 @@ def predict_command(
     """
     # Imported here: `--help` need not load torch.
     from rationalizer import distributed
-    from rationalizer.training.inference import Rationalizer, checked_precision
+    from rationalizer.training.inference import Rationalizer
+    from rationalizer.training.precision import checked_precision
 
     with distributed.session(device) as context, distributed.output_lock(out):
         distributed.resolve_device(device)  # an error that names --device

@@ -90,7 +90,7 @@ def serve_command(
     # Imported here so that `--help` does not pay for torch and the web stack.
     from rationalizer.distributed import resolve_device
     from rationalizer.serve import serve
-    from rationalizer.training.inference import checked_precision
+    from rationalizer.training.precision import checked_precision
 
     settings = WorkerSettings(
         workers=workers,

@@ -15,7 +15,7 @@ from rationalizer.errors import RationalizerError, UnknownNameError
 from rationalizer.explain.adapters.base import Instance, keep_everything
 from rationalizer.explain.adapters.encoded import EncodedAdapter, padded_position_keep
 from rationalizer.explain.base import Capability
-from rationalizer.training.precision import Precision, autocast_dtype
+from rationalizer.training.precision import Precision, autocast_dtype, checked_precision
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -102,7 +102,6 @@ class HFClassifierAdapter(EncodedAdapter):
         from transformers import AutoModelForSequenceClassification
 
         from rationalizer.distributed import resolve_device
-        from rationalizer.training.inference import checked_precision
 
         target = resolve_device(device, flag="device")
         dtype = autocast_dtype(checked_precision(precision or "fp32"), target, "transformer")

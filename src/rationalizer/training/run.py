@@ -15,7 +15,6 @@ from rationalizer import distributed
 from rationalizer.data import load
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.discovery import discover_shortcuts
-from rationalizer.training.methods import get_method_class
 from rationalizer.training.trainer import Trainer, TrainResult, limit_examples
 
 
@@ -33,6 +32,6 @@ def train_run(config: TrainConfig, out: Path, console: Console | None = None) ->
     train = limit_examples(load(config.dataset, "train", config.data_dir), config)
     masks = None
     with distributed.run_dir_lock(out):  # from discovery on: it writes its report into ``out``
-        if get_method_class(config.method).needs_shortcuts:
+        if config.uses_shortcuts:
             masks = discover_shortcuts(config, out, console, train).masks
         return Trainer(config, out, shortcut_masks=masks, console=console, train=train).fit()

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from rationalizer._environment import code_text
+from rationalizer.errors import RationalizerError
+from rationalizer.outputs import write_atomic
 
 #: Where each benchmark writes its committed results, and its git-ignored runs and models.
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -34,11 +36,22 @@ def command_line(script: Path | str, argv: Sequence[str] | None = None) -> str:
     return shlex.join([*module_command(script).split(), *arguments])
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, its folder made first; values JSON does not know (paths)
-    are written as text."""
+def read_json(path: Path) -> Any:
+    """The JSON at ``path``, or None where there is no file yet (a cache not filled)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise RationalizerError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+
+
+def write_json(path: Path, data: Any, *, sort_keys: bool = False) -> None:
+    """Write ``data`` as indented JSON in one step (a killed run leaves the file whole or
+    absent), its folder made first; values JSON does not know (paths) are written as text."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    text = json.dumps(data, indent=2, default=str, sort_keys=sort_keys) + "\n"
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def machine_and_code_lines(result: Mapping[str, Any], libraries: Sequence[str]) -> list[str]:

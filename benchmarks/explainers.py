@@ -52,7 +52,7 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 import rationalizer
-from benchmarks.common import command_line, module_command, write_json
+from benchmarks.common import command_line, module_command, read_json, write_json
 from rationalizer._environment import (
     STALE_MARK,
     benchmark_provenance,
@@ -132,10 +132,6 @@ TIMED_SEARCHES: dict[str, dict[str, Any]] = {"sentences, then words": {}, "words
 
 
 # --------------------------------------------------------------------------------- helpers
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
 def as_json(data: Any) -> Any:
     """``data`` as it reads back from a JSON file (tuples as lists, paths as text), so that
     settings compare equal to stored ones."""

@@ -50,9 +50,10 @@ import torch
 from rich.console import Console
 
 from benchmarks import ssr_table as table
-from benchmarks.common import command_line, module_command
+from benchmarks.common import command_line, module_command, read_json
 from rationalizer._environment import benchmark_provenance, code_text
 from rationalizer.errors import RationalizerError
+from rationalizer.files import read_json as read_file
 from rationalizer.training.config import TrainConfig
 from rationalizer.training.run import train_run
 from rationalizer.training.trainer import SUMMARY_FILE
@@ -170,7 +171,7 @@ def finished_variant(
 ) -> dict | None:
     """The variant's record if it was made with its settings by the code of now (by any code
     with ``stale_ok``)."""
-    record = table.read_json(variant.record_path(cells_dir))
+    record = read_json(variant.record_path(cells_dir))
     if record is None or not table.same_settings(record["config"], variant.config(table_cache)):
         return None
     if not (stale_ok or table.is_current(record, provenance())):
@@ -190,7 +191,7 @@ def run_variant(
     resumed = (run_dir / "resume.json").is_file()
     if not (run_dir / SUMMARY_FILE).is_file():
         train_run(config, run_dir, Console(stderr=True))
-    summary = table.read_json(run_dir / SUMMARY_FILE)
+    summary = read_file(run_dir / SUMMARY_FILE, "summary")
     record = {
         "variant": variant.name,
         "cell": str(variant.base),
@@ -205,7 +206,7 @@ def run_variant(
         "provenance": provenance(),
         **table.made_from(runs, summary),
     }
-    table.write_json(variant.record_path(cells_dir), record)
+    table.write_record(variant.record_path(cells_dir), record)
     return record
 
 
@@ -347,7 +348,7 @@ def build_report(
         )
         for cell_name in (base_cells[0].name, "semi"):
             for path in sorted((cells_dir / dataset / cell_name).rglob("seed*.json")):
-                machines.append(table.read_json(path)["machine"])
+                machines.append(read_json(path)["machine"])
     return {
         "command": command,
         "built": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -441,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RationalizerError as err:
         console.print(f"[red]error:[/red] {err}")
         return 1
-    table.write_json(REPORT_JSON, report)
+    table.write_record(REPORT_JSON, report)
     REPORT_MD.write_text(render(report), encoding="utf-8")
     console.print(f"wrote {REPORT_JSON} and {REPORT_MD}")
     return 0

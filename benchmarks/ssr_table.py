@@ -52,7 +52,7 @@ from rich.console import Console
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from benchmarks.common import command_line, module_command
+from benchmarks.common import command_line, module_command, read_json, write_json
 from rationalizer._environment import (
     STALE_MARK,
     benchmark_provenance,
@@ -67,7 +67,7 @@ from rationalizer.errors import RationalizerError
 from rationalizer.files import read_json as read_file
 from rationalizer.metrics import classification_metrics, evaluate, flatten
 from rationalizer.metrics.ranking import top_fraction_words
-from rationalizer.outputs import OutputLockedError, write_atomic, writing
+from rationalizer.outputs import OutputLockedError, writing
 from rationalizer.provenance import describe
 from rationalizer.training.checkpoint import RESUME_FILE, load_checkpoint
 from rationalizer.training.config import TrainConfig
@@ -292,20 +292,9 @@ def config_json(config: TrainConfig) -> dict:
 CellState = Literal["done", "stale", "changed", "missing"]
 
 
-def read_json(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise RationalizerError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` in one step: a killed sitting leaves a cell's record whole or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+def write_record(path: Path, data: Any) -> None:
+    """Write a cell's record or a report with sorted keys, as every committed record is."""
+    write_json(path, data, sort_keys=True)
 
 
 def same_settings(stored: Mapping[str, Any], config: TrainConfig) -> bool:
@@ -572,7 +561,7 @@ def run_cell(
         started = time.perf_counter()
         train_run(config, run_dir, console)
         wall = {"train_seconds": time.perf_counter() - started, "resumed": resumed}
-        write_json(run_dir / WALL_FILE, wall)
+        write_record(run_dir / WALL_FILE, wall)
     started = time.perf_counter()
     test = load(cell.dataset, "test")
     predictions = Rationalizer.load(run_dir).predict_dataset(test)
@@ -619,7 +608,7 @@ def run_cell(
     }
     if (discovery := discovery_summary(run_dir)) is not None:
         record["discovery"] = discovery
-    write_json(cell.record_path(cells_dir), record)
+    write_record(cell.record_path(cells_dir), record)
     total = record["wall_seconds"]["total"]
     console.print(
         f"{cell}: test accuracy {record['report']['classification_scores.accuracy']:.3f}, "
@@ -688,7 +677,7 @@ def record_missing_discoveries(
         console.rule(f"{cell}: shortcut discovery for its record")
         discover(config, out, console)
         record["discovery"] = discovery_summary(out)
-        write_json(cell.record_path(cells_dir), record)
+        write_record(cell.record_path(cells_dir), record)
         filled.append(seed)
     return filled
 
@@ -859,7 +848,7 @@ def ensure_references(
     ):
         return
     console.print(f"{dataset}: computing the bag-of-words references")
-    write_json(path, compute_references(dataset, cache_dir))
+    write_record(path, compute_references(dataset, cache_dir))
 
 
 # ----------------------------------------------------------------------------- throughput
@@ -879,7 +868,7 @@ def measure_throughput(encoder: str, cells_dir: Path, console: Console, command:
     one = replace(validation, examples=validation.examples[:1])
     with TemporaryDirectory() as run_dir:
         result = Trainer(config, run_dir, train=train, validation=one, console=console).fit()
-    write_json(
+    write_record(
         throughput_path(cells_dir, encoder),
         {
             "config": config_json(config),
@@ -1719,7 +1708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # are written whole); the report, which reads every cell, has one writer at a time.
         with writing(REPORT_JSON, CACHE_DIR / REPORT_LOCK):
             report = build_report(CELLS_DIR, CACHE_DIR, command)
-            write_json(REPORT_JSON, report)
+            write_record(REPORT_JSON, report)
             REPORT_MD.write_text(render_markdown(report), encoding="utf-8")
     except OutputLockedError as err:
         console.print(

@@ -8,9 +8,12 @@ provenance: a change to it leaves cached cells current.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +69,56 @@ def machine_and_code_lines(result: Mapping[str, Any], libraries: Sequence[str]) 
         f"Code: {code_text(result.get('provenance'))}.",
         "",
     ]
+
+
+#: Fields of /proc/stat's ``cpu`` line that count as busy: user, nice, system, irq, softirq,
+#: steal (idle and iowait are not).
+_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """What the CPUs had done up to a moment: every process's busy seconds (None where the
+    system does not say, off Linux), this process's own, and the wall clock."""
+
+    machine_busy: float | None
+    own: float
+    wall: float
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    """The CPU time used so far, by the whole machine and by this process (all its threads)."""
+    times = os.times()
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        ticks = sum(int(fields[i]) for i in _BUSY_FIELDS)
+        busy: float | None = ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        busy = None
+    return CpuSnapshot(busy, times.user + times.system, time.monotonic())
+
+
+def other_busy_cpus(start: CpuSnapshot, end: CpuSnapshot) -> float | None:
+    """How many CPUs other processes kept busy on average between two snapshots: the load a
+    timing shared the machine with (0 on an otherwise idle machine; None where unknown)."""
+    wall = end.wall - start.wall
+    if start.machine_busy is None or end.machine_busy is None or wall <= 0:
+        return None
+    other = (end.machine_busy - start.machine_busy) - (end.own - start.own)
+    return max(other, 0.0) / wall
+
+
+def load_sentence(other_cpus: float | None, usable_cpus: int) -> str:
+    """What a report says about the machine's other load during its timing."""
+    if other_cpus is None:
+        return "Other load on the machine during the timing was not measured."
+    if other_cpus < 0.1:
+        return (
+            f"The machine was otherwise idle during the timing (other processes kept "
+            f"{other_cpus:.2f} CPUs busy on average)."
+        )
+    return (
+        f"The machine was **shared**: other processes kept {other_cpus:.1f} of its "
+        f"{usable_cpus} usable CPUs busy on average during the timing, so absolute numbers are "
+        "noisy."
+    )

@@ -37,7 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.common import command_line, module_command
+from benchmarks.common import (
+    command_line,
+    cpu_snapshot,
+    load_sentence,
+    module_command,
+    other_busy_cpus,
+)
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
 from rationalizer.data import load
 from rationalizer.models import ModelConfig, RationalizerModel
@@ -227,7 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     rows = build_rows(args)
     started = time.perf_counter()
+    before = cpu_snapshot()
     seconds = measure(rows, args.rounds)
+    other_cpus = other_busy_cpus(before, cpu_snapshot())
     results = []
     for i, row in enumerate(rows):
         median = statistics.median(seconds[i])
@@ -266,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "minilm_length": args.minilm_length,
         "labeled_fraction": LABELED_FRACTION,
         "measure_seconds": time.perf_counter() - started,
+        "other_busy_cpus": other_cpus,
         "target": target(results),
         "machine": machine_info(),
         "provenance": benchmark_provenance(Path(__file__)),
@@ -294,17 +303,18 @@ def target(results: Sequence[dict]) -> dict[str, object]:
     }
 
 
-#: Why the factor depends on the threads (measured: 17× on 2 threads, 1.16× on 1 at batch 32).
+#: Why the factor depends on the threads (measured on a busy machine: 17× on 2 threads,
+#: 1.16× on 1, at batch 32).
 THREADS_NOTE = (
     "The package's GRU recurrence runs its per-step matrix products on one thread; the plain "
-    "step's `nn.GRU` splits them across the threads, and on a busy machine each split waits "
-    "for a descheduled thread. That is most of the factor here: compare the one-thread run in "
+    "step's `nn.GRU` splits them across the threads. On a busy machine each split waits for a "
+    "descheduled thread, which inflates the factor; compare the one-thread run in "
     "`results/train_speed_1thread/`, where only the algorithms differ."
 )
 ONE_THREAD_NOTE = (
     "One thread: both steps run every product on it, so the factor is the algorithms' alone "
     "(one batched product per time step for both directions, the full-input pass reused), "
-    "without the thread scheduling that dominates the two-thread run in `results/train_speed.md`."
+    "without the thread scheduling of a two-thread run."
 )
 
 
@@ -324,6 +334,7 @@ def markdown(record: dict) -> str:
             f"plain FR step, {goal['short_by']:.2f} short of 1.5×."
         )
     machine = record["machine"]
+    load = load_sentence(record.get("other_busy_cpus"), machine["usable_cpus"])
     lines = [
         "# Training throughput",
         "",
@@ -331,9 +342,7 @@ def markdown(record: dict) -> str:
         f"{record['threads']} torch threads, median of {record['rounds']} rounds after a "
         f"warm-up round, {record['measure_seconds']:.0f} s of timing).",
         f"Machine: {machine['processor']}, {machine['usable_cpus']} usable CPUs, torch "
-        f"{machine['torch']}. The machine was **shared**: other long-running benchmark processes "
-        "used its cores, so absolute numbers are noisy; rows alternate within each round, so "
-        "they compare with each other.",
+        f"{machine['torch']}. {load} Rows alternate within each round, so a load slows them alike.",
         f"Code: {code_text(record['provenance'])}.",
         "",
         verdict,

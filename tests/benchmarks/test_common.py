@@ -17,3 +17,31 @@ def test_the_footer_names_the_libraries_asked_for_and_the_code():
     lines = common.machine_and_code_lines(result, ("torch",))
     assert lines[0] == "Machine: Linux, x86_64, 4 CPUs (2 usable); Python 3.11, torch 2.x."
     assert lines[2] == "Code: not recorded (made before provenance was recorded)."
+
+
+def test_other_load_is_the_machines_busy_time_less_this_processs_own():
+    start = common.CpuSnapshot(machine_busy=100.0, own=10.0, wall=0.0)
+    # 4 s of wall clock: the machine was busy 9 CPU-seconds, 3 of them this process's
+    end = common.CpuSnapshot(machine_busy=109.0, own=13.0, wall=4.0)
+    assert common.other_busy_cpus(start, end) == 1.5
+    unknown = common.CpuSnapshot(machine_busy=None, own=13.0, wall=4.0)
+    assert common.other_busy_cpus(start, unknown) is None
+    # rounding of the machine's ticks below this process's own time is no negative load
+    assert common.other_busy_cpus(start, common.CpuSnapshot(102.0, 13.0, 4.0)) == 0.0
+
+
+def test_a_snapshot_counts_this_processs_cpu_time():
+    before = common.cpu_snapshot()
+    sum(i * i for i in range(2_000_000))  # well over the 10 ms tick of os.times
+    after = common.cpu_snapshot()
+    assert after.own > before.own and after.wall > before.wall
+    if before.machine_busy is not None:  # Linux: the machine's busy time includes ours
+        assert after.machine_busy >= before.machine_busy
+
+
+def test_the_load_sentence_says_idle_shared_or_unknown():
+    assert "otherwise idle" in common.load_sentence(0.03, 2)
+    assert "**shared**" in common.load_sentence(1.4, 2) and "1.4 of its 2" in common.load_sentence(
+        1.4, 2
+    )
+    assert "not measured" in common.load_sentence(None, 2)

@@ -488,3 +488,31 @@ def test_a_bf16_run_learns_and_keeps_float32_weights(splits, tmp_path):
     assert model.autocast_dtype is torch.bfloat16
     [prediction] = model.predict(["a gripping , beautifully acted film ."])
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_the_summary_names_the_code_as_training_started(splits, tmp_path, monkeypatch, request):
+    """A commit made while a long run trains is not the code that ran: the summary keeps the
+    provenance taken when training started, not when it finished."""
+    from rationalizer import provenance
+    from rationalizer.training import trainer as trainer_module
+
+    head = {"commit": "a" * 40}
+    monkeypatch.setattr(
+        provenance, "git_state", lambda _directory: {"commit": head["commit"], "dirty": False}
+    )
+    provenance._code_provenance.cache_clear()
+    request.addfinalizer(provenance._code_provenance.cache_clear)  # no fake commit left behind
+    step = trainer_module.optimize
+
+    def commit_during_training(*args, **kwargs):
+        head["commit"] = "b" * 40  # someone commits while the run trains
+        provenance._code_provenance.cache_clear()
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "optimize", commit_during_training)
+    run_dir = tmp_path / "run"
+    make_trainer(tiny_config("synthetic", "semi", epochs=1), run_dir, splits).fit()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert head["commit"] == "b" * 40  # the commit did happen during training
+    assert summary["provenance"]["commit"] == "a" * 40

@@ -116,6 +116,7 @@ def discover_shortcuts(
     ``rank_by`` orders the report (and the planted-shortcut scores); the masks do not depend
     on it.
     """
+    made_by_code = code_provenance()  # as discovery starts (see Trainer._fit)
     train = train or limit_examples(load(config.dataset, "train", config.data_dir), config)
     run_dir = Path(config.shortcut_run) if config.shortcut_run else out / DISCOVERY_DIR
     ensure_unsupervised_run(config, run_dir, console, train)
@@ -148,7 +149,7 @@ def discover_shortcuts(
     unsupervised = unsupervised_config(config)
     filled = unsupervised.filled_defaults()
     made_by = {
-        "provenance": code_provenance(),
+        "provenance": made_by_code,
         "effective_config": unsupervised.effective(filled),
         "overrides": [asdict(override) for override in filled],
     }

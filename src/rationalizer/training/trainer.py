@@ -233,6 +233,9 @@ class Trainer:
         finished = self._finished_result()
         if finished is not None:
             return finished
+        # The code as training starts, which is what the process loaded: a commit or an edit
+        # made while a long run trains must not be named as the code that made it.
+        made_by = code_provenance()
         if context.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
@@ -394,7 +397,7 @@ class Trainer:
             "truncation": str(truncation),
             "parameters": model.num_parameters(),
             "seed": cfg.seed,
-            "provenance": code_provenance(),
+            "provenance": made_by,
             "effective_config": cfg.effective(overrides),
             "overrides": [asdict(override) for override in overrides],
         }

@@ -4,3 +4,10 @@ Run one as a module from the repository root, e.g. ``python -m benchmarks.ssr_ta
 ``benchmarks/README.md`` says what each measures. The package is not part of the installed
 wheel: it measures the checkout it lives in.
 """
+
+from rationalizer.provenance import code_provenance
+
+# The package's code as a benchmark process starts, which is the code it loaded: its results
+# name this, not the checkout as it is when they are written (after a commit made during a
+# long run).
+code_provenance()

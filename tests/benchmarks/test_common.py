@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from benchmarks import common, ssr_table
 
 
@@ -45,3 +49,17 @@ def test_the_load_sentence_says_idle_shared_or_unknown():
         1.4, 2
     )
     assert "not measured" in common.load_sentence(None, 2)
+
+
+def test_a_benchmark_process_takes_the_codes_provenance_as_it_starts():
+    """Importing the benchmarks package fills the provenance cache, so a record written hours
+    later names the code the process loaded, not a later checkout."""
+    check = (
+        "import benchmarks, rationalizer.provenance as p; "
+        "print(p._code_provenance.cache_info().currsize)"
+    )
+    root = Path(common.__file__).resolve().parent.parent
+    shown = subprocess.run(
+        [sys.executable, "-c", check], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == "1"

@@ -330,18 +330,19 @@ def render(report: Mapping) -> str:
 def build_report(
     plan: Mapping[tuple[str, str], Sequence[int]], cells_dir: Path, command: str
 ) -> dict:
-    """The report of every (dataset, method) in ``plan`` over its seeds; records made by other
-    code are shown, and named."""
+    """The report of every (dataset, SSR cell) in ``plan`` over its seeds; records made by
+    other code are shown, and named."""
     sections, machines, stale = [], [], {}
-    for (dataset, method), seeds in plan.items():
-        base_cells = [base_cell(dataset, method, seed, stale_ok=True) for seed in seeds]
+    for (dataset, cell_name), seeds in plan.items():
+        method, _, augment = cell_name.partition("+")
+        base_cells = [table.Cell(dataset, method, seed, augment or "none") for seed in seeds]
         section_rows, section_stale = rows(base_cells, cells_dir)
         stale |= section_stale
         sections.append(
             {
                 "dataset": dataset,
                 "method": method,
-                "cell": base_cells[0].name,
+                "cell": cell_name,
                 "seeds": ", ".join(map(str, seeds)),
                 "rows": section_rows,
             }
@@ -360,13 +361,14 @@ def build_report(
 
 
 def stored_plan(cells_dir: Path) -> dict[tuple[str, str], list[int]]:
-    """(dataset, SSR method) → seeds of every stored variant record (semi's counterparts are
-    reported in the section of their SSR method)."""
+    """(dataset, SSR cell such as ``ssr-unif+mixed``) → seeds of every stored variant record,
+    read from the records alone: a report of stored variants needs no finished table search
+    (semi's counterparts are reported in the section of their SSR cell)."""
     plan: dict[tuple[str, str], set[int]] = {}
     for path in cells_dir.glob("*/*/*/seed*.json"):
-        dataset, method = path.parts[-4], path.parts[-3].split("+")[0]
-        if method in table.SSR_METHODS:
-            plan.setdefault((dataset, method), set()).add(int(path.stem[4:]))
+        dataset, cell_name = path.parts[-4], path.parts[-3]
+        if cell_name.split("+")[0] in table.SSR_METHODS:
+            plan.setdefault((dataset, cell_name), set()).add(int(path.stem[4:]))
     return {key: sorted(seeds) for key, seeds in sorted(plan.items())}
 
 

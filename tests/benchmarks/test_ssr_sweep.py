@@ -153,7 +153,7 @@ def test_run_variant_stores_validation_numbers_only(sweep, tmp_path, monkeypatch
     assert record["validation"]["token_f1"] == 0.31
     assert "report" not in record  # no test numbers
     assert sweep.finished_variant(variant, cells, sweep.table.CACHE_DIR) == record
-    assert sweep.stored_plan(cells) == {("movies", "ssr-unif"): [0]}
+    assert sweep.stored_plan(cells) == {("movies", "ssr-unif+semantic"): [0]}
     # the code that made it, and what the run really used
     assert record["provenance"] == sweep.provenance()
     assert set(record["provenance"]["scripts"]) == {"ssr_sweep.py", "ssr_table.py"}
@@ -246,6 +246,28 @@ def test_the_report_shows_stale_records_marked(sweep, tmp_path):
     assert "| λ = 0.01 | 1/1 † | 0.800 | 0.210 |" in markdown
     assert "- Code: not recorded" in markdown
     assert "- Code: commit 1234567, rationalizer 0.0.9" in markdown
+
+
+def test_the_report_of_stored_variants_needs_no_finished_table_search(sweep, tmp_path):
+    """Variants of two augmentations of one dataset each get their section, read from the
+    stored records, although the table has not chosen an augmentation (search not run)."""
+    table = sweep.table
+    cells = tmp_path / "sweep-cells"
+    for augment, f1 in (("random", 0.2), ("mixed", 0.3)):
+        base = table.Cell("movies", "ssr-unif", 0, augment)
+        write_variant_record(sweep, sweep.Variant(base, "λ = 1"), cells, f1)
+    with pytest.raises(RationalizerError, match="augmentation search"):
+        sweep.base_cell("movies", "ssr-unif", 0)
+    plan = sweep.stored_plan(cells)
+    assert plan == {("movies", "ssr-unif+mixed"): [0], ("movies", "ssr-unif+random"): [0]}
+    report = sweep.build_report(plan, cells, "python -m benchmarks.ssr_sweep")
+    by_cell = {
+        section["cell"]: {row["variant"]: row for row in section["rows"]}
+        for section in report["sections"]
+    }
+    assert by_cell["ssr-unif+mixed"]["λ = 1"]["validation"]["token_f1"]["mean"] == 0.3
+    assert by_cell["ssr-unif+random"]["λ = 1"]["validation"]["token_f1"]["mean"] == 0.2
+    assert by_cell["ssr-unif+mixed"][sweep.TABLE_VARIANT]["seeds"] == "0/1"  # no table cell
 
 
 def test_variants_are_chosen_by_the_settings_they_change(sweep):

@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from rationalizer.errors import RationalizerError, UnknownNameError
 from rationalizer.models import ModelConfig, RationalizerModel, RationalizerOutput
+from rationalizer.models.rationalizer import batch_rows
 
 
 def _gru_parameter_counts(config: ModelConfig) -> dict[str, int]:
@@ -318,3 +319,18 @@ def test_full_input_logits_reuse_the_selector_pass_only_when_it_is_the_same(
     assert (out.full_input_states is not None) == shared
     separate = model.classify(gru_batch, gru_batch["attention_mask"].float())
     torch.testing.assert_close(model.full_input_logits(gru_batch, out), separate)
+
+
+def test_batch_rows_keeps_the_chosen_examples_cut_to_their_longest():
+    lengths = torch.tensor([3, 6, 2, 5])
+    batch = {
+        "attention_mask": (torch.arange(6) < lengths[:, None]).long(),
+        "input_ids": torch.arange(24).view(4, 6),
+        "labels": torch.tensor([0, 1, 0, 1]),
+    }
+    rows = batch_rows(batch, torch.tensor([True, False, True, False]))
+    assert torch.equal(rows["input_ids"], torch.tensor([[0, 1, 2], [12, 13, 14]]))
+    assert torch.equal(rows["attention_mask"], torch.tensor([[1, 1, 1], [1, 1, 0]]))
+    assert torch.equal(rows["labels"], torch.tensor([0, 0]))
+    none = batch_rows(batch, torch.zeros(4, dtype=torch.bool))
+    assert none["input_ids"].shape == (0, 0) and none["labels"].shape == (0,)

@@ -263,6 +263,43 @@ def test_annotated_task_input_full_selected_or_gold():
     assert len(set(found.values())) == 3  # three different inputs, three different losses
 
 
+def _encoded_rows(model: RationalizerModel) -> list[tuple[int, int]]:
+    """(rows, positions) of every batch the model's predictor/selector encoder reads, as a
+    list that fills while the model runs."""
+    shapes: list[tuple[int, int]] = []
+    model.encoder.register_forward_hook(lambda _m, args, _out: shapes.append(args[0].shape))
+    return shapes
+
+
+@pytest.mark.parametrize(
+    ("method", "source", "extra_pass"),
+    [
+        ("ssr-unif", "full", "shortcut inputs"),
+        ("ssr-virt", "full", "shortcut target"),
+        ("semi", "gold", "gold inputs"),
+    ],
+)
+def test_passes_only_some_examples_need_read_only_those_rows(method, source, extra_pass):
+    """Beyond the selector's and the predictor's passes over the batch, a pass for the annotated
+    examples (gold inputs) or those with shortcuts reads their rows alone, cut to their length:
+    rows 0 and 1 here, six and five positions long."""
+    batch = make_batch(shortcut_rows=(0, 1))
+    model = make_model(method)
+    shapes = _encoded_rows(model)
+    weights = LossWeights(**{**WEIGHTS.__dict__, "annotated_task_input": source})
+    torch.manual_seed(1)
+    out = model(batch, sample=True)
+    get_method(method, weights).losses(model, batch, out)
+    assert shapes[:2] == [(4, 6), (4, 6)]  # selector and predictor passes over the batch
+    assert shapes[2:] == [(2, 6)], extra_pass
+    cut = make_batch(has_gold=(False, True, True, False), shortcut_rows=())
+    shapes.clear()
+    out = model(cut, sample=True)
+    get_method("semi", weights).losses(model, cut, out)
+    if source == "gold":  # rows 1 and 2 are five and four positions long
+        assert shapes[2:] == [(2, 5)]
+
+
 def _gradients(terms: dict[str, torch.Tensor], model: RationalizerModel) -> list[torch.Tensor]:
     parameters = [p for p in model.parameters() if p.requires_grad]
     grads = torch.autograd.grad(

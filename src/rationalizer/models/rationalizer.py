@@ -210,10 +210,10 @@ class RationalizerModel(nn.Module):
         that padding is always hidden: the caller keeps special and query positions at 1)."""
         return self.head(self.represent(batch, mask))
 
-    def full_input_logits(self, batch: Batch, out: RationalizerOutput) -> Tensor:
+    def full_input_logits(self, batch: Batch, out: RationalizerOutput | None = None) -> Tensor:
         """Predictor logits (B, C) on the whole input: from ``out``'s selector pass where it
         computed them (a shared encoder that draws no noise), else from a pass of their own."""
-        if out.full_input_states is None:
+        if out is None or out.full_input_states is None:
             return self.classify(batch, _real(batch))
         return self.head(self._pool(out.full_input_states, batch, _real(batch)))
 
@@ -248,6 +248,18 @@ class RationalizerModel(nn.Module):
         weighted = (hidden * keep.unsqueeze(-1)).masked_fill(~real, float("-inf"))
         pooled = weighted.max(dim=1).values
         return torch.where(real.any(dim=1), pooled, torch.zeros_like(pooled))
+
+
+def batch_rows(batch: Batch, rows: Tensor) -> dict[str, Tensor]:
+    """The examples ``rows`` ((B,) bool) of a batch, cut to the longest of them: what a pass
+    that only some examples need (SSR's shortcut-only inputs, gold inputs of the annotated
+    ones) reads, instead of every example of the batch. Right padding makes the cut exact."""
+    index = rows.nonzero().squeeze(1)
+    length = int(batch["attention_mask"][index].sum(1).max()) if len(index) else 0
+    return {
+        key: value[index, :length] if value.dim() > 1 else value[index]
+        for key, value in batch.items()
+    }
 
 
 def _real(batch: Batch) -> Tensor:

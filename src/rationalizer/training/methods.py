@@ -27,6 +27,7 @@ from torch import Tensor
 
 from rationalizer.errors import UnknownNameError
 from rationalizer.models import RationalizerModel, RationalizerOutput
+from rationalizer.models.rationalizer import batch_rows
 
 Batch = Mapping[str, Tensor]
 AnnotatedTaskInput = Literal["full", "selected", "gold"]
@@ -163,22 +164,26 @@ class Method(ABC):
                 ),
                 annotated,
             )
-            terms["annotated_task"] = _subset_mean(
-                task_loss(self._annotated_logits(model, batch, out), labels), annotated
-            )
+            terms["annotated_task"] = task_loss(
+                self._annotated_logits(model, batch, out, annotated), labels[annotated]
+            ).mean()
         terms.update(self.shortcut_terms(model, batch, out, annotated))
         return terms
 
     def _annotated_logits(
-        self, model: RationalizerModel, batch: Batch, out: RationalizerOutput
+        self, model: RationalizerModel, batch: Batch, out: RationalizerOutput, annotated: Tensor
     ) -> Tensor:
-        """Predictor logits for D_s, on the input the ``annotated_task_input`` setting names."""
+        """Predictor logits of the ``annotated`` examples (D_s, in batch order) on the input the
+        ``annotated_task_input`` setting names; a pass of their own reads only their rows."""
         source = self.weights.annotated_task_input
         if source == "selected":
-            return out.logits
+            return out.logits[annotated]
+        if source == "full" and out.full_input_states is not None:
+            return model.full_input_logits(batch, out)[annotated]
+        rows = batch_rows(batch, annotated)
         if source == "gold":
-            return model.classify(batch, keep_mask(batch, batch["gold_mask"]))
-        return model.full_input_logits(batch, out)
+            return model.classify(rows, keep_mask(rows, rows["gold_mask"]))
+        return model.full_input_logits(rows)
 
     def shortcut_terms(
         self,
@@ -230,11 +235,9 @@ class SSRUniform(Method):
         with_shortcut = annotated & batch["has_shortcut"]
         if not with_shortcut.any():
             return {"shortcut_uniform": out.logits.new_zeros(())}
-        logits = model.classify(batch, keep_mask(batch, batch["shortcut_mask"]))
-        return {
-            "shortcut_uniform": self.weights.shortcut
-            * _subset_mean(uniform_kl(logits), with_shortcut)
-        }
+        rows = batch_rows(batch, with_shortcut)
+        logits = model.classify(rows, keep_mask(rows, rows["shortcut_mask"]))
+        return {"shortcut_uniform": self.weights.shortcut * uniform_kl(logits).mean()}
 
 
 class SSRVirtual(Method):
@@ -252,12 +255,11 @@ class SSRVirtual(Method):
         with_shortcut = annotated & batch["has_shortcut"]
         terms: dict[str, Tensor] = {}
         if with_shortcut.any():
-            target = model.represent(batch, keep_mask(batch, batch["shortcut_mask"])).detach()
-            distance = F.mse_loss(virtual, target, reduction="none").mean(-1)
-            terms["virtual_distance"] = _subset_mean(distance, with_shortcut)
-            terms["virtual_task"] = _subset_mean(
-                task_loss(model.head(virtual), batch["labels"]), with_shortcut
-            )
+            rows = batch_rows(batch, with_shortcut)
+            target = model.represent(rows, keep_mask(rows, rows["shortcut_mask"])).detach()
+            imitation = virtual[with_shortcut]
+            terms["virtual_distance"] = F.mse_loss(imitation, target)
+            terms["virtual_task"] = task_loss(model.head(imitation), rows["labels"]).mean()
         # On D_u the virtual encoder is fixed; only the predictor head learns to be unsure.
         unannotated = ~annotated
         if unannotated.any():

@@ -516,3 +516,36 @@ def test_the_summary_names_the_code_as_training_started(splits, tmp_path, monkey
     summary = json.loads((run_dir / "summary.json").read_text())
     assert head["commit"] == "b" * 40  # the commit did happen during training
     assert summary["provenance"]["commit"] == "a" * 40
+
+
+def test_an_empty_or_full_selection_is_named_with_what_to_change():
+    from rationalizer.training.trainer import degenerate_selection_warning as warning_for
+
+    assert warning_for({"selection_rate": 0.02}, 0.1) is None
+    assert warning_for({"selection_rate": 0.6}, 0.3) is None
+    assert warning_for({}, 0.1) is None  # full text: no selection measured
+    empty = warning_for({"selection_rate": 0.0}, 0.085)
+    assert "(almost) empty" in empty and "0.0000" in empty and "0.085" in empty
+    everything = warning_for({"selection_rate": 0.999}, 0.3)
+    assert "(almost) the whole input" in everything and "0.9990" in everything
+    assert warning_for({"selection_rate": 0.95}, 0.95) is None  # asked for nearly everything
+    for warning in (empty, everything):
+        assert "topk" in warning and "semi" in warning
+
+
+@pytest.mark.slow
+def test_a_run_whose_selector_collapses_says_so(splits, tmp_path):
+    """A sparsity weight a hundred times the task's drives the selector to select nothing; the
+    run warns at its end, where a user reads the result."""
+    output = io.StringIO()
+    config = tiny_config("synthetic", "fr", epochs=1, sparsity_weight=100.0, selection_rate=0.01)
+    make_trainer(config, tmp_path / "run", splits, Console(file=output, width=300)).fit()
+    assert "warning: the selected epoch's rationales are (almost) empty" in output.getvalue()
+    healthy = io.StringIO()
+    make_trainer(
+        tiny_config("synthetic", "semi", epochs=1),
+        tmp_path / "semi",
+        splits,
+        Console(file=healthy, width=300),
+    ).fit()
+    assert "(almost) empty" not in healthy.getvalue()

@@ -19,7 +19,7 @@ import json
 import operator
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -154,6 +154,38 @@ def selection_rate_target(examples: Sequence[Example], annotated: frozenset[str]
         rationale / words,
         "not set: the gold rationale density of the annotated training examples",
     )
+
+
+#: A selector whose validation selection rate stays below this share of its target rate k
+#: selects (almost) nothing; one above ALL_SELECTION_RATE (with a target below it) selects
+#: (almost) everything. Either way its rationales explain nothing.
+EMPTY_SELECTION_SHARE = 0.1
+ALL_SELECTION_RATE = 0.9
+_SELECTION_ADVICE = (
+    'selection = "topk" (--selection topk) holds every example to ⌈k × words⌉, and the semi '
+    "method learns from a few human rationales"
+)
+
+
+def degenerate_selection_warning(validation: Mapping[str, float], target: float) -> str | None:
+    """What to tell a user whose selected epoch selects (almost) no words or (almost) all of
+    them, where an unsupervised selector often ends up; None otherwise."""
+    rate = validation.get("selection_rate")
+    if rate is None:
+        return None
+    seen = f"it selects {rate:.4f} of the validation words against a target rate of {target:.3f}"
+    if rate < EMPTY_SELECTION_SHARE * target:
+        return (
+            f"the selected epoch's rationales are (almost) empty: {seen}, so its predictions "
+            "rest on the always-kept positions (query, special tokens) and little else. "
+            + _SELECTION_ADVICE
+        )
+    if rate > ALL_SELECTION_RATE > target:
+        return (
+            f"the selected epoch's rationales are (almost) the whole input: {seen}, so they "
+            "do not say what the prediction rests on. " + _SELECTION_ADVICE
+        )
+    return None
 
 
 class Trainer:
@@ -402,6 +434,9 @@ class Trainer:
             "overrides": [asdict(override) for override in overrides],
         }
         write_json(self.run_dir / SUMMARY_FILE, "summary", summary)
+        warning = degenerate_selection_warning(best, weights.selection_rate)
+        if warning and self.method_class.selects:
+            self.console.print(f"[yellow]warning:[/yellow] {warning}")
         return distributed.broadcast(result, "the end of training")
 
     def _settings_used(self) -> tuple[frozenset[str], LossWeights, list[Override]]:

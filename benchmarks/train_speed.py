@@ -45,6 +45,7 @@ from benchmarks.common import (
     other_busy_cpus,
 )
 from rationalizer._environment import benchmark_provenance, code_text, machine_info
+from rationalizer.allocator import keep_freed_memory
 from rationalizer.data import load
 from rationalizer.models import ModelConfig, RationalizerModel
 from rationalizer.training.batching import (
@@ -231,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     torch.set_num_threads(args.threads)
+    keeps_freed_memory = keep_freed_memory()  # as `rationalizer train` does
     rows = build_rows(args)
     started = time.perf_counter()
     before = cpu_snapshot()
@@ -275,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "labeled_fraction": LABELED_FRACTION,
         "measure_seconds": time.perf_counter() - started,
         "other_busy_cpus": other_cpus,
+        "keeps_freed_memory": keeps_freed_memory,
         "target": target(results),
         "machine": machine_info(),
         "provenance": benchmark_provenance(Path(__file__)),
@@ -343,6 +346,9 @@ def markdown(record: dict) -> str:
         f"warm-up round, {record['measure_seconds']:.0f} s of timing).",
         f"Machine: {machine['processor']}, {machine['usable_cpus']} usable CPUs, torch "
         f"{machine['torch']}. {load} Rows alternate within each round, so a load slows them alike.",
+        "Freed memory kept in the process for reuse (`rationalizer.allocator`, as in "
+        "`rationalizer train`; the plain step runs in the same process): "
+        f"{'yes' if record.get('keeps_freed_memory') else 'no'}.",
         f"Code: {code_text(record['provenance'])}.",
         "",
         verdict,

@@ -29,6 +29,7 @@ def test_smallest_size_times_every_row_against_the_plain_step(tmp_path):
         "train_speed.py": file_digest(Path(train_speed.__file__))
     }
     markdown = (tmp_path / "train_speed.md").read_text()
+    assert isinstance(record["keeps_freed_memory"], bool)
     other = record["other_busy_cpus"]
     assert other is None or other >= 0
     sentence = common.load_sentence(other, record["machine"]["usable_cpus"])

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from rationalizer.allocator import keep_freed_memory
 from rationalizer.cli._common import console_err, reflow_help
 from rationalizer.cli.data import app as data_app
 from rationalizer.cli.evaluate import evaluate_command
@@ -46,6 +47,7 @@ for _app in (app, data_app):
 
 def main() -> None:
     """Console-script entry point: user errors become one red line and exit status 2."""
+    keep_freed_memory()  # every command that runs a model allocates the same buffers each batch
     try:
         app()
     except RationalizerError as exc:

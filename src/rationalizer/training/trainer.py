@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from transformers import get_linear_schedule_with_warmup
 
 from rationalizer import distributed
+from rationalizer.allocator import keep_freed_memory
 from rationalizer.data import Dataset, Example, load
 from rationalizer.errors import RationalizerError
 from rationalizer.files import read_json, write_json
@@ -251,6 +252,7 @@ class Trainer:
     # ----------------------------------------------------------------------------- loop
     def fit(self) -> TrainResult:
         """Train (or resume, or return the finished run), on every process of the launch."""
+        keep_freed_memory()  # each step's large buffers are reused, not faulted in again
         with distributed.session(self.config.device) as context:
             self.context = context
             self.device = distributed.resolve_device(self.config.device)

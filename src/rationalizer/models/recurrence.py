@@ -78,7 +78,8 @@ class BidirectionalGRU(torch.autograd.Function):
         directions, steps, batch, size = states.shape
         # The gradient of the hidden gates W_hh h + b_hh; it becomes that of gates_in once the
         # weight gradients are taken, when its n part is replaced by the gradient of a.
-        grad_gates = states.new_empty(steps, directions, batch, 3 * size)
+        # direction-major, so that the weight gradients below read it without a copy
+        grad_gates = states.new_empty(directions, steps, batch, 3 * size)
         grad_a_all = torch.empty_like(candidates)
         grad_rz = states.new_empty(directions, batch, 2 * size)
         zero = states.new_zeros(directions, batch, size)
@@ -97,7 +98,7 @@ class BidirectionalGRU(torch.autograd.Function):
                 torch.mul(grad_a, hidden_gates[s, ..., 2 * size :], out=grad_rz[..., :size])
                 previous = states[:, s - 1] if s else zero
                 torch.mul(grad_out, previous - n, out=grad_rz[..., size:])
-                grad_gh = grad_gates[s]
+                grad_gh = grad_gates[:, s]
                 _sigmoid_backward(grad_rz, reset_update[:, s], grad_input=grad_gh[..., : 2 * size])
                 torch.mul(grad_a, r, out=grad_gh[..., 2 * size :])
                 if s:
@@ -105,7 +106,7 @@ class BidirectionalGRU(torch.autograd.Function):
                     grad_h = torch.baddbmm(carried, grad_gh, weight_hh)
         previous = torch.cat([states.new_zeros(directions, 1, batch, size), states[:, :-1]], 1)
         previous = previous.view(directions, steps * batch, size)
-        flat = grad_gates.transpose(0, 1).reshape(directions, steps * batch, 3 * size)
+        flat = grad_gates.view(directions, steps * batch, 3 * size)
         grad_weight = flat.transpose(1, 2) @ previous
         grad_bias = flat.sum(1)
         grad_gates_in = flat.view(directions, steps, batch, 3 * size)

@@ -292,12 +292,19 @@ def test_passes_only_some_examples_need_read_only_those_rows(method, source, ext
     get_method(method, weights).losses(model, batch, out)
     assert shapes[:2] == [(4, 6), (4, 6)]  # selector and predictor passes over the batch
     assert shapes[2:] == [(2, 6)], extra_pass
-    cut = make_batch(has_gold=(False, True, True, False), shortcut_rows=())
-    shapes.clear()
-    out = model(cut, sample=True)
-    get_method("semi", weights).losses(model, cut, out)
-    if source == "gold":  # rows 1 and 2 are five and four positions long
-        assert shapes[2:] == [(2, 5)]
+
+
+def test_a_pass_of_some_rows_is_cut_to_the_longest_of_them():
+    """Annotated rows 1 and 2 are five and four positions long: their gold pass reads five of
+    the batch's six positions."""
+    batch = make_batch(has_gold=(False, True, True, False), shortcut_rows=())
+    model = make_model("semi")
+    shapes = _encoded_rows(model)
+    weights = LossWeights(**{**WEIGHTS.__dict__, "annotated_task_input": "gold"})
+    torch.manual_seed(1)
+    out = model(batch, sample=True)
+    get_method("semi", weights).losses(model, batch, out)
+    assert shapes[2:] == [(2, 5)]
 
 
 def _gradients(terms: dict[str, torch.Tensor], model: RationalizerModel) -> list[torch.Tensor]:

@@ -436,8 +436,9 @@ class Trainer:
             "overrides": [asdict(override) for override in overrides],
         }
         write_json(self.run_dir / SUMMARY_FILE, "summary", summary)
-        warning = degenerate_selection_warning(best, weights.selection_rate)
-        if warning and self.method_class.selects:
+        if self.method_class.selects and (
+            warning := degenerate_selection_warning(best, weights.selection_rate)
+        ):
             self.console.print(f"[yellow]warning:[/yellow] {warning}")
         return distributed.broadcast(result, "the end of training")
 

@@ -79,28 +79,55 @@ _BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
 @dataclass(frozen=True)
 class CpuSnapshot:
     """What the CPUs had done up to a moment: every process's busy seconds (None where the
-    system does not say, off Linux), this process's own, and the wall clock."""
+    system does not say, off Linux), this process tree's own, and the wall clock."""
 
     machine_busy: float | None
     own: float
     wall: float
 
 
+def _descendants_cpu_seconds(root: int) -> float:
+    """Busy seconds of the live processes below ``root`` (servers and their workers a benchmark
+    started), from ``/proc``; 0 where the system does not say."""
+    children: dict[int, list[int]] = {}
+    seconds: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # the command name in brackets may hold spaces: the fields start after its ")"
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we read
+        pid = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    total, pending = 0.0, list(children.get(root, []))
+    while pending:
+        pid = pending.pop()
+        total += seconds[pid]
+        pending += children.get(pid, [])
+    return total
+
+
 def cpu_snapshot() -> CpuSnapshot:
-    """The CPU time used so far, by the whole machine and by this process (all its threads)."""
+    """The CPU time used so far, by the whole machine and by this process tree: this process
+    (all its threads), its children that have ended, and those still running."""
     times = os.times()
+    own = times.user + times.system + times.children_user + times.children_system
     try:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
         ticks = sum(int(fields[i]) for i in _BUSY_FIELDS)
         busy: float | None = ticks / os.sysconf("SC_CLK_TCK")
+        own += _descendants_cpu_seconds(os.getpid())
     except (OSError, ValueError, IndexError):
         busy = None
-    return CpuSnapshot(busy, times.user + times.system, time.monotonic())
+    return CpuSnapshot(busy, own, time.monotonic())
 
 
 def other_busy_cpus(start: CpuSnapshot, end: CpuSnapshot) -> float | None:
-    """How many CPUs other processes kept busy on average between two snapshots: the load a
-    timing shared the machine with (0 on an otherwise idle machine; None where unknown)."""
+    """How many CPUs processes outside the benchmark's tree kept busy on average between two
+    snapshots: the load a timing shared the machine with (0 on an otherwise idle machine;
+    None where unknown)."""
     wall = end.wall - start.wall
     if start.machine_busy is None or end.machine_busy is None or wall <= 0:
         return None

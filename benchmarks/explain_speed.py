@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import warnings
 from dataclasses import replace
@@ -48,7 +47,15 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 import rationalizer
-from benchmarks.common import command_line, machine_and_code_lines, module_command, write_json
+from benchmarks.common import (
+    command_line,
+    cpu_snapshot,
+    load_sentence,
+    machine_and_code_lines,
+    module_command,
+    other_busy_cpus,
+    write_json,
+)
 from rationalizer._environment import benchmark_provenance, machine_info
 from rationalizer.data import Dataset, load
 from rationalizer.errors import RationalizerError
@@ -203,22 +210,22 @@ def main(argv: list[str] | None = None) -> None:
     console = Console(stderr=True)
     warnings.simplefilter("ignore")  # Captum's and greedy's notes would flood the output
     torch.set_num_threads(args.threads)
-    load_before = [round(value, 2) for value in os.getloadavg()]
     sizes = {"movies": args.movies_examples, "hatexplain": args.hatexplain_examples}
     runs = {"movies": args.movies_run, "hatexplain": None}
     started = time.perf_counter()
+    before = cpu_snapshot()
     with threadpool_limits(args.threads):
         datasets = {
             name: run_dataset(name, count, args.methods, args.seed, console, runs[name])
             for name, count in sizes.items()
         }
+    other_cpus = other_busy_cpus(before, cpu_snapshot())
     result = {
         "command": command_line(SCRIPT, argv),
         "seed": args.seed,
         "threads": args.threads,
         "seconds": time.perf_counter() - started,
-        "load_average_before": load_before,
-        "load_average_after": [round(value, 2) for value in os.getloadavg()],
+        "other_busy_cpus": other_cpus,
         "machine": machine_info(),
         "provenance": benchmark_provenance(SCRIPT),
         "datasets": datasets,
@@ -244,10 +251,8 @@ def markdown(result: dict[str, Any]) -> str:
         "now). *Max diff* is the largest difference between an example's batched and "
         "one-input-per-pass scores; *same* says whether every hard rationale is the same.",
         "",
-        "Timed on a shared machine: 2 CPU cores also running other long jobs (load average "
-        f"{result['load_average_before']} before, {result['load_average_after']} after), so "
-        "absolute numbers move from run to run; the modes of one method ran back to back, so "
-        "compare them with each other.",
+        f"{load_sentence(result.get('other_busy_cpus'), result['machine']['usable_cpus'])} The "
+        "modes of one method ran back to back, so compare them with each other.",
         "",
     ]
     for name, record in result["datasets"].items():

@@ -30,7 +30,6 @@ import asyncio
 import io
 import json
 import multiprocessing
-import os
 import random
 import socket
 import statistics
@@ -43,7 +42,15 @@ import httpx
 import numpy as np
 from rich.console import Console
 
-from benchmarks.common import RESULTS_DIR, command_line, machine_and_code_lines, module_command
+from benchmarks.common import (
+    RESULTS_DIR,
+    command_line,
+    cpu_snapshot,
+    load_sentence,
+    machine_and_code_lines,
+    module_command,
+    other_busy_cpus,
+)
 from rationalizer._environment import benchmark_provenance, machine_info
 from rationalizer.data import load
 from rationalizer.serve import ServeLimits, WorkerSettings
@@ -203,12 +210,12 @@ def compare(
     the machine's changing load falls on all of them alike."""
     timeout = ServeLimits().timeout_seconds + 10
     measured: list[dict] = [
-        {"outcomes": [], "elapsed": 0.0, "requests": 0, "batches": 0, "load": []} for _ in servers
+        {"outcomes": [], "elapsed": 0.0, "requests": 0, "batches": 0, "other": []} for _ in servers
     ]
     for round_ in range(args.rounds):
         for (_, _, url), totals in zip(servers, measured, strict=True):
-            totals["load"].append(os.getloadavg()[0])
             before = batch_counts(url)
+            cpu_before = cpu_snapshot()
             outcomes, elapsed = asyncio.run(
                 load_test(
                     url,
@@ -219,6 +226,7 @@ def compare(
                     timeout,
                 )
             )
+            totals["other"].append(other_busy_cpus(cpu_before, cpu_snapshot()))
             after = batch_counts(url)
             totals["outcomes"] += outcomes
             totals["elapsed"] += elapsed
@@ -232,12 +240,18 @@ def compare(
             "batch_timeout_ms": workers.batch_timeout_ms,
             "threads_per_worker": workers.threads_per_worker if workers.workers else None,
             "clients": clients,
-            "load_average": statistics.mean(totals["load"]),
+            "other_busy_cpus": _mean_or_none(totals["other"]),
             "mean_batch_size": totals["requests"] / max(totals["batches"], 1),
             "results": summary(totals["outcomes"], totals["elapsed"]),
         }
         for (label, workers, _), totals in zip(servers, measured, strict=True)
     ]
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    """The mean of measured values; None where the load could not be measured."""
+    known = [value for value in values if value is not None]
+    return statistics.mean(known) if known else None
 
 
 def main() -> None:
@@ -359,7 +373,7 @@ def _row(measured: dict, reference: dict) -> str:
         *(against(r["latency_ms"][q], base["latency_ms"][q], 0) for q in ("p50", "p99")),
         f"{measured['mean_batch_size']:.1f}",
         str(r["errors"]),
-        f"{measured['load_average']:.1f}",
+        "–" if measured["other_busy_cpus"] is None else f"{measured['other_busy_cpus']:.2f}",
     ]
     return f"| {' | '.join(cells)} |"
 
@@ -372,9 +386,15 @@ def _markdown(result: dict) -> str:
         f"Command: `{result['command']}` (seed {result['seeds'][0]}); the whole comparison took "
         f"{result['wall_seconds'] / 60:.1f} minutes.",
         "",
-        "**Measured on a shared machine with 2 CPU cores**, busy with other long-running jobs "
-        "at the same time (the last column is the mean 1-minute load average when each "
-        "configuration's slices began). All servers ran side by side, idle but for the one "
+        load_sentence(
+            _mean_or_none(
+                [c["other_busy_cpus"] for kind in result["kinds"] for c in kind["configurations"]]
+            ),
+            result["machine"]["usable_cpus"],
+        )
+        + " The last column is the CPUs other processes (not the servers or the clients) "
+        "kept busy during each configuration's slices. All servers ran side by side, idle but "
+        "for the one "
         f"under load, and each got its load in {result['rounds']} slices taken in turn with "
         "the others', so that the machine's changing load fell on all alike: compare the rows "
         "with each other, not with numbers from another run.",
@@ -407,7 +427,7 @@ def _markdown(result: dict) -> str:
             f"(median of {alone['requests']}).",
             "",
             "| server | batching | requests | requests/s | p50 (ms) | p99 (ms) | "
-            "mean batch | errors | load |",
+            "mean batch | errors | other CPUs |",
             "|---|---|---|---|---|---|---|---|---|",
             *(_row(c, first) for c in kind["configurations"]),
             "",

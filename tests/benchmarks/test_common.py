@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks import common, ssr_table
 
 
@@ -41,6 +43,28 @@ def test_a_snapshot_counts_this_processs_cpu_time():
     assert after.own > before.own and after.wall > before.wall
     if before.machine_busy is not None:  # Linux: the machine's busy time includes ours
         assert after.machine_busy >= before.machine_busy
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree in /proc")
+def test_a_snapshot_counts_the_cpu_time_of_the_processes_a_benchmark_started():
+    """A server the benchmark runs in a child process is its own load, not other load."""
+    spin = (
+        "import sys, time\n"
+        "while time.process_time() < 0.5: pass\n"
+        "print(time.process_time(), flush=True)\n"
+        "sys.stdin.readline()\n"  # stay alive until the snapshot is taken
+    )
+    before = common.cpu_snapshot()
+    child = subprocess.Popen(
+        [sys.executable, "-c", spin], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        child_seconds = float(child.stdout.readline())
+        after = common.cpu_snapshot()
+    finally:
+        child.communicate("\n")
+    # the child is alive, so os.times() has not counted it: only the /proc walk can
+    assert after.own - before.own >= child_seconds - 0.02
 
 
 def test_the_load_sentence_says_idle_shared_or_unknown():

@@ -63,7 +63,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "train_embeddings": True,
         "query_attention": True,
     },
+    "whole+trainable+query+dropout0.5": {
+        "max_length": None,
+        "train_embeddings": True,
+        "query_attention": True,
+        "dropout": 0.5,
+    },
 }
+for _settings in VARIANTS.values():
+    _settings.setdefault("dropout", 0.1)  # the dropout every variant before the last was made with
 #: Settings shared by every cell: a CPU-sized budget, the same for every dataset.
 COMMON: dict[str, Any] = {"epochs": 8, "patience": 3}
 #: Datasets too large to train in full for each candidate get a seeded subset (the same one for

@@ -115,7 +115,9 @@ class TrainConfig(BaseModel):
         description="dataset name: movies, hatexplain, fever, synthetic, eraser:PATH or jsonl:PATH",
     )
     data_dir: Path | None = Field(
-        None, description="folder holding the datasets (default: $RATIONALIZER_DATA)"
+        None,
+        description="folder holding the datasets (default: $RATIONALIZER_DATA, else "
+        "~/.cache/rationalizer)",
     )
     max_train_examples: int | None = Field(
         None,
@@ -160,8 +162,8 @@ class TrainConfig(BaseModel):
     encoder: str = Field(
         GRU,
         min_length=1,
-        description="'gru' (BiGRU over GloVe), 'minilm' (bundled all-MiniLM-L6-v2) or a local "
-        "Hugging Face model folder",
+        description="'gru' (BiGRU over GloVe), 'minilm' (bundled all-MiniLM-L6-v2), a local "
+        "Hugging Face model folder or a Hub ID (from the Hugging Face cache when offline)",
     )
     max_length: int | None = Field(
         None,

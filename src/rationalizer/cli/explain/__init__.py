@@ -43,8 +43,8 @@ def explain_command(
         typer.Option(
             "--model",
             "-m",
-            help="A run directory made by `rationalizer train`, or hf:PATH for a local Hugging "
-            "Face sequence classifier.",
+            help="A run directory made by `rationalizer train`, or hf:PATH for a Hugging Face "
+            "sequence classifier (a folder or a Hub ID).",
             show_default=False,
         ),
     ] = None,

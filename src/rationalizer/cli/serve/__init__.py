@@ -24,8 +24,9 @@ def serve_command(
         typer.Option(
             "--model",
             "-m",
-            help="Classifier the post-hoc explainers explain: hf:PATH (a local Hugging Face "
-            "classifier folder) or another run directory. Default: the --run model's predictor.",
+            help="Classifier the post-hoc explainers explain: hf:PATH (a Hugging Face "
+            "classifier folder or Hub ID) or another run directory. Default: the --run model's "
+            "predictor.",
             show_default=False,
         ),
     ] = None,

@@ -117,7 +117,8 @@ def shortcuts_command(
         ),
     ] = None,
     encoder: Annotated[
-        str | None, typer.Option(help="gru, minilm or a local Hugging Face folder. Default: gru.")
+        str | None,
+        typer.Option(help="gru, minilm, a local Hugging Face folder or a Hub ID. Default: gru."),
     ] = None,
     epochs: Annotated[
         int | None, typer.Option(help="Epochs of the unsupervised run. Default: 10.")

@@ -106,7 +106,8 @@ def train_command(
     encoder: Annotated[
         str | None,
         typer.Option(
-            help="gru (BiGRU over GloVe 50d), minilm, or a local Hugging Face model folder. "
+            help="gru (BiGRU over GloVe 50d), minilm, a local Hugging Face model folder or a Hub "
+            "ID. "
             "Default: {default}.",
             rich_help_panel=MODEL,
         ),

@@ -155,6 +155,10 @@ def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
             ["train", "--selection", "best", "--out", "run"],
             "invalid setting 'selection': Input should be 'threshold' or 'topk'",
         ),
+        (
+            ["train", "--config", "tiny.toml", "--word-vectors", "vectors.txt", "--out", "run"],
+            "vectors.txt, line 2, field 'value 2 of 'film'': not a number: 'x'",
+        ),
     ],
     ids=[
         "unknown-method",
@@ -162,12 +166,14 @@ def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
         "unknown-encoder-folder",
         "corrupt-checkpoint",
         "unknown-selection",
+        "malformed-word-vectors",
     ],
 )
 def test_bad_inputs_are_one_clear_line_and_exit_code_2(tmp_path, tiny_config, args, message):
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "config.json").write_text('{"format": "rationalizer.run", "labels": [', "utf-8")
+    (tmp_path / "vectors.txt").write_text("the 1 2\nfilm 1 x\n", "utf-8")
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

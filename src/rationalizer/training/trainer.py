@@ -32,6 +32,7 @@ from transformers import get_linear_schedule_with_warmup
 from rationalizer import distributed
 from rationalizer.allocator import keep_freed_memory
 from rationalizer.data import Dataset, Example, load
+from rationalizer.data.embeddings import WordEmbeddings, load_embeddings
 from rationalizer.errors import RationalizerError
 from rationalizer.files import read_json, write_json
 from rationalizer.metrics import classification_metrics, token_prf
@@ -238,7 +239,7 @@ class Trainer:
             self.config.augment,
             copies=self.config.augment_copies,
             seed=self.config.seed,
-            embeddings=_glove_if_needed(self.config.augment),
+            embeddings=_word_vectors_if_needed(self.config),
         )
         # Random replacements destroy the shortcut, so those copies get no shortcut loss.
         copies = [
@@ -646,11 +647,10 @@ def limit_examples(dataset: Dataset, config: TrainConfig) -> Dataset:
     return replace(dataset, examples=tuple(dataset.examples[i] for i in keep))
 
 
-def _glove_if_needed(strategy: str):
-    if strategy in ("semantic", "mixed"):
-        from rationalizer.data.embeddings import load_glove
-
-        return load_glove()
+def _word_vectors_if_needed(config: TrainConfig) -> WordEmbeddings | None:
+    """The run's word vectors where its augmentation looks up neighbours of words."""
+    if config.augment in ("semantic", "mixed"):
+        return load_embeddings(config.word_vectors)
     return None
 
 

@@ -112,6 +112,14 @@ def train_command(
             rich_help_panel=MODEL,
         ),
     ] = None,
+    word_vectors: Annotated[
+        str | None,
+        typer.Option(
+            help="gru: pretrained word vectors, glove-6b-50d or a GloVe/word2vec text file "
+            "(.txt or .txt.gz), e.g. GloVe 840B 300d. Default: {default}.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
     epochs: Annotated[
         int | None,
         typer.Option(help="Maximum training epochs. Default: {default}.", rich_help_panel=TRAINING),
@@ -244,6 +252,7 @@ def train_command(
         seed=seed,
         batch_size=batch_size,
         max_length=max_length,
+        word_vectors=word_vectors,
         train_embeddings=train_embeddings,
         query_attention=query_attention,
         precision=precision,

@@ -156,7 +156,10 @@ def read_word_vectors(path: str | Path, *, name: str | None = None) -> WordEmbed
                     fields = raw.decode("utf-8").rstrip("\r\n").rstrip(" ").split(" ")
                 except UnicodeDecodeError as err:
                     raise DataFormatError(
-                        path, f"not UTF-8 text ({err.reason})", line=number
+                        path,
+                        f"not UTF-8 text ({err.reason}); a binary word2vec file must be "
+                        "converted to the text format first",
+                        line=number,
                     ) from None
                 if fields == [""]:
                     continue

@@ -66,6 +66,7 @@ def test_a_shortcut_report_shows_its_phrases_in_context_escaped():
     }
     text = "".join(parsed.text)
     assert "6 of 6 annotated examples have shortcut words" in text
+    assert "in rationales" in text
     assert "<img src=x onerror=alert(2)>" in text and "&amp; 'quoted'" in text
     assert "</td><i>0" in text  # the example id of a context
     assert "<img" not in fragment and "<i>" not in fragment

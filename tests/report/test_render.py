@@ -104,6 +104,10 @@ def test_every_input_adds_its_chart_and_tables(full_page):
     # each shortcut report says how it is ranked, in its summary and its chart's caption
     assert full_page.count("most frequent first") == 2
     assert full_page.count("most label-skewed first") == 2
+    # each phrase table says how often annotators mark its phrases as evidence, against the
+    # share of all words they mark
+    assert full_page.count('<th scope="col">in rationales</th>') >= 2
+    assert full_page.count('<th scope="row">words inside human rationales</th>') == 2
 
 
 def test_a_run_names_its_code_and_the_settings_changed_at_run_time(full_page):

@@ -289,6 +289,51 @@ def test_report_dataset_numbers(hand_made):
     assert build_report(examples, masks, LABELS).shortcut_rate is None
 
 
+def test_evidence_rate_counts_every_occurrence_of_a_phrase_inside_and_outside_rationales():
+    rows = [  # (id, label, text, gold, shortcut runs)
+        ("x1", "pos", "great acting here", ((0, 2),), []),
+        ("x2", "pos", "great night at the odeon", ((1, 2),), [(0, 1), (3, 5)]),
+        ("x3", "neg", "a Great mess", ((1, 3),), []),
+        ("x4", "neg", "loved the odeon", ((2, 3),), [(0, 1)]),
+    ]
+    examples = [make_example(i, text, label, gold) for i, label, text, gold, _ in rows]
+    masks = {
+        i: spans_to_mask([Span(*r) for r in runs], len(t.split())) for i, _, t, _, runs in rows
+    }
+    unannotated = make_example("u", "great great the odeon", "pos", gold=None)
+    report = build_report([*examples, unannotated], masks, LABELS, min_count=1)
+    phrases = {s.phrase: s.evidence_rate for s in report.phrases}
+    words = {s.phrase: s.evidence_rate for s in report.unigrams}
+    # "great": a shortcut in x2 only, but inside the rationales of x1 and x3 ("Great")
+    assert phrases["great"] == pytest.approx(2 / 3)
+    # "the odeon": both words outside in x2, "odeon" inside in x4, where it is no shortcut
+    assert phrases["the odeon"] == pytest.approx(1 / 4)
+    assert phrases["loved"] == 0.0
+    assert (words["odeon"], words["the"]) == (pytest.approx(1 / 2), 0.0)
+    assert report.rationale_density == pytest.approx(6 / 14)  # the unannotated "u" not counted
+    markdown = report.to_markdown()
+    assert "| words inside human rationales | 43% |" in markdown
+    assert "| great | 1 | 1 | pos | 100% | +0.69 | 67% | neg 0, pos 1 |" in markdown
+
+
+def test_reports_written_before_evidence_rates_load_and_render_them_as_not_available(
+    hand_made, tmp_path
+):
+    examples, masks, _ = hand_made
+    report = build_report(examples, masks, LABELS)
+    payload = json.loads(report.save_json(tmp_path / "new.json").read_text(encoding="utf-8"))
+    payload["version"] = 4
+    del payload["rationale_density"]
+    for stats in [*payload["phrases"], *payload["unigrams"]]:
+        del stats["evidence_rate"]
+    (tmp_path / "old.json").write_text(json.dumps(payload), encoding="utf-8")
+    old = ShortcutReport.load(tmp_path / "old.json")
+    assert old.rationale_density is None
+    assert all(s.evidence_rate is None for s in (*old.phrases, *old.unigrams))
+    assert "| words inside human rationales | n/a |" in old.to_markdown()
+    assert old.phrases[0].phrase == report.phrases[0].phrase
+
+
 def test_report_contexts_show_the_phrase_in_its_window(hand_made):
     examples, masks, _ = hand_made
     report = build_report(examples, masks, LABELS, window=2, contexts=3, min_count=1)
@@ -321,7 +366,7 @@ def test_json_round_trip(hand_made, tmp_path):
     path = report.save_json(tmp_path / "shortcuts.json")
     assert ShortcutReport.load(path) == report
     payload = json.loads(path.read_text(encoding="utf-8"))
-    assert (payload["format"], payload["version"]) == ("rationalizer.shortcut-report", 4)
+    assert (payload["format"], payload["version"]) == ("rationalizer.shortcut-report", 5)
     assert payload["phrases"][0]["phrase"] == "at the odeon"
 
 
@@ -443,10 +488,12 @@ def test_rich_table_lists_phrase_count_skew_and_example(hand_made):
         "count",
         "skew label",
         "share",
+        "in rationales",
         "example",
     ]
     cousin = next(line for line in lines if "with my cousin" in line and "neg" in line)
-    assert "100%" in cousin
+    cells = [cell.strip() for cell in cousin.split("│")]
+    assert cells[5:7] == ["100%", "0%"]  # all negative; never inside a (last-word) rationale
     assert "at the odeon again with my cousin !" in cousin  # the first context, from e3
     assert table.row_count == 2
 

@@ -46,12 +46,12 @@ def shortcuts_html(report: ShortcutReport) -> str:
     )
     head = (
         "<tr><th>#</th><th>phrase</th><th>examples</th><th>skew label</th><th>share</th>"
-        "<th>log-odds</th><th>context</th></tr>"
+        "<th>log-odds</th><th>in rationales</th><th>context</th></tr>"
     )
     rows = [
         f"<tr><td>{rank}</td><td>{escape(p.phrase)}</td><td>{p.count:,}</td>"
         f"<td>{escape(p.skew_label)}</td><td>{_cell(p.skew_share)}</td>"
-        f"<td>{_cell(p.log_odds)}</td>"
+        f"<td>{_cell(p.log_odds)}</td><td>{_cell(p.evidence_rate)}</td>"
         f"<td>{_context_html(p.contexts[0]) if p.contexts else ''}</td></tr>"
         for rank, p in enumerate(report.phrases, start=1)
     ]

@@ -384,6 +384,7 @@ def _shortcuts_view(item: ShortcutsInput, index: int) -> ShortcutsView:
         "candidates dropped by the label-skew filter (min skew)": f"{report.filtered_words:,} "
         f"of {report.candidate_words:,} ({report.min_skew:g})",
         "labels of the annotated examples": report.label_counts,
+        "words inside human rationales": report.rationale_density,
         "ranking": report.ranking_title,
         "distinct phrases / words found": f"{report.distinct_phrases:,} / "
         f"{report.distinct_unigrams:,}",

@@ -3,14 +3,15 @@
 Beyond the paper, :func:`build_report` aggregates the shortcut words of a dataset into shortcut
 *phrases* (maximal runs of consecutive shortcut words) and single words, ranked by how many
 examples they appear in (or by label skew), each with its label distribution, a label-skew
-score and example contexts — a practitioner's view of what the data lets a model cheat with.
+score, how often annotators mark it as evidence where it occurs, and example contexts — a
+practitioner's view of what the data lets a model cheat with.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -98,6 +99,38 @@ def _ranked(
     return tuple(kept[:top])
 
 
+def _with_evidence_rates(
+    rows: Sequence[PhraseStats], lengths: Mapping[str, int], examples: Sequence[Example]
+) -> tuple[PhraseStats, ...]:
+    """``rows`` with their :attr:`PhraseStats.evidence_rate`, counted at every place the phrase
+    occurs in the annotated ``examples``, as a shortcut or not. ``lengths`` gives each phrase's
+    number of words."""
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for stats in rows:
+        wanted[lengths[stats.phrase]].add(stats.phrase)
+    starts = {n: {phrase.split(" ", 1)[0] for phrase in phrases} for n, phrases in wanted.items()}
+    inside: Counter[str] = Counter()
+    words: Counter[str] = Counter()
+    for example in examples:
+        tokens = example.document.tokens
+        lowered = [token.lower() for token in tokens]
+        gold = np.concatenate(([0], np.cumsum(example.rationale_mask())))
+        for n, phrases in wanted.items():
+            for start in range(len(tokens) - n + 1):
+                if lowered[start] not in starts[n]:
+                    continue  # cheap pre-check; the join below decides
+                phrase = " ".join(tokens[start : start + n]).lower()
+                if phrase in phrases:
+                    inside[phrase] += int(gold[start + n] - gold[start])
+                    words[phrase] += n
+    return tuple(
+        replace(stats, evidence_rate=inside[stats.phrase] / words[stats.phrase])
+        if words[stats.phrase]
+        else stats
+        for stats in rows
+    )
+
+
 def build_report(
     examples: Sequence[Example],
     masks: Mapping[str, np.ndarray],
@@ -127,7 +160,8 @@ def build_report(
     label away rise, while the smoothing still favours phrases seen in many examples.
 
     ``min_skew`` and ``filtered_words`` record the label-skew filter the ``masks`` went through
-    (see :func:`skew_filter`).
+    (see :func:`skew_filter`). Each kept phrase gets its evidence rate and the report the gold
+    rationale density of the examples, its baseline.
     """
     _check_rank_by(rank_by)
     if top is not None and top < 1:
@@ -141,7 +175,8 @@ def build_report(
     prior: Counter[str] = Counter()
     phrase_tallies: dict[str, _Tally] = defaultdict(_Tally)
     word_tallies: dict[str, _Tally] = defaultdict(_Tally)
-    shortcut_words = examples_with_shortcuts = 0
+    phrase_lengths: dict[str, int] = {}
+    shortcut_words = examples_with_shortcuts = gold_words = all_words = 0
     for example, mask in pairs:
         if example.label not in labels:
             raise RationalizerError(
@@ -149,18 +184,24 @@ def build_report(
             )
         prior[example.label] += 1
         tokens = example.document.tokens
+        gold_words += int(example.rationale_mask().sum())
+        all_words += len(tokens)
         spans = mask_to_spans(mask)
         shortcut_words += int(mask.sum())
         examples_with_shortcuts += bool(spans)
         for span in spans:
-            phrase_tallies[" ".join(tokens[span.start : span.end]).lower()].add(
-                example, _context(example, tokens, span, window), contexts
-            )
+            phrase = " ".join(tokens[span.start : span.end]).lower()
+            phrase_lengths[phrase] = len(span)
+            phrase_tallies[phrase].add(example, _context(example, tokens, span, window), contexts)
             for position in span.positions():
                 word = Span(position, position + 1)
                 word_tallies[tokens[position].lower()].add(
                     example, _context(example, tokens, word, window), contexts
                 )
+    annotated = [example for example, _ in pairs]
+    word_lengths = dict.fromkeys(word_tallies, 1)
+    phrases = _ranked(phrase_tallies, labels, prior, top, min_count, rank_by)
+    unigrams = _ranked(word_tallies, labels, prior, top, min_count, rank_by)
     selected_words = None
     if predicted is not None:
         selected_words = sum(
@@ -182,8 +223,9 @@ def build_report(
         rank_by=rank_by,
         min_skew=min_skew,
         filtered_words=filtered_words,
-        phrases=_ranked(phrase_tallies, labels, prior, top, min_count, rank_by),
-        unigrams=_ranked(word_tallies, labels, prior, top, min_count, rank_by),
+        rationale_density=gold_words / all_words if all_words else None,
+        phrases=_with_evidence_rates(phrases, phrase_lengths, annotated),
+        unigrams=_with_evidence_rates(unigrams, word_lengths, annotated),
     )
 
 

@@ -65,7 +65,11 @@ class PhraseStats:
     ``count`` is the number of examples where it is a shortcut (the ranking key),
     ``occurrences`` the number of times, ``label_counts`` the labels of those ``count`` examples.
     ``skew_label`` is the label with the largest ``log_odds`` (see :func:`label_log_odds`),
-    ``skew_share`` that label's share of the ``count`` examples.
+    ``skew_share`` that label's share of the ``count`` examples. ``evidence_rate`` is the share
+    of the phrase's words, wherever it occurs in the annotated examples (as a shortcut or not),
+    that lie inside a human rationale: far above the report's ``rationale_density``, annotators
+    count the phrase as evidence elsewhere, and it may be evidence the rationales missed rather
+    than a shortcut (None in reports written before it was counted).
     """
 
     __pydantic_config__ = _STRICT
@@ -77,6 +81,7 @@ class PhraseStats:
     skew_share: float
     log_odds: float
     contexts: tuple[Context, ...] = ()
+    evidence_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,9 @@ class ShortcutReport:
     ``distinct_phrases``/``distinct_unigrams`` count everything found before the ``min_count``
     and ``top`` cuts. ``filtered_words`` candidate shortcut words (selected outside the gold
     rationale) were dropped by the label-skew filter at ``min_skew`` (:func:`skew_filter`; 0:
-    no filter) before the report counted the ``shortcut_words`` left.
+    no filter) before the report counted the ``shortcut_words`` left. ``rationale_density`` is the
+    share of the annotated examples' words inside their human rationales, the baseline of each
+    phrase's ``evidence_rate`` (None in reports written before it was counted).
     """
 
     __pydantic_config__ = _STRICT
@@ -106,6 +113,7 @@ class ShortcutReport:
     rank_by: RankBy = "count"
     min_skew: float = 0.0
     filtered_words: int = 0
+    rationale_density: float | None = None
     phrases: tuple[PhraseStats, ...] = ()
     unigrams: tuple[PhraseStats, ...] = ()
 
@@ -178,11 +186,14 @@ class ShortcutReport:
             f"| candidates dropped by the label-skew filter (min skew {self.min_skew:g}) | "
             f"{self.filtered_words} of {self.candidate_words} |",
             f"| labels of the annotated examples | {prior} |",
+            f"| words inside human rationales | {_percent(self.rationale_density)} |",
             f"| ranking | {self.ranking_title} |",
             "",
             "*count*: examples where the phrase is a shortcut; *skew*: the label most "
             "over-represented among them vs the label prior, its share, and the add-one smoothed "
-            "log-odds ratio (0 = no skew).",
+            "log-odds ratio (0 = no skew); *in rationales*: share of the phrase's words inside "
+            "a human rationale wherever it occurs in the annotated examples. Far above the words "
+            "inside human rationales overall, annotators count the phrase as evidence elsewhere.",
             "",
         ]
         for title, rows in (("Shortcut phrases", self.phrases), ("Shortcut words", self.unigrams)):
@@ -207,6 +218,7 @@ class ShortcutReport:
             ("count", "right"),
             ("skew label", "left"),
             ("share", "right"),
+            ("in rationales", "right"),
             ("example", "left"),
         ):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -225,6 +237,7 @@ class ShortcutReport:
                 str(stats.count),
                 stats.skew_label,
                 f"{stats.skew_share:.0%}",
+                _percent(stats.evidence_rate),
                 example,
             )
         return table
@@ -252,6 +265,8 @@ def _check_consistent(report: ShortcutReport, path: Path) -> None:
         fail("min_skew" if report.min_skew < 0 else "filtered_words", "must be at least 0")
     if report.min_skew == 0 and report.filtered_words:
         fail("filtered_words", "must be 0 without a filter (min_skew 0)")
+    if not _is_share(report.rationale_density):
+        fail("rationale_density", "must lie between 0 and 1")
     for kind in ("phrases", "unigrams"):
         for i, stats in enumerate(getattr(report, kind)):
             where = f"{kind}[{i}]"
@@ -263,9 +278,20 @@ def _check_consistent(report: ShortcutReport, path: Path) -> None:
                 fail(f"{where}.count", "must be at least 1 and at most occurrences")
             if stats.skew_label not in labels:
                 fail(f"{where}.skew_label", f"must be one of {list(report.labels)}")
+            if not _is_share(stats.evidence_rate):
+                fail(f"{where}.evidence_rate", "must lie between 0 and 1")
             for j, context in enumerate(stats.contexts):
                 if context.label not in labels:
                     fail(f"{where}.contexts[{j}].label", f"must be one of {list(report.labels)}")
+
+
+def _is_share(value: float | None) -> bool:
+    return value is None or 0 <= value <= 1
+
+
+def _percent(share: float | None) -> str:
+    """A share as a whole percentage, ``n/a`` where an older report lacks it."""
+    return "n/a" if share is None else f"{share:.0%}"
 
 
 _MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|#"})
@@ -285,14 +311,15 @@ def _markdown_table(rows: Sequence[PhraseStats], labels: Sequence[str]) -> list[
     if not rows:
         return ["(none)"]
     lines = [
-        "| # | phrase | count | occurrences | skew label | share | log-odds | labels |",
-        "|---:|---|---:|---:|---|---:|---:|---|",
+        "| # | phrase | count | occurrences | skew label | share | log-odds | in rationales "
+        "| labels |",
+        "|---:|---|---:|---:|---|---:|---:|---:|---|",
     ]
     for rank, stats in enumerate(rows, start=1):
         by_label = ", ".join(f"{_md(label)} {stats.label_counts[label]}" for label in labels)
         lines.append(
             f"| {rank} | {_md(stats.phrase)} | {stats.count} | {stats.occurrences} | "
             f"{_md(stats.skew_label)} | {stats.skew_share:.0%} | {stats.log_odds:+.2f} | "
-            f"{by_label} |"
+            f"{_percent(stats.evidence_rate)} | {by_label} |"
         )
     return lines

@@ -87,8 +87,12 @@ def test_model_card_states_the_runs_numbers(run_dir: Path, tmp_path: Path) -> No
     assert json.loads((out / "train.json").read_text())["method"] == "ssr-unif"
     report = ShortcutReport.load(run_dir / "shortcuts.json")
     assert "## Shortcuts" in body
+    assert f"({report.rationale_density:.3f} of all their words)" in body
     for phrase in report.phrases[:3]:
-        assert f"| {phrase.phrase} | {phrase.count} |" in body
+        assert (
+            f"| {phrase.phrase} | {phrase.count} | {phrase.skew_label} | "
+            f"{phrase.skew_share:.2f} | {phrase.evidence_rate:.3f} |"
+        ) in body
 
 
 def test_evaluation_written_by_evaluate_before_the_envelope_is_read(

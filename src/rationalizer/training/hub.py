@@ -239,12 +239,16 @@ def model_card(folder: Path, labels: tuple[str, ...], config: TrainConfig) -> st
             "## Shortcuts",
             "",
             f"Shortcut discovery found these words selected outside the human rationales "
-            f"(top {CARD_SHORTCUTS} of {report.distinct_phrases}; `{REPORT_JSON}` has all):",
+            f"(top {CARD_SHORTCUTS} of {report.distinct_phrases}; `{REPORT_JSON}` has all). "
+            "*In rationales*: the share of the phrase's words that annotators marked as "
+            "rationale wherever it occurs in the annotated examples "
+            f"({_number(report.rationale_density)} of all their words):",
             "",
-            "| phrase | examples | leans to | share |",
-            "|---|---|---|---|",
+            "| phrase | examples | leans to | share | in rationales |",
+            "|---|---|---|---|---|",
             *(
-                f"| {p.phrase} | {p.count} | {p.skew_label} | {p.skew_share:.2f} |"
+                f"| {p.phrase} | {p.count} | {p.skew_label} | {p.skew_share:.2f} | "
+                f"{_number(p.evidence_rate)} |"
                 for p in report.phrases[:CARD_SHORTCUTS]
             ),
             "",

@@ -1,4 +1,5 @@
-"""ERASER FEVER: the seeded 90/10 split of val.jsonl, test.jsonl as test, and README counts."""
+"""ERASER FEVER: the seeded 90/10 split of val.jsonl's pages, test.jsonl as test, and README
+counts."""
 
 from __future__ import annotations
 
@@ -37,14 +38,21 @@ def raw_test(dataset_root) -> list[dict]:
     return _raw(dataset_root("fever"), "test.jsonl")
 
 
-def test_validation_is_the_documented_seeded_tenth(fever, raw_val) -> None:
-    ids = sorted(r["annotation_id"] for r in raw_val)
-    assert len(ids) == 6122
-    held_out = {ids[i] for i in np.random.default_rng(13).permutation(6122)[:612]}
-    in_file_order = [r["annotation_id"] for r in raw_val]
-    assert [ex.id for ex in fever["validation"]] == [i for i in in_file_order if i in held_out]
-    assert [ex.id for ex in fever["train"]] == [i for i in in_file_order if i not in held_out]
-    assert len(fever["train"]) == 6122 - 612
+def test_validation_is_every_claim_about_the_documented_seeded_tenth_of_the_pages(
+    fever, raw_val
+) -> None:
+    pages = sorted({docid for r in raw_val for docid in r["docids"]})
+    assert (len(raw_val), len(pages)) == (6122, 570)
+    held_out = {pages[i] for i in np.random.default_rng(13).permutation(570)[:57]}
+    about_held_out = [r["annotation_id"] for r in raw_val if held_out & set(r["docids"])]
+    others = [r["annotation_id"] for r in raw_val if not held_out & set(r["docids"])]
+    assert [ex.id for ex in fever["validation"]] == about_held_out  # in file order
+    assert [ex.id for ex in fever["train"]] == others
+    assert (len(fever["train"]), len(fever["validation"])) == (5514, 608)
+    # no validation page is a training page, as no test page is
+    train_pages = {docid for ex in fever["train"] for docid in ex.docids}
+    assert train_pages.isdisjoint(docid for ex in fever["validation"] for docid in ex.docids)
+    assert train_pages.isdisjoint(docid for ex in fever["test"] for docid in ex.docids)
 
 
 def test_test_split_counts_match_readme(fever) -> None:

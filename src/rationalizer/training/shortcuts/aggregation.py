@@ -99,22 +99,20 @@ def _ranked(
     return tuple(kept[:top])
 
 
-def _with_evidence_rates(
-    rows: Sequence[PhraseStats], lengths: Mapping[str, int], examples: Sequence[Example]
-) -> tuple[PhraseStats, ...]:
-    """``rows`` with their :attr:`PhraseStats.evidence_rate`, counted at every place the phrase
-    occurs in the annotated ``examples``, as a shortcut or not. ``lengths`` gives each phrase's
-    number of words."""
+def _evidence_rates(
+    lengths: Mapping[str, int], documents: Sequence[tuple[Sequence[str], np.ndarray]]
+) -> dict[str, float]:
+    """:attr:`PhraseStats.evidence_rate` of each phrase of ``lengths`` (phrase → its number of
+    words), counted at every place it occurs in the ``documents`` (tokens, prefix sums of the
+    gold mask), as a shortcut or not."""
     wanted: dict[int, set[str]] = defaultdict(set)
-    for stats in rows:
-        wanted[lengths[stats.phrase]].add(stats.phrase)
+    for phrase, n in lengths.items():
+        wanted[n].add(phrase)
     starts = {n: {phrase.split(" ", 1)[0] for phrase in phrases} for n, phrases in wanted.items()}
     inside: Counter[str] = Counter()
     words: Counter[str] = Counter()
-    for example in examples:
-        tokens = example.document.tokens
+    for tokens, gold in documents:
         lowered = [token.lower() for token in tokens]
-        gold = np.concatenate(([0], np.cumsum(example.rationale_mask())))
         for n, phrases in wanted.items():
             for start in range(len(tokens) - n + 1):
                 if lowered[start] not in starts[n]:
@@ -123,10 +121,12 @@ def _with_evidence_rates(
                 if phrase in phrases:
                     inside[phrase] += int(gold[start + n] - gold[start])
                     words[phrase] += n
+    return {phrase: inside[phrase] / count for phrase, count in words.items()}
+
+
+def _with_rates(rows: Sequence[PhraseStats], rates: Mapping[str, float]) -> tuple[PhraseStats, ...]:
     return tuple(
-        replace(stats, evidence_rate=inside[stats.phrase] / words[stats.phrase])
-        if words[stats.phrase]
-        else stats
+        replace(stats, evidence_rate=rates[stats.phrase]) if stats.phrase in rates else stats
         for stats in rows
     )
 
@@ -176,7 +176,8 @@ def build_report(
     phrase_tallies: dict[str, _Tally] = defaultdict(_Tally)
     word_tallies: dict[str, _Tally] = defaultdict(_Tally)
     phrase_lengths: dict[str, int] = {}
-    shortcut_words = examples_with_shortcuts = gold_words = all_words = 0
+    documents: list[tuple[Sequence[str], np.ndarray]] = []
+    shortcut_words = examples_with_shortcuts = 0
     for example, mask in pairs:
         if example.label not in labels:
             raise RationalizerError(
@@ -184,8 +185,7 @@ def build_report(
             )
         prior[example.label] += 1
         tokens = example.document.tokens
-        gold_words += int(example.rationale_mask().sum())
-        all_words += len(tokens)
+        documents.append((tokens, np.concatenate(([0], np.cumsum(example.rationale_mask())))))
         spans = mask_to_spans(mask)
         shortcut_words += int(mask.sum())
         examples_with_shortcuts += bool(spans)
@@ -198,10 +198,12 @@ def build_report(
                 word_tallies[tokens[position].lower()].add(
                     example, _context(example, tokens, word, window), contexts
                 )
-    annotated = [example for example, _ in pairs]
-    word_lengths = dict.fromkeys(word_tallies, 1)
     phrases = _ranked(phrase_tallies, labels, prior, top, min_count, rank_by)
     unigrams = _ranked(word_tallies, labels, prior, top, min_count, rank_by)
+    listed = {s.phrase: phrase_lengths[s.phrase] for s in phrases} | {s.phrase: 1 for s in unigrams}
+    rates = _evidence_rates(listed, documents)
+    all_words = sum(len(tokens) for tokens, _ in documents)
+    gold_words = sum(int(gold[-1]) for _, gold in documents)
     selected_words = None
     if predicted is not None:
         selected_words = sum(
@@ -224,8 +226,8 @@ def build_report(
         min_skew=min_skew,
         filtered_words=filtered_words,
         rationale_density=gold_words / all_words if all_words else None,
-        phrases=_with_evidence_rates(phrases, phrase_lengths, annotated),
-        unigrams=_with_evidence_rates(unigrams, word_lengths, annotated),
+        phrases=_with_rates(phrases, rates),
+        unigrams=_with_rates(unigrams, rates),
     )
 
 

@@ -78,10 +78,10 @@ KINDS: Mapping[str, FileKind] = {
     "word-vocabulary": FileKind(1),  # vocab.json of a GloVe model
     "summary": FileKind(1, {0: _unchanged}),  # summary.json of a finished run
     # shortcuts.json; version 1 had no rank_by, versions 1-2 no label-skew filter, versions 1-4
-    # no evidence rates (defaults)
+    # no evidence rates, versions 1-5 no evidence filter (defaults)
     "shortcut-report": FileKind(
-        5,
-        {1: _unchanged, 2: _unchanged, 3: _unnest_report, 4: _unchanged},
+        6,
+        {1: _unchanged, 2: _unchanged, 3: _unnest_report, 4: _unchanged, 5: _unchanged},
         legacy_format="rationalizer-shortcut-report",
     ),
     "discovery-scores": FileKind(1, {0: _unchanged}),  # shortcut-discovery-scores.json

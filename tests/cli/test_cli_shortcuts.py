@@ -84,6 +84,18 @@ def test_rank_by_skew_reorders_a_reused_discovery(tmp_path, tiny_config):
     scores = json.loads((by_skew_dir / "shortcut-discovery-scores.json").read_text("utf-8"))
     assert scores["rank_by"] == "skew"
 
+    evidence_dir = tmp_path / "evidence"
+    said = invoke(
+        "shortcuts", "--config", str(tiny_config), "--reuse", reused, "--max-evidence-ratio", "2",
+        "--out", str(evidence_dir),
+    )  # fmt: skip
+    filtered = ShortcutReport.load(evidence_dir / "shortcuts.json")
+    assert filtered.max_evidence_ratio == 2.0 and by_count.max_evidence_ratio == 0.0
+    assert filtered.shortcut_words + filtered.evidence_filtered_words == by_count.shortcut_words
+    assert (
+        f"evidence filter (max evidence ratio 2): dropped {filtered.evidence_filtered_words} words"
+    ) in " ".join(said.split())
+
 
 def test_an_unknown_ranking_is_refused_before_training(tmp_path, tiny_config):
     out_dir = tmp_path / "never"

@@ -68,12 +68,16 @@ def test_selection_and_shortcut_flags_reach_the_run(tmp_path, tiny_config):
     assert "lower shortcut_min_skew" in result.stderr
     assert not (tmp_path / "strict" / "summary.json").exists()
     allowed = tmp_path / "allowed"
-    out = invoke("train", *strict, "--allow-no-shortcuts", "--out", str(allowed))
+    out = invoke(
+        "train", *strict, "--allow-no-shortcuts", "--shortcut-max-evidence-ratio", "2",
+        "--out", str(allowed),
+    )  # fmt: skip
     # `semi` is FR with supervision, whose shared encoder SSR keeps: not semi-supervised RNP
     assert "trains like `semi` (semi-supervised FR)" in " ".join(out.split())
     assert "RNP" not in out
     settings = load_checkpoint(allowed).train_config
     assert (settings.shortcut_min_skew, settings.allow_no_shortcuts) == (50.0, True)
+    assert settings.shortcut_max_evidence_ratio == 2.0
 
 
 @pytest.mark.slow

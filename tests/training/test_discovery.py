@@ -153,10 +153,50 @@ def test_a_filter_that_drops_every_candidate_says_to_lower_it(discovered, tmp_pa
     with pytest.raises(RationalizerError) as caught:
         discover_shortcuts(_reuse(discovered, shortcut_min_skew=50.0), tmp_path, console)
     text = " ".join(str(caught.value).split())
-    assert "the label-skew filter dropped all" in text
+    assert "the label-skew filter dropped" in text
     assert "lower shortcut_min_skew" in text
     report = ShortcutReport.load(tmp_path / "shortcuts.json")
     assert report.shortcut_words == 0 and report.filtered_words > 0 and report.min_skew == 50.0
+
+
+def test_the_evidence_filter_setting_reaches_discovery_and_its_report(discovered, tmp_path):
+    console, _ = quiet()
+    # without the skew filter, so that this small run has candidates of every kind
+    plain = discover_shortcuts(_reuse(discovered, shortcut_min_skew=0.0), tmp_path, console)
+    filtered = discover_shortcuts(
+        _reuse(discovered, shortcut_min_skew=0.0, shortcut_max_evidence_ratio=1.0),
+        tmp_path / "filtered",
+        console,
+    ).report
+    assert filtered.max_evidence_ratio == 1.0 and plain.report.max_evidence_ratio == 0.0
+    # the synthetic rationales mark every sentiment word, so no candidate is ever inside one
+    # elsewhere: the filter drops nothing and the planted shortcuts stay
+    assert all(stats.evidence_rate == 0.0 for stats in plain.report.unigrams)
+    assert filtered.evidence_filtered_words == 0
+    assert filtered.shortcut_words == plain.report.shortcut_words > 0
+    assert filtered.candidate_words == plain.report.candidate_words
+    assert ShortcutReport.load(tmp_path / "filtered" / "shortcuts.json") == filtered
+
+
+def test_an_evidence_filter_that_drops_every_candidate_says_to_raise_it(
+    discovered, monkeypatch, tmp_path
+):
+    import rationalizer.training.discovery as discovery
+
+    def drop_all(examples, masks, max_ratio):
+        return {i: np.zeros_like(m) for i, m in masks.items()}, sum(
+            int(m.sum()) for m in masks.values()
+        )
+
+    monkeypatch.setattr(discovery, "evidence_filter", drop_all)
+    console, _ = quiet()
+    settings = _reuse(discovered, shortcut_max_evidence_ratio=2.0)
+    with pytest.raises(RationalizerError) as caught:
+        discover_shortcuts(settings, tmp_path, console)
+    text = " ".join(str(caught.value).split())
+    assert "the evidence filter dropped" in text
+    assert "raise shortcut_max_evidence_ratio" in text
+    assert "label-skew filter dropped" in text  # it dropped its share first
 
 
 def test_selections_inside_the_rationales_only_say_to_select_more(

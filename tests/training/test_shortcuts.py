@@ -19,9 +19,11 @@ from rationalizer.training.shortcuts import (
     ShortcutReport,
     build_report,
     discovery_scores,
+    evidence_filter,
     label_log_odds,
     shortcut_masks,
     skew_filter,
+    word_evidence_rates,
     word_label_skew,
 )
 
@@ -366,7 +368,7 @@ def test_json_round_trip(hand_made, tmp_path):
     path = report.save_json(tmp_path / "shortcuts.json")
     assert ShortcutReport.load(path) == report
     payload = json.loads(path.read_text(encoding="utf-8"))
-    assert (payload["format"], payload["version"]) == ("rationalizer.shortcut-report", 5)
+    assert (payload["format"], payload["version"]) == ("rationalizer.shortcut-report", 6)
     assert payload["phrases"][0]["phrase"] == "at the odeon"
 
 
@@ -798,3 +800,99 @@ def test_the_report_records_what_the_skew_filter_dropped(tmp_path):
     with pytest.raises(DataFormatError, match="without a filter") as caught:
         ShortcutReport.load(_edited(unfiltered, tmp_path, impossible))
     assert caught.value.field == "filtered_words"
+
+
+# ----------------------------------------------------------------------------- evidence filter
+
+
+def _evidence_corpus() -> list[Example]:
+    """Four annotated reviews and one without annotation. "mess" lies inside the rationale of
+    r1 and r2 and outside it in r3 (where a rationalizer selects it): evidence elsewhere.
+    "odeon" is never inside a rationale. r4 is annotated with an empty rationale."""
+    return [
+        make_example("r1", "what a mess of a film", "neg", gold=((2, 3),)),
+        make_example("r2", "a Mess at the odeon", "neg", gold=((1, 2),)),
+        make_example("r3", "the odeon mess was dull", "neg", gold=((4, 5),)),
+        make_example("r4", "the odeon film", "pos", gold=()),
+        make_example("u", "mess mess mess", "neg", gold=None),
+    ]
+
+
+def test_word_evidence_rates_count_every_annotated_occurrence_and_the_density():
+    examples = _evidence_corpus()
+    rates, density = word_evidence_rates(examples)
+    assert rates["mess"] == pytest.approx(2 / 3)  # "Mess" counts as "mess"; "u" does not count
+    assert rates["odeon"] == 0.0 and rates["dull"] == 1.0
+    assert rates["film"] == 0.0  # r4's empty rationale is an annotation: "film" lies outside it
+    assert density == pytest.approx(3 / 19)
+    # the rates are the report's "in rationales" column for single words
+    masks = shortcut_masks(examples, {ex.id: np.ones(len(ex.document), np.int8) for ex in examples})
+    report = build_report(examples, masks, LABELS, min_count=1, top=None)
+    shown = {stats.phrase: stats.evidence_rate for stats in report.unigrams}
+    assert shown == {word: pytest.approx(rates[word]) for word in shown}
+    assert report.rationale_density == pytest.approx(density)
+
+
+def test_evidence_filter_drops_candidates_that_annotators_mark_as_rationale_elsewhere():
+    examples = _evidence_corpus()
+    # the rationalizer selected "the", "odeon" and "mess" in r3
+    predicted = {ex.id: np.zeros(len(ex.document), np.int8) for ex in examples}
+    predicted["r3"][:3] = 1
+    candidates = shortcut_masks(examples, predicted)
+    # "mess" is inside a rationale at 2/3 of its occurrences, 4.2 times the density 3/19
+    kept, dropped = evidence_filter(examples, candidates, max_ratio=4.0)
+    assert kept["r3"].tolist() == [1, 1, 0, 0, 0] and dropped == 1
+    looser, none_dropped = evidence_filter(examples, candidates, max_ratio=4.5)
+    assert looser["r3"].tolist() == [1, 1, 1, 0, 0] and none_dropped == 0
+    # a word never inside a rationale stays however low the ratio
+    strict, dropped = evidence_filter(examples, candidates, max_ratio=1e-6)
+    assert strict["r3"].tolist() == [1, 1, 0, 0, 0] and dropped == 1
+    off, dropped = evidence_filter(examples, candidates, max_ratio=0.0)
+    assert dropped == 0 and all(np.array_equal(off[i], candidates[i]) for i in candidates)
+    with pytest.raises(RationalizerError, match="max_ratio"):
+        evidence_filter(examples, candidates, max_ratio=-1.0)
+
+
+def test_without_any_rationale_word_the_evidence_filter_keeps_every_candidate():
+    examples = [make_example(f"r{i}", "the odeon film", "pos", gold=()) for i in range(3)]
+    candidates = {ex.id: np.ones(3, np.int8) for ex in examples}
+    kept, dropped = evidence_filter(examples, candidates, max_ratio=2.0)
+    assert dropped == 0 and all(mask.all() for mask in kept.values())
+
+
+def test_the_report_records_what_the_evidence_filter_dropped(tmp_path):
+    examples = _evidence_corpus()
+    predicted = {ex.id: np.zeros(len(ex.document), np.int8) for ex in examples}
+    predicted["r3"][:3] = 1
+    kept, dropped = evidence_filter(examples, shortcut_masks(examples, predicted), 2.0)
+    report = build_report(
+        examples,
+        kept,
+        LABELS,
+        min_count=1,
+        predicted=predicted,
+        max_evidence_ratio=2.0,
+        evidence_filtered_words=dropped,
+    )
+    assert (report.shortcut_words, report.evidence_filtered_words) == (2, 1)
+    assert report.candidate_words == 3
+    assert "mess" not in {stats.phrase for stats in report.unigrams}
+    assert ShortcutReport.load(report.save_json(tmp_path / "filtered.json")) == report
+    assert (
+        "| candidates dropped as evidence elsewhere (max evidence ratio 2) | 1 of 3 |"
+        in report.to_markdown()
+    )
+    # reports of version 5 had no evidence filter
+    fields = asdict(build_report(examples, shortcut_masks(examples, predicted), LABELS))
+    del fields["max_evidence_ratio"], fields["evidence_filtered_words"]
+    payload = {"format": "rationalizer.shortcut-report", "version": 5, **fields}
+    (tmp_path / "v5.json").write_text(json.dumps(payload), encoding="utf-8")
+    old = ShortcutReport.load(tmp_path / "v5.json")
+    assert (old.max_evidence_ratio, old.evidence_filtered_words) == (0.0, 0)
+
+    def impossible(payload: dict) -> None:
+        payload["max_evidence_ratio"] = 0.0  # without a filter nothing can be dropped
+
+    with pytest.raises(DataFormatError, match="without a filter") as caught:
+        ShortcutReport.load(_edited(report, tmp_path, impossible))
+    assert caught.value.field == "evidence_filtered_words"

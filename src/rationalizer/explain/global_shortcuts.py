@@ -114,6 +114,7 @@ def discover_with_explainer(
     dataset: Dataset,
     *,
     min_skew: float = 0.0,
+    max_evidence_ratio: float = 0.0,
     rank_by: RankBy = "count",
     label_map: LabelMap | None = None,
     progress: bool = False,
@@ -121,7 +122,8 @@ def discover_with_explainer(
 ) -> Discovery:
     """Shortcut words of ``adapter``'s model on the annotated examples of ``dataset``: the top
     words of ``explainer`` (see :func:`discovery_explainer`) outside the human rationale, kept
-    when their word type leans to a label by ``min_skew`` (0: every one), reported as by SSR's
+    when their word type leans to a label by ``min_skew`` (0: every one) and is not evidence
+    elsewhere by ``max_evidence_ratio`` (0: no such filter), reported as by SSR's
     discovery (:func:`~rationalizer.training.discovery.shortcuts_of_selections`), with scores
     against the planted shortcuts on ``synthetic``. ``label_map`` reads a dataset whose labels
     differ from the model's (as in :func:`~rationalizer.explain.explain_dataset`)."""
@@ -136,5 +138,6 @@ def discover_with_explainer(
         dataset.labels,
         dataset.name,
         min_skew=min_skew,
+        max_evidence_ratio=max_evidence_ratio,
         rank_by=rank_by,
     )

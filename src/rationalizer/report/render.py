@@ -383,6 +383,10 @@ def _shortcuts_view(item: ShortcutsInput, index: int) -> ShortcutsView:
         "shortcut rate (shortcut words / selected words)": report.shortcut_rate,
         "candidates dropped by the label-skew filter (min skew)": f"{report.filtered_words:,} "
         f"of {report.candidate_words:,} ({report.min_skew:g})",
+        "candidates dropped as evidence elsewhere (max evidence ratio)": (
+            f"{report.evidence_filtered_words:,} of {report.candidate_words:,} "
+            f"({report.max_evidence_ratio:g})"
+        ),
         "labels of the annotated examples": report.label_counts,
         "words inside human rationales": report.rationale_density,
         "ranking": report.ranking_title,

@@ -291,6 +291,16 @@ class TrainConfig(BaseModel):
         "against the label prior, must reach this value. 0 keeps every candidate "
         f"({_shortcut_method_names()} only)",
     )
+    shortcut_max_evidence_ratio: float = Field(
+        0.0,
+        ge=0.0,
+        description="a word the discovery run selects outside the human rationale counts as a "
+        "shortcut only if annotators mark its word type as rationale, over the annotated "
+        "training examples, less than this many times as often as the average word: 2 drops "
+        "words that lie inside a rationale twice as often as the rationale density, which are "
+        "evidence elsewhere rather than shortcuts. 0 keeps every candidate "
+        f"({_shortcut_method_names()} only)",
+    )
     allow_no_shortcuts: bool = Field(
         False,
         description="train even if shortcut discovery finds no shortcut word (SSR then trains "

@@ -9,7 +9,9 @@ dataset and seed can reuse it.
 The unsupervised run selects with top-k at the target rate, so it selects words from its first
 epoch on (a thresholded selector often selects nothing for epochs, or for good). A candidate
 stays a shortcut word only if its word type leans to a label outside human rationales
-(``shortcut_min_skew``). Discovery that finds no shortcut word stops the run with an error
+(``shortcut_min_skew``) and, where ``shortcut_max_evidence_ratio`` is set, annotators do not
+mark that type as rationale far more often than the average word. Discovery that finds no
+shortcut word stops the run with an error
 saying what to change, unless ``allow_no_shortcuts``.
 """
 
@@ -40,6 +42,7 @@ from rationalizer.training.shortcuts import (
     ShortcutReport,
     build_report,
     discovery_scores,
+    evidence_filter,
     shortcut_masks,
     skew_filter,
 )
@@ -75,6 +78,7 @@ def unsupervised_config(config: TrainConfig) -> TrainConfig:
         "shortcut_run",
         "discovery_epochs",
         "shortcut_min_skew",
+        "shortcut_max_evidence_ratio",
         "allow_no_shortcuts",
         "straight_through",  # top-k masks are always hard
     )
@@ -143,6 +147,7 @@ def discover_shortcuts(
         train.labels,
         config.dataset,
         min_skew=config.shortcut_min_skew,
+        max_evidence_ratio=config.shortcut_max_evidence_ratio,
         rank_by=rank_by,
     )
     report = found.report
@@ -156,7 +161,7 @@ def discover_shortcuts(
     if distributed.is_main():  # every process found the same; one writes it
         write_discovery(found, out, made_by)
     if report.shortcut_words == 0:
-        why = _why_no_shortcuts(report, run_dir, config.shortcut_min_skew)
+        why = _why_no_shortcuts(report, run_dir)
         if not config.allow_no_shortcuts:
             raise RationalizerError(
                 f"shortcut discovery found no shortcut word: {why} (report: {out / REPORT_MD}). "
@@ -177,13 +182,16 @@ def shortcuts_of_selections(
     dataset: str,
     *,
     min_skew: float,
+    max_evidence_ratio: float = 0.0,
     rank_by: RankBy = "count",
 ) -> Discovery:
     """The shortcuts in the words some model ``selected`` (0/1 word masks by example id) on the
     ``annotated`` examples of ``dataset``: the selected words outside the human rationale that
-    pass the label-skew filter at ``min_skew`` (:func:`skew_filter`), their report, and, where
-    the dataset has planted shortcuts, how well they recover them."""
+    pass the label-skew filter at ``min_skew`` (:func:`skew_filter`) and the evidence filter at
+    ``max_evidence_ratio`` (:func:`evidence_filter`), their report, and, where the dataset has
+    planted shortcuts, how well they recover them."""
     masks, filtered = skew_filter(annotated, shortcut_masks(annotated, selected), labels, min_skew)
+    masks, evidence_filtered = evidence_filter(annotated, masks, max_evidence_ratio)
     report = build_report(
         annotated,
         masks,
@@ -192,6 +200,8 @@ def shortcuts_of_selections(
         rank_by=rank_by,
         min_skew=min_skew,
         filtered_words=filtered,
+        max_evidence_ratio=max_evidence_ratio,
+        evidence_filtered_words=evidence_filtered,
     )
     planted = planted_shortcuts(dataset)
     scores = None
@@ -210,7 +220,7 @@ def write_discovery(found: Discovery, out: Path, made_by: Mapping[str, Any]) -> 
         write_json(out / SCORES_JSON, "discovery-scores", found.scores)
 
 
-def _why_no_shortcuts(report: ShortcutReport, run_dir: Path, min_skew: float) -> str:
+def _why_no_shortcuts(report: ShortcutReport, run_dir: Path) -> str:
     """Why a discovery found no shortcut word, and which setting to change."""
     if not report.selected_words:
         return (
@@ -218,17 +228,30 @@ def _why_no_shortcuts(report: ShortcutReport, run_dir: Path, min_skew: float) ->
             f"{report.annotated_examples} annotated examples; give discovery more epochs "
             "(discovery_epochs) or a higher selection_rate"
         )
-    if not report.filtered_words:
+    if not report.candidate_words:
         return (
             f"the {report.selected_words} words the unsupervised run in {run_dir} selects on the "
             "annotated examples all lie inside the human rationales; raise selection_rate so "
             "that it selects more, or give discovery more epochs (discovery_epochs)"
         )
+    dropped = []
+    if report.filtered_words:
+        dropped.append(
+            f"the label-skew filter dropped {report.filtered_words}, whose word types lean to "
+            f"no label by shortcut_min_skew = {report.min_skew:g} or more (lower "
+            "shortcut_min_skew; 0 keeps every candidate)"
+        )
+    if report.evidence_filtered_words:
+        dropped.append(
+            f"the evidence filter dropped {report.evidence_filtered_words}, whose word types "
+            "annotators mark as rationale at least shortcut_max_evidence_ratio = "
+            f"{report.max_evidence_ratio:g} times as often as the average word (raise "
+            "shortcut_max_evidence_ratio; 0 keeps every candidate)"
+        )
     return (
-        f"the label-skew filter dropped all {report.filtered_words} candidate words (selected "
-        f"outside the human rationales), as none leans to a label by shortcut_min_skew = "
-        f"{min_skew:g} or more; lower shortcut_min_skew (0 keeps every candidate), or raise "
-        "selection_rate or discovery_epochs so that more candidates are found"
+        f"of the {report.candidate_words} candidate words (selected outside the human "
+        f"rationales), {' and '.join(dropped)}; or raise selection_rate or discovery_epochs so "
+        "that more candidates are found"
     )
 
 

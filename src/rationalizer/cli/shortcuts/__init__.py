@@ -142,6 +142,16 @@ def shortcuts_command(
             "keeps every such word. Default: 1 (shortcut_min_skew); 0 with --model.",
         ),
     ] = None,
+    max_evidence_ratio: Annotated[
+        float | None,
+        typer.Option(
+            help="Drop a word selected outside the human rationale if annotators mark its word "
+            "type as rationale at least this many times as often as the average word "
+            "(evidence elsewhere, not a shortcut); 0 keeps every such word. Default: 0 "
+            "(shortcut_max_evidence_ratio).",
+            show_default=False,
+        ),
+    ] = None,
     rank_by: Annotated[
         str,
         typer.Option(
@@ -172,7 +182,8 @@ def shortcuts_command(
 
     Trains (or reuses) an unsupervised rationalizer on the training split, runs it on the
     annotated training examples, and reports the words it selects outside the human rationale
-    whose word type leans to a label (--min-skew), ranked by frequency (or by label skew,
+    whose word type leans to a label (--min-skew) and, with --max-evidence-ratio, that
+    annotators do not mark as rationale elsewhere, ranked by frequency (or by label skew,
     --rank-by skew) with their label skew and example contexts (OUT/shortcuts.json and
     OUT/shortcuts.md). On the synthetic dataset it also scores discovery against the planted
     shortcut phrases.
@@ -233,6 +244,7 @@ def shortcuts_command(
             rationale=rationale,
             options=explainer_options(option, batch_size),
             min_skew=min_skew or 0.0,
+            max_evidence_ratio=max_evidence_ratio or 0.0,
             rank_by=rank_by,
             loading={"device": device, "precision": precision},
             label_map=label_map,
@@ -252,6 +264,7 @@ def shortcuts_command(
             seed=seed,
             shortcut_run=str(reuse) if reuse else None,
             shortcut_min_skew=min_skew,
+            shortcut_max_evidence_ratio=max_evidence_ratio,
             device=device,
             precision=precision,
             data_dir=str(data_dir) if data_dir else None,
@@ -264,6 +277,13 @@ def shortcuts_command(
         console.print(
             f"label-skew filter (min skew {report.min_skew:g}): kept {report.shortcut_words} of "
             f"{report.candidate_words} words selected outside the human rationales",
+            soft_wrap=True,
+        )
+    if report.max_evidence_ratio:
+        console.print(
+            f"evidence filter (max evidence ratio {report.max_evidence_ratio:g}): dropped "
+            f"{report.evidence_filtered_words} words whose types lie inside human rationales at "
+            f"least {report.max_evidence_ratio:g} times as often as the average word",
             soft_wrap=True,
         )
     if found.scores is not None:
@@ -313,6 +333,7 @@ def posthoc_discovery(
     rationale: str | None,
     options: dict[str, Any],
     min_skew: float,
+    max_evidence_ratio: float,
     rank_by: RankBy,
     loading: dict[str, Any],
     label_map: str | None,
@@ -341,6 +362,7 @@ def posthoc_discovery(
         adapter,
         data,
         min_skew=min_skew,
+        max_evidence_ratio=max_evidence_ratio,
         rank_by=rank_by,
         progress=True,
         console=process_console(),
@@ -356,6 +378,7 @@ def posthoc_discovery(
             "examples": len(data),
             "label_map": label_map,
             "min_skew": min_skew,
+            "max_evidence_ratio": max_evidence_ratio,
             "rank_by": rank_by,
         },
     }

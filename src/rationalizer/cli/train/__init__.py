@@ -196,6 +196,16 @@ def train_command(
             rich_help_panel=METHOD,
         ),
     ] = None,
+    shortcut_max_evidence_ratio: Annotated[
+        float | None,
+        typer.Option(
+            help="SSR: a word selected outside the human rationale is a shortcut only if "
+            "annotators mark its word type as rationale less than this many times as often as "
+            "the average word (2: drop words that are evidence elsewhere); 0 keeps every such "
+            "word. Default: {default}.",
+            rich_help_panel=METHOD,
+        ),
+    ] = None,
     allow_no_shortcuts: Annotated[
         bool | None,
         typer.Option(
@@ -259,6 +269,7 @@ def train_command(
         device=device,
         selection=selection,
         shortcut_min_skew=shortcut_min_skew,
+        shortcut_max_evidence_ratio=shortcut_max_evidence_ratio,
         allow_no_shortcuts=allow_no_shortcuts,
         data_dir=str(data_dir) if data_dir else None,
     )

@@ -144,6 +144,8 @@ def build_report(
     rank_by: RankBy = "count",
     min_skew: float = 0.0,
     filtered_words: int = 0,
+    max_evidence_ratio: float = 0.0,
+    evidence_filtered_words: int = 0,
 ) -> ShortcutReport:
     """Aggregate the shortcut masks of the annotated ``examples`` into a :class:`ShortcutReport`.
 
@@ -160,8 +162,9 @@ def build_report(
     label away rise, while the smoothing still favours phrases seen in many examples.
 
     ``min_skew`` and ``filtered_words`` record the label-skew filter the ``masks`` went through
-    (see :func:`skew_filter`). Each kept phrase gets its evidence rate and the report the gold
-    rationale density of the examples, its baseline.
+    (see :func:`skew_filter`), ``max_evidence_ratio`` and ``evidence_filtered_words`` the
+    evidence filter (:func:`evidence_filter`). Each kept phrase gets its evidence rate and the
+    report the gold rationale density of the examples, its baseline.
     """
     _check_rank_by(rank_by)
     if top is not None and top < 1:
@@ -225,6 +228,8 @@ def build_report(
         rank_by=rank_by,
         min_skew=min_skew,
         filtered_words=filtered_words,
+        max_evidence_ratio=max_evidence_ratio,
+        evidence_filtered_words=evidence_filtered_words,
         rationale_density=gold_words / all_words if all_words else None,
         phrases=_with_rates(phrases, rates),
         unigrams=_with_rates(unigrams, rates),

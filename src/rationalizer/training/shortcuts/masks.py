@@ -9,7 +9,7 @@ the other modules of the package pair examples with their masks through
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -79,3 +79,20 @@ def shortcut_masks(
         example.id: (mask & (1 - example.rationale_mask())).astype(np.int8)
         for example, mask in annotated_with_masks(examples, predicted, "predicted mask")
     }
+
+
+def keep_word_types(
+    pairs: Sequence[tuple[Example, np.ndarray]], keep: Callable[[str], bool]
+) -> tuple[dict[str, np.ndarray], int]:
+    """The shortcut masks of ``pairs`` (from :func:`annotated_with_masks`) with only the words
+    whose lower-cased type ``keep`` accepts, by example id, and how many marked words it dropped.
+    """
+    kept: dict[str, np.ndarray] = {}
+    dropped = 0
+    for example, mask in pairs:
+        accepted = np.fromiter(
+            (keep(word.lower()) for word in document_tokens(example)), dtype=np.int8
+        )
+        kept[example.id] = (mask & accepted).astype(np.int8)
+        dropped += int(mask.sum()) - int(kept[example.id].sum())
+    return kept, dropped

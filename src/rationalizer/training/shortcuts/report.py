@@ -93,7 +93,9 @@ class ShortcutReport:
     ``distinct_phrases``/``distinct_unigrams`` count everything found before the ``min_count``
     and ``top`` cuts. ``filtered_words`` candidate shortcut words (selected outside the gold
     rationale) were dropped by the label-skew filter at ``min_skew`` (:func:`skew_filter`; 0:
-    no filter) before the report counted the ``shortcut_words`` left. ``rationale_density`` is the
+    no filter), and ``evidence_filtered_words`` by the evidence filter at ``max_evidence_ratio``
+    (:func:`evidence_filter`; 0: no filter), before the report counted the ``shortcut_words``
+    left. ``rationale_density`` is the
     share of the annotated examples' words inside their human rationales, the baseline of each
     phrase's ``evidence_rate`` (None in reports written before it was counted).
     """
@@ -113,6 +115,8 @@ class ShortcutReport:
     rank_by: RankBy = "count"
     min_skew: float = 0.0
     filtered_words: int = 0
+    max_evidence_ratio: float = 0.0
+    evidence_filtered_words: int = 0
     rationale_density: float | None = None
     phrases: tuple[PhraseStats, ...] = ()
     unigrams: tuple[PhraseStats, ...] = ()
@@ -124,8 +128,9 @@ class ShortcutReport:
 
     @property
     def candidate_words(self) -> int:
-        """Words selected outside the gold rationale, before the label-skew filter."""
-        return self.shortcut_words + self.filtered_words
+        """Words selected outside the gold rationale, before the label-skew and evidence
+        filters."""
+        return self.shortcut_words + self.filtered_words + self.evidence_filtered_words
 
     @property
     def ranking_title(self) -> str:
@@ -185,6 +190,9 @@ class ShortcutReport:
             f"| shortcut rate (shortcut words / selected words) | {rate} |",
             f"| candidates dropped by the label-skew filter (min skew {self.min_skew:g}) | "
             f"{self.filtered_words} of {self.candidate_words} |",
+            f"| candidates dropped as evidence elsewhere (max evidence ratio "
+            f"{self.max_evidence_ratio:g}) | {self.evidence_filtered_words} of "
+            f"{self.candidate_words} |",
             f"| labels of the annotated examples | {prior} |",
             f"| words inside human rationales | {_percent(self.rationale_density)} |",
             f"| ranking | {self.ranking_title} |",
@@ -260,11 +268,18 @@ def _check_consistent(report: ShortcutReport, path: Path) -> None:
     if not 0 <= report.examples_with_shortcuts <= report.annotated_examples:
         fail("examples_with_shortcuts", "must lie between 0 and annotated_examples")
     if report.selected_words is not None and report.selected_words < report.candidate_words:
-        fail("selected_words", "must be at least shortcut_words + filtered_words")
-    if report.min_skew < 0 or report.filtered_words < 0:
-        fail("min_skew" if report.min_skew < 0 else "filtered_words", "must be at least 0")
-    if report.min_skew == 0 and report.filtered_words:
-        fail("filtered_words", "must be 0 without a filter (min_skew 0)")
+        fail(
+            "selected_words",
+            "must be at least shortcut_words + filtered_words + evidence_filtered_words",
+        )
+    for setting, dropped in (
+        ("min_skew", "filtered_words"),
+        ("max_evidence_ratio", "evidence_filtered_words"),
+    ):
+        if getattr(report, setting) < 0 or getattr(report, dropped) < 0:
+            fail(setting if getattr(report, setting) < 0 else dropped, "must be at least 0")
+        if getattr(report, setting) == 0 and getattr(report, dropped):
+            fail(dropped, f"must be 0 without a filter ({setting} 0)")
     if not _is_share(report.rationale_density):
         fail("rationale_density", "must lie between 0 and 1")
     for kind in ("phrases", "unigrams"):

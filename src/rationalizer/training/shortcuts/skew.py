@@ -17,7 +17,11 @@ import numpy as np
 from rationalizer.data.example import Example
 from rationalizer.errors import RationalizerError
 from rationalizer.training.config import SKEW_MIN_COUNT
-from rationalizer.training.shortcuts.masks import annotated_with_masks, document_tokens
+from rationalizer.training.shortcuts.masks import (
+    annotated_with_masks,
+    document_tokens,
+    keep_word_types,
+)
 
 
 def label_log_odds(
@@ -99,13 +103,4 @@ def skew_filter(
     if min_skew == 0:
         return {example.id: mask for example, mask in pairs}, 0
     skew = word_label_skew([example for example, _ in pairs], labels)
-    kept: dict[str, np.ndarray] = {}
-    dropped = 0
-    for example, mask in pairs:
-        telling = np.array(
-            [skew.get(word.lower(), -math.inf) >= min_skew for word in document_tokens(example)],
-            dtype=np.int8,
-        )
-        kept[example.id] = (mask & telling).astype(np.int8)
-        dropped += int(mask.sum()) - int(kept[example.id].sum())
-    return kept, dropped
+    return keep_word_types(pairs, lambda word: skew.get(word, -math.inf) >= min_skew)

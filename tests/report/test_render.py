@@ -108,6 +108,8 @@ def test_every_input_adds_its_chart_and_tables(full_page):
     # share of all words they mark
     assert full_page.count('<th scope="col">in rationales</th>') >= 2
     assert full_page.count('<th scope="row">words inside human rationales</th>') == 2
+    dropped = "candidates dropped as evidence elsewhere (max evidence ratio)"
+    assert full_page.count(f'<th scope="row">{dropped}</th>') == 2
 
 
 def test_a_run_names_its_code_and_the_settings_changed_at_run_time(full_page):

@@ -12,17 +12,12 @@ evidence that one example's rationale happened to leave out.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from rationalizer.data.example import Example
-from rationalizer.errors import RationalizerError
-from rationalizer.training.shortcuts.masks import (
-    annotated_with_masks,
-    document_tokens,
-    keep_word_types,
-)
+from rationalizer.training.shortcuts.masks import document_tokens, filter_word_types
 
 
 def word_evidence_rates(examples: Iterable[Example]) -> tuple[dict[str, float], float]:
@@ -57,11 +52,10 @@ def evidence_filter(
     over the annotated ``examples`` is below ``max_ratio`` × the rationale density; a word
     never inside a rationale always stays. ``max_ratio`` 0 keeps every candidate.
     """
-    if max_ratio < 0:
-        raise RationalizerError(f"max_ratio must be at least 0, got {max_ratio}")
-    pairs = annotated_with_masks(examples, masks, "shortcut mask")
-    if max_ratio == 0:
-        return {example.id: mask for example, mask in pairs}, 0
-    rates, density = word_evidence_rates(example for example, _ in pairs)
-    limit = max_ratio * density
-    return keep_word_types(pairs, lambda word: not 0 < limit <= rates.get(word, 0.0))
+
+    def below_limit(annotated: list[Example]) -> Callable[[str], bool]:
+        rates, density = word_evidence_rates(annotated)
+        limit = max_ratio * density
+        return lambda word: not 0 < limit <= rates.get(word, 0.0)
+
+    return filter_word_types(examples, masks, ("max_ratio", max_ratio), below_limit)

@@ -81,12 +81,26 @@ def shortcut_masks(
     }
 
 
-def keep_word_types(
-    pairs: Sequence[tuple[Example, np.ndarray]], keep: Callable[[str], bool]
+def filter_word_types(
+    examples: Sequence[Example],
+    masks: Mapping[str, object],
+    threshold: tuple[str, float],
+    rule: Callable[[list[Example]], Callable[[str], bool]],
 ) -> tuple[dict[str, np.ndarray], int]:
-    """The shortcut masks of ``pairs`` (from :func:`annotated_with_masks`) with only the words
-    whose lower-cased type ``keep`` accepts, by example id, and how many marked words it dropped.
+    """The shortcut ``masks`` of the annotated ``examples`` with only the words whose lower-cased
+    type passes a word filter, by example id, and how many marked words the filter dropped.
+
+    ``threshold`` is the filter's setting as (name, value): a value below 0 is an error and 0
+    keeps every candidate. Otherwise ``rule`` builds the filter's predicate from the annotated
+    examples, so each filter states only what it measures over them.
     """
+    name, value = threshold
+    if value < 0:
+        raise RationalizerError(f"{name} must be at least 0, got {value}")
+    pairs = annotated_with_masks(examples, masks, "shortcut mask")
+    if value == 0:
+        return {example.id: mask for example, mask in pairs}, 0
+    keep = rule([example for example, _ in pairs])
     kept: dict[str, np.ndarray] = {}
     dropped = 0
     for example, mask in pairs:

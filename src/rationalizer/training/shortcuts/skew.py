@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from rationalizer.data.example import Example
-from rationalizer.errors import RationalizerError
 from rationalizer.training.config import SKEW_MIN_COUNT
-from rationalizer.training.shortcuts.masks import (
-    annotated_with_masks,
-    document_tokens,
-    keep_word_types,
-)
+from rationalizer.training.shortcuts.masks import document_tokens, filter_word_types
 
 
 def label_log_odds(
@@ -97,10 +92,9 @@ def skew_filter(
     seen outside the rationale of fewer than :data:`SKEW_MIN_COUNT` examples is dropped.
     ``min_skew`` 0 keeps every candidate.
     """
-    if min_skew < 0:
-        raise RationalizerError(f"min_skew must be at least 0, got {min_skew}")
-    pairs = annotated_with_masks(examples, masks, "shortcut mask")
-    if min_skew == 0:
-        return {example.id: mask for example, mask in pairs}, 0
-    skew = word_label_skew([example for example, _ in pairs], labels)
-    return keep_word_types(pairs, lambda word: skew.get(word, -math.inf) >= min_skew)
+
+    def skewed(annotated: list[Example]) -> Callable[[str], bool]:
+        skew = word_label_skew(annotated, labels)
+        return lambda word: skew.get(word, -math.inf) >= min_skew
+
+    return filter_word_types(examples, masks, ("min_skew", min_skew), skewed)

@@ -57,13 +57,22 @@ def write_json(path: Path, data: Any, *, sort_keys: bool = False) -> None:
     write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
+def cpu_text(machine: Mapping[str, Any]) -> str:
+    """The CPU of a result's machine for Markdown: its model and numeric instruction sets, or
+    the bare architecture for results recorded before those were."""
+    if not machine.get("cpu"):
+        return str(machine["processor"])
+    features = machine.get("cpu_features") or []
+    return f"{machine['cpu']} ({', '.join(features)})" if features else str(machine["cpu"])
+
+
 def machine_and_code_lines(result: Mapping[str, Any], libraries: Sequence[str]) -> list[str]:
     """The closing Markdown lines of a timing report: the machine, with the versions of the
     ``libraries`` that did the timed work, and the code that made ``result``."""
     machine = result["machine"]
     versions = ", ".join(f"{name} {machine[name]}" for name in libraries)
     return [
-        f"Machine: {machine['platform']}, {machine['processor']}, {machine['cpu_count']} CPUs "
+        f"Machine: {machine['platform']}, {cpu_text(machine)}, {machine['cpu_count']} CPUs "
         f"({machine['usable_cpus']} usable); Python {machine['python']}, {versions}.",
         "",
         f"Code: {code_text(result.get('provenance'))}.",

@@ -40,6 +40,7 @@ from torch import nn
 from benchmarks.common import (
     command_line,
     cpu_snapshot,
+    cpu_text,
     load_sentence,
     module_command,
     other_busy_cpus,
@@ -344,7 +345,7 @@ def markdown(record: dict) -> str:
         f"Command: `{record['command']}` ({record['date']}, seed {record['seed']}, "
         f"{record['threads']} torch threads, median of {record['rounds']} rounds after a "
         f"warm-up round, {record['measure_seconds']:.0f} s of timing).",
-        f"Machine: {machine['processor']}, {machine['usable_cpus']} usable CPUs, torch "
+        f"Machine: {cpu_text(machine)}, {machine['usable_cpus']} usable CPUs, torch "
         f"{machine['torch']}. {load} Rows alternate within each round, so a load slows them alike.",
         "Freed memory kept in the process for reuse (`rationalizer.allocator`, as in "
         "`rationalizer train`; the plain step runs in the same process): "

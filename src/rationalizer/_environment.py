@@ -23,11 +23,43 @@ _PACKAGES = ("numpy", "scipy", "scikit-learn", "torch")
 STALE_MARK = "†"
 
 
+#: Instruction sets for which torch and numpy pick other numeric kernels: two machines that
+#: differ in them give other floating-point results (so training diverges) and other speeds.
+NUMERIC_CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "sve", "asimd")
+
+
+def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str | None, list[str]]:
+    """The CPU's model name (with x86's family and model numbers, which tell apart the
+    generations a virtual machine names alike) and which of :data:`NUMERIC_CPU_FEATURES` it
+    has, read from the first processor of ``/proc/cpuinfo`` (Linux); ``(None, [])`` where that
+    file is missing or unreadable."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None, []
+    first: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() and first:
+            break  # the next processor's block repeats the first one's
+        key, _, value = line.partition(":")
+        first.setdefault(key.strip(), value.strip())
+    model = first.get("model name") or None
+    if model and first.get("cpu family") and first.get("model"):
+        model = f"{model}, family {first['cpu family']} model {first['model']}"
+    flags = set(first.get("flags", first.get("Features", "")).split())  # x86 / ARM
+    return model, [feature for feature in NUMERIC_CPU_FEATURES if feature in flags]
+
+
 def machine_info() -> dict[str, object]:
-    """Platform, CPU counts and the versions of the numeric libraries (not imported here)."""
+    """Platform, CPU model, numeric instruction sets, CPU counts and the versions of the
+    numeric libraries (not imported here): what a timing, or a run that must be repeated bit
+    for bit, depends on."""
+    cpu, features = cpu_description()
     info: dict[str, object] = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": cpu,
+        "cpu_features": features,
         "cpu_count": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "python": platform.python_version(),

@@ -23,6 +23,10 @@ def test_the_footer_names_the_libraries_asked_for_and_the_code():
     lines = common.machine_and_code_lines(result, ("torch",))
     assert lines[0] == "Machine: Linux, x86_64, 4 CPUs (2 usable); Python 3.11, torch 2.x."
     assert lines[2] == "Code: not recorded (made before provenance was recorded)."
+    named = machine | {"cpu": "AMD EPYC, family 25 model 17", "cpu_features": ["avx512_bf16"]}
+    lines = common.machine_and_code_lines({"machine": named | result["machine"]}, ("torch",))
+    assert lines[0].startswith("Machine: Linux, AMD EPYC, family 25 model 17 (avx512_bf16), 4 CPUs")
+    assert common.cpu_text(named | {"cpu_features": []}) == "AMD EPYC, family 25 model 17"
 
 
 def test_other_load_is_the_machines_busy_time_less_this_processs_own():

@@ -14,6 +14,7 @@ import torch
 from rich.console import Console
 
 import rationalizer
+from rationalizer._environment import machine_info
 from rationalizer.data import Dataset, Span, load, spans_to_mask
 from rationalizer.errors import RationalizerError
 from rationalizer.training.batching import choose_annotated
@@ -390,6 +391,10 @@ def test_without_any_shortcut_the_shortcut_terms_stay_zero(splits, tmp_path, met
         "used": 1,
         "reason": "not set: shortcut discovery trains for as many epochs as the run",
     }
+    machine = summary["machine"]
+    assert machine["device"] == "cpu" and machine["processes"] == 1
+    assert machine["torch_threads"] == torch.get_num_threads()
+    assert machine["cpu_features"] == machine_info()["cpu_features"]
     provenance = summary["provenance"]
     assert set(provenance) == {"commit", "dirty", "git", "version", "code_digest"}
     assert provenance["version"] == rationalizer.__version__

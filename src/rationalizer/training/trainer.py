@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from transformers import get_linear_schedule_with_warmup
 
 from rationalizer import distributed
+from rationalizer._environment import machine_info
 from rationalizer.allocator import keep_freed_memory
 from rationalizer.data import Dataset, Example, load
 from rationalizer.data.embeddings import WordEmbeddings, load_embeddings
@@ -433,6 +434,14 @@ class Trainer:
             "parameters": model.num_parameters(),
             "seed": cfg.seed,
             "provenance": made_by,
+            # Floating-point results, and so the run, repeat bit for bit only on a machine
+            # with the same CPU instruction sets (or GPU), thread and process count.
+            "machine": machine_info()
+            | {
+                "device": str(self.device),
+                "processes": context.world_size,
+                "torch_threads": torch.get_num_threads(),
+            },
             "effective_config": cfg.effective(overrides),
             "overrides": [asdict(override) for override in overrides],
         }

@@ -53,6 +53,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 from benchmarks import ssr_table as table
 from benchmarks.common import command_line, module_command, read_json
@@ -144,6 +145,12 @@ class Variant:
 
     def __str__(self) -> str:
         return f"{self.base} [{self.name}]"
+
+    @property
+    def console_label(self) -> str:
+        """:meth:`__str__` for rich, whose markup would take ``[half-balanced ...]`` for a
+        style tag and print nothing of it."""
+        return escape(str(self))
 
 
 def provenance() -> dict:
@@ -440,17 +447,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if finished_variant(variant, CELLS_DIR, table.CACHE_DIR, stale_ok=reuse):
                         continue
                     if deadline.passed():
-                        console.print(f"deadline passed: {variant} not started")
+                        console.print(f"deadline passed: {variant.console_label} not started")
                         continue
-                    console.rule(str(variant))
+                    console.rule(variant.console_label)
                     record = run_variant(variant, CACHE_DIR, CELLS_DIR, command, reuse)
+                    scores = record["validation"]
                     console.print(
-                        f"{variant}: validation token F1 {record['validation']['token_f1']:.3f}, "
-                        f"accuracy {record['validation']['accuracy']:.3f}"
+                        f"{variant.console_label}: validation token F1 "
+                        f"{scores['token_f1']:.3f}, accuracy {scores['accuracy']:.3f}"
                     )
         report = build_report(stored_plan(CELLS_DIR), CELLS_DIR, command)
     except RationalizerError as err:
-        console.print(f"[red]error:[/red] {err}")
+        console.print(f"[red]error:[/red] {escape(str(err))}")
         return 1
     table.write_record(REPORT_JSON, report)
     REPORT_MD.write_text(render(report), encoding="utf-8")

@@ -1236,8 +1236,12 @@ def render_markdown(report: Mapping) -> str:
         "",
         f"Report built by: `{report['command']}` ({report['generated']}).",
         "",
-        f"Code: {code_text(report['provenance'])}. Cells marked {STALE_MARK} were made by other "
-        "code (see [Stale cells](#stale-cells)).",
+        f"Code: {code_text(report['provenance'])}."
+        + (
+            f" Cells marked {STALE_MARK} were made by other code (see [Stale cells](#stale-cells))."
+            if report["stale"]
+            else ""
+        ),
         "",
         "Cells produced by:",
         "",

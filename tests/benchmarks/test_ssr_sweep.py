@@ -5,11 +5,13 @@ Nothing here trains a model: training is replaced by a function that writes summ
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from rich.console import Console
 from tests.benchmarks.helpers import MACHINE, OLD_CODE
 
 from benchmarks import ssr_sweep, ssr_table
@@ -103,6 +105,18 @@ def test_a_longer_schedule_is_also_given_to_semi(sweep):
     assert semi_run.run_dir(Path("cache")) != ssr_run.run_dir(Path("cache"))
     # variants of SSR's own terms have no semi counterpart
     assert sweep.runs_of(base, "λ = 1") == [sweep.Variant(base, "λ = 1")]
+
+
+def test_the_console_shows_every_variant_name_whole(sweep):
+    output = io.StringIO()
+    console = Console(file=output, width=300)
+    for name in sweep.VARIANTS:
+        variant = sweep.Variant(sweep.table.Cell("movies", "ssr-unif", 0), name)
+        console.print(variant.console_label)
+        console.rule(variant.console_label)
+        assert output.getvalue().count(f"movies/ssr-unif/seed0 [{name}]") == 2
+        output.seek(0)
+        output.truncate()
 
 
 def test_a_variant_with_an_invalid_setting_is_refused(sweep, monkeypatch):

@@ -330,6 +330,7 @@ def test_a_stale_cell_is_reused_with_reuse_stale_and_marked_in_the_report(dirs):
         stale_section
     )
     assert "  - hatexplain/rnp: seeds 0" in stale_section
+    assert "Cells marked † were made by other code" in markdown
 
 
 def test_a_cell_made_by_the_code_of_now_is_reused_unmarked(dirs):
@@ -343,6 +344,7 @@ def test_a_cell_made_by_the_code_of_now_is_reused_unmarked(dirs):
     assert report["stale"] == {}
     markdown = ssr_table.render_markdown(report)
     assert "| FR (unsupervised) | 1/3 | 0.640 |" in markdown
+    assert "†" not in markdown  # no mark, and no legend for one
     assert "None: every cell was made by the code of this report." in markdown
     assert f"Code: {code_text(ssr_table.provenance())}." in markdown
     assert ssr_table.SCRIPT.name in ssr_table.provenance()["scripts"]
